@@ -13,7 +13,16 @@ from typing import Any, TypeVar
 
 from carpet.errors import ConfigError
 
-__all__ = ["AnalysisConfig", "PHYSIO_ORGANS", "SEGMENTATION_METHODS", "from_mapping", "to_dict"]
+__all__ = [
+    "COHORT_ENDPOINTS",
+    "PHYSIO_ORGANS",
+    "SEGMENTATION_METHODS",
+    "AnalysisConfig",
+    "CohortConfig",
+    "ScoreConfig",
+    "from_mapping",
+    "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -167,6 +176,89 @@ class AnalysisConfig:
 
 
 # ----------------------------------------------------------------------------- cohort statistics
+
+#: Endpoints ``carpet cohort`` analyses (methods.md §7.1).
+COHORT_ENDPOINTS = ("pfs", "os")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreConfig:
+    """Thresholds of the published risk scores (methods.md §3.1, §4).
+
+    Every published cut-off is a named parameter here, never a literal in a score module.
+    Units: mL for volumes, SUVbw (g/mL) for SUV, years for age.
+    """
+
+    vercellino_tmtv_ml: float = 80.0
+    vercellino_min_extranodal_sites: int = 2  # primary 2020 abstract: ">= 2"; 2021 review: "> 2"
+    dean_mtv_ml: float = 147.5
+    voltin_mtv_ml: float = 11.0
+    voltin_suv_max: float = 16.7
+    impi_knot_ml: float = 307.9
+
+    def __post_init__(self) -> None:
+        for name in ("vercellino_tmtv_ml", "dean_mtv_ml", "voltin_mtv_ml", "voltin_suv_max", "impi_knot_ml"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"ScoreConfig.{name} must be a positive number; got {value!r}")
+        if not (isinstance(self.vercellino_min_extranodal_sites, int) and self.vercellino_min_extranodal_sites >= 1):
+            raise ConfigError(
+                "ScoreConfig.vercellino_min_extranodal_sites must be an integer >= 1; "
+                f"got {self.vercellino_min_extranodal_sites!r}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class CohortConfig:
+    """Settings of the cohort outcome analysis (``carpet cohort``; methods.md §7).
+
+    Times are in months (1 month = 30.4375 days). ``predictors`` are biomarker or score
+    columns where a higher value means higher risk; ``log2_predictors`` enter Cox models
+    as ``log2(x + 1)`` (methods.md §7.3).
+    """
+
+    endpoint: str = "pfs"
+    predictors: tuple[str, ...] = ("tmtv_ml", "tlg", "suv_max", "ipi_points", "impi_lp")
+    reference_predictor: str = "ipi_points"
+    log2_predictors: tuple[str, ...] = ("tmtv_ml", "tlg")
+    cutoff_predictor: str = "tmtv_ml"
+    seed: int = 0
+    bootstrap: int = 1000
+    permutations: int = 2000
+    confidence_level: float = 0.95
+    landmark_months: float = 12.0
+    tdauc_times_months: tuple[float, ...] = (6.0, 12.0)
+    uno_tau_months: float | None = None
+    minprop: float = 0.1
+    cv_folds: int = 5
+    km_times_months: tuple[float, ...] = (0.0, 3.0, 6.0, 9.0, 12.0, 18.0, 24.0)
+    simulated: bool = False
+    scores: ScoreConfig = dataclasses.field(default_factory=ScoreConfig)
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in COHORT_ENDPOINTS:
+            raise ConfigError(f"CohortConfig.endpoint must be one of {COHORT_ENDPOINTS}; got {self.endpoint!r}")
+        if not self.predictors:
+            raise ConfigError("CohortConfig.predictors must name at least one column; got none")
+        for name in ("bootstrap", "permutations"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 0):
+                raise ConfigError(f"CohortConfig.{name} must be an integer >= 0; got {value!r}")
+        if not (isinstance(self.cv_folds, int) and self.cv_folds >= 2):
+            raise ConfigError(f"CohortConfig.cv_folds must be an integer >= 2; got {self.cv_folds!r}")
+        if not 0.5 < self.confidence_level < 1:
+            raise ConfigError(f"CohortConfig.confidence_level must be in (0.5, 1); got {self.confidence_level!r}")
+        if not 0 < self.minprop < 0.5:
+            raise ConfigError(f"CohortConfig.minprop must be in (0, 0.5); got {self.minprop!r}")
+        if not self.landmark_months > 0:
+            raise ConfigError(f"CohortConfig.landmark_months must be > 0; got {self.landmark_months!r}")
+        if any(t <= 0 for t in self.tdauc_times_months):
+            raise ConfigError(f"CohortConfig.tdauc_times_months must be > 0; got {self.tdauc_times_months!r}")
+        if isinstance(self.scores, dict):  # from a TOML mapping
+            object.__setattr__(self, "scores", from_mapping(ScoreConfig, self.scores, source="cohort.scores"))
+        for name in ("predictors", "log2_predictors", "tdauc_times_months", "km_times_months"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
 
 # ----------------------------------------------------------------------------- batch
 
