@@ -1,0 +1,310 @@
+"""Lesion label maps as DICOM Segmentation (SEG) objects, written with highdicom.
+
+The SEG references the source PET series (every frame derives from the PET
+instance at the same position), uses SNOMED CT codes for the segmented property
+("Morphologically Abnormal Structure" / "Neoplasm", as dcmqi and OHIF do) and
+identifies the algorithm (name ``carpet``, carpet's version, the segmentation
+method as an algorithm parameter). Segmentation type is BINARY, the type every
+viewer (OHIF, 3D Slicer, MIM) reads.
+
+Two layouts (``mode``):
+
+``"lesions"``
+    One segment per lesion. Segment numbers are 1..N in increasing lesion id;
+    the lesion id is kept in each segment's TrackingID (``"lesion <id>"``) so
+    :func:`carpet.ingest.seg.read_seg` gives back the same label values.
+``"tumour"``
+    One segment holding every lesion voxel (label 1 on import).
+
+The patient and study attributes of the SEG are those of the source PET (a SEG
+must belong to the patient and study it segments); nothing else about the
+patient is added.
+
+Examples
+--------
+>>> import numpy as np
+>>> lesion_ids_to_segments(np.array([[[0, 7, 3]]]))
+[3, 7]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from carpet._io import atomic_write_bytes
+from carpet.core.volume import Volume
+from carpet.errors import ConfigError, GeometryMismatchError, InputError
+
+__all__ = [
+    "SEG_TRACKING_PREFIX",
+    "labels_to_seg",
+    "lesion_ids_to_segments",
+    "order_source_datasets",
+    "write_seg",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Prefix of the TrackingID that carries carpet's lesion id in each segment.
+SEG_TRACKING_PREFIX = "lesion "
+
+#: Tolerance (in voxels) when matching a source instance to a slice of the grid.
+_POSITION_TOL_VOXELS = 1e-2
+
+
+def lesion_ids_to_segments(labels: np.ndarray) -> list[int]:
+    """Sorted lesion ids present in an integer label array (0 = background).
+
+    Parameters
+    ----------
+    labels : ndarray of int
+        Label map; 0 is background, every other value a lesion id.
+
+    Returns
+    -------
+    list of int
+        The ids in increasing order; segment ``n`` (1-based) of a
+        ``mode="lesions"`` SEG holds lesion ``ids[n - 1]``.
+    """
+    ids = np.unique(np.asarray(labels))
+    return [int(v) for v in ids if v != 0]
+
+
+def order_source_datasets(labels: Volume, source_datasets: Sequence[Dataset]) -> list[Dataset]:
+    """Return the source PET instances in the slice order of ``labels``.
+
+    Each instance's ImagePositionPatient is mapped to the label grid; it must
+    fall on a slice centre (in-plane offset 0) with the same orientation and
+    pixel spacing, and every slice must have exactly one instance.
+
+    Parameters
+    ----------
+    labels : Volume
+        Label map on the PET grid.
+    source_datasets : sequence of pydicom Dataset
+        The PET instances (pixel data not needed).
+
+    Returns
+    -------
+    list of Dataset
+        ``out[k]`` is the instance of slice ``k``.
+
+    Raises
+    ------
+    GeometryMismatchError
+        If the instances do not tile the label grid exactly.
+    """
+    n_slices, n_rows, n_cols = labels.shape
+    out: list[Dataset | None] = [None] * n_slices
+    for ds in source_datasets:
+        try:
+            ipp = np.asarray(ds.ImagePositionPatient, dtype=float)
+            iop = np.asarray(ds.ImageOrientationPatient, dtype=float)
+            ps = np.asarray(ds.PixelSpacing, dtype=float)
+        except AttributeError as exc:
+            raise InputError(
+                f"source instance {ds.get('SOPInstanceUID', '?')} lacks geometry ({exc}); "
+                "SEG export needs the PET instances with ImagePositionPatient, "
+                "ImageOrientationPatient and PixelSpacing",
+                code="SEG_SOURCE_GEOMETRY",
+            ) from exc
+        expected_rows = labels.affine[:3, 1]
+        expected_cols = labels.affine[:3, 2]
+        if (
+            int(ds.Rows) != n_rows
+            or int(ds.Columns) != n_cols
+            or not np.allclose(iop[3:] * ps[0], expected_rows, atol=1e-3)
+            or not np.allclose(iop[:3] * ps[1], expected_cols, atol=1e-3)
+        ):
+            raise GeometryMismatchError(
+                f"source instance {ds.SOPInstanceUID}: {ds.Rows}x{ds.Columns} pixels, orientation "
+                f"{iop.tolist()}, spacing {ps.tolist()} mm does not match the label grid "
+                f"{n_rows}x{n_cols}, spacing {labels.spacing_mm[1:]} mm. Pass the instances of the "
+                "PET series the labels were computed on.",
+                code="SEG_SOURCE_MISMATCH",
+            )
+        k, j, i = labels.world_to_index(ipp)[0]
+        kr = int(round(k))
+        if abs(k - kr) > _POSITION_TOL_VOXELS or abs(j) > _POSITION_TOL_VOXELS or abs(i) > _POSITION_TOL_VOXELS:
+            raise GeometryMismatchError(
+                f"source instance {ds.SOPInstanceUID} at {ipp.tolist()} mm is not a slice of the label "
+                f"grid (fractional index {k:.3f}, {j:.3f}, {i:.3f}). Pass the instances of the PET "
+                "series the labels were computed on.",
+                code="SEG_SOURCE_MISMATCH",
+            )
+        if not 0 <= kr < n_slices:
+            continue  # an instance outside the labelled range is simply not referenced
+        if out[kr] is not None:
+            raise GeometryMismatchError(
+                f"two source instances at slice {kr}: {out[kr].SOPInstanceUID} and {ds.SOPInstanceUID}",
+                code="SEG_SOURCE_MISMATCH",
+            )
+        out[kr] = ds
+    missing = [k for k, d in enumerate(out) if d is None]
+    if missing:
+        raise GeometryMismatchError(
+            f"no source PET instance for {len(missing)} of {n_slices} label slices (first: {missing[:5]}); "
+            "pass every instance of the PET series",
+            code="SEG_SOURCE_MISMATCH",
+        )
+    return out  # type: ignore[return-value]
+
+
+def labels_to_seg(
+    labels: Volume,
+    source_datasets: Sequence[Dataset],
+    *,
+    mode: Literal["lesions", "tumour"] = "lesions",
+    method: str = "carpet lesion segmentation",
+    series_description: str = "carpet lesions",
+    series_number: int = 9001,
+    series_instance_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+) -> Dataset:
+    """Build a DICOM SEG (highdicom ``Segmentation``) from a lesion label map.
+
+    Parameters
+    ----------
+    labels : Volume
+        Integer lesion-id map on the PET grid (0 = background).
+    source_datasets : sequence of pydicom Dataset
+        Every instance of the source PET series (headers suffice).
+    mode : {"lesions", "tumour"}
+        One segment per lesion, or one "tumour" segment (see module docstring).
+    method : str
+        Short description of how the labels were made (e.g. ``"SUV >= 4.0,
+        min 0.1 mL"``), stored as AlgorithmParameters.
+    series_description, series_number : str, int
+        Of the new SEG series.
+    series_instance_uid, sop_instance_uid : str, optional
+        UIDs of the new SEG; generated when omitted.
+
+    Returns
+    -------
+    highdicom.seg.Segmentation
+        A pydicom Dataset subclass, ready for ``save_as``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``mode``, non-integer labels or no lesion at all.
+    GeometryMismatchError
+        The source instances do not tile the label grid.
+    """
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    from carpet._version import __version__
+
+    if mode not in ("lesions", "tumour"):
+        raise ConfigError(f"SEG mode must be 'lesions' or 'tumour'; got {mode!r}", code="BAD_SEG_MODE")
+    arr = np.asarray(labels.array)
+    if not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.bool_):
+        raise ConfigError(f"labels must be an integer lesion-id map; got dtype {arr.dtype}", code="BAD_LABELS")
+    ids = lesion_ids_to_segments(arr)
+    if not ids:
+        raise ConfigError(
+            "the label map has no lesion (all voxels 0); a DICOM SEG needs at least one segment",
+            code="EMPTY_LABELS",
+        )
+    if min(ids) < 0:
+        raise ConfigError(f"lesion ids must be positive; got {min(ids)}", code="BAD_LABELS")
+    sources = order_source_datasets(labels, source_datasets)
+
+    algo = hd.AlgorithmIdentificationSequence(
+        name="carpet",
+        family=codes.cid7162.NeighborhoodAnalysis,
+        version=__version__,
+        parameters={"method": method[:64]},
+    )
+    category = codes.SCT.MorphologicallyAbnormalStructure
+    prop_type = codes.SCT.Neoplasm
+    if mode == "lesions":
+        lut = np.zeros(max(ids) + 1, dtype=np.uint16)
+        lut[ids] = np.arange(1, len(ids) + 1, dtype=np.uint16)
+        pixel = lut[arr]
+        descriptions = [
+            hd.seg.SegmentDescription(
+                segment_number=n,
+                segment_label=f"Lesion {lid}",
+                segmented_property_category=category,
+                segmented_property_type=prop_type,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=algo,
+                tracking_id=f"{SEG_TRACKING_PREFIX}{lid}",
+                tracking_uid=hd.UID(),
+            )
+            for n, lid in enumerate(ids, start=1)
+        ]
+    else:
+        pixel = (arr != 0).astype(np.uint8)
+        descriptions = [
+            hd.seg.SegmentDescription(
+                segment_number=1,
+                segment_label="Tumour",
+                segmented_property_category=category,
+                segmented_property_type=prop_type,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+                algorithm_identification=algo,
+                tracking_id="tumour",
+                tracking_uid=hd.UID(),
+            )
+        ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=pixel,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=series_instance_uid or hd.UID(),
+        series_number=series_number,
+        sop_instance_uid=sop_instance_uid or hd.UID(),
+        instance_number=1,
+        manufacturer="carpet",
+        manufacturer_model_name="carpet",
+        software_versions=__version__,
+        device_serial_number="carpet",
+        content_description=series_description[:64],
+        content_label="LESIONS" if mode == "lesions" else "TUMOUR",
+        series_description=series_description[:64],
+    )
+    logger.info("SEG with %d segment(s), %d frame(s)", len(descriptions), int(seg.NumberOfFrames))
+    return seg
+
+
+def write_seg(
+    labels: Volume,
+    source_datasets: Sequence[Dataset],
+    path: str | os.PathLike[str],
+    **options: object,
+) -> Path:
+    """Write ``labels`` as a DICOM SEG file (atomically).
+
+    Parameters
+    ----------
+    labels : Volume
+        Integer lesion-id map on the PET grid.
+    source_datasets : sequence of pydicom Dataset
+        The source PET instances.
+    path : path
+        Output file (``.dcm``).
+    **options
+        Keyword options of :func:`labels_to_seg` (``mode``, ``method``, ...).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from io import BytesIO
+
+    seg = labels_to_seg(labels, source_datasets, **options)  # type: ignore[arg-type]
+    buf = BytesIO()
+    seg.save_as(buf, enforce_file_format=True)
+    return atomic_write_bytes(path, buf.getvalue())
