@@ -18,6 +18,7 @@ __all__ = [
     "PHYSIO_ORGANS",
     "SEGMENTATION_METHODS",
     "AnalysisConfig",
+    "BatchConfig",
     "CohortConfig",
     "ScoreConfig",
     "from_mapping",
@@ -261,5 +262,63 @@ class CohortConfig:
 
 
 # ----------------------------------------------------------------------------- batch
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchConfig:
+    """Resources and policies of ``carpet batch`` (they never change results).
+
+    Parameters
+    ----------
+    workers : int or None
+        Worker processes of the local pool; ``None`` = the number of CPU cores.
+    memory_budget_mb : float or None
+        Memory (MB) the studies in flight may use together; ``None`` = 75 % of the memory
+        available when the batch starts. At least one study is always in flight.
+    memory_per_input_byte : float
+        Estimated peak memory of analysing a study per byte of its input files (float32
+        volume, SUV, masks and temporaries over 16-bit stored pixels: about 8).
+    min_study_memory_mb : float
+        Lower bound of a study's memory estimate (MB).
+    in_flight_per_worker : int
+        Studies submitted ahead per worker (bounds coordinator memory; 2 keeps workers busy).
+    keep_patient_ids : bool
+        Discovered studies keep the DICOM PatientID instead of a pseudonym.
+    retry_codes : tuple of str
+        Failure codes that are transient and retried automatically by the next run
+        (a worker process that died, memory exhausted); other failures are final for
+        unchanged inputs and parameters (``retry_failed`` retries them all).
+    retry_failed : bool
+        Retry every failed study on this run.
+    """
+
+    workers: int | None = None
+    memory_budget_mb: float | None = None
+    memory_per_input_byte: float = 8.0
+    min_study_memory_mb: float = 200.0
+    in_flight_per_worker: int = 2
+    keep_patient_ids: bool = False
+    retry_codes: tuple[str, ...] = ("WORKER_DIED", "OUT_OF_MEMORY")
+    retry_failed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):
+            raise ConfigError(f"batch.workers must be an integer >= 1, got {self.workers!r}", code="BAD_WORKERS")
+        if self.memory_budget_mb is not None and not self.memory_budget_mb > 0:
+            raise ConfigError(
+                f"batch.memory_budget_mb must be > 0 MB, got {self.memory_budget_mb!r}", code="BAD_MEMORY_BUDGET"
+            )
+        if not self.memory_per_input_byte > 0 or not self.min_study_memory_mb >= 0:
+            raise ConfigError(
+                "batch.memory_per_input_byte must be > 0 and min_study_memory_mb >= 0, got "
+                f"{self.memory_per_input_byte!r}, {self.min_study_memory_mb!r}",
+                code="BAD_MEMORY_BUDGET",
+            )
+        if not isinstance(self.in_flight_per_worker, int) or self.in_flight_per_worker < 1:
+            raise ConfigError(
+                f"batch.in_flight_per_worker must be an integer >= 1, got {self.in_flight_per_worker!r}",
+                code="BAD_WORKERS",
+            )
+        object.__setattr__(self, "retry_codes", tuple(self.retry_codes))
 
 # ----------------------------------------------------------------------------- response
