@@ -53,7 +53,7 @@ def _root(
 
 
 #: Command modules under ``carpet.cli``; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("review",)
 
 _registered = {"done": False}
 
