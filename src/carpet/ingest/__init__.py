@@ -1,0 +1,1 @@
+"""Ingest: the only place that reads input files (DICOM, NIfTI, manifests)."""
