@@ -1,0 +1,442 @@
+"""DICOM series → :class:`~carpet.core.volume.Volume`, with exact geometry.
+
+Rules (see ``docs/architecture.md``):
+
+* Slices are sorted by their position along the slice normal
+  ``n = row_cosine × column_cosine`` (ImageOrientationPatient), never by
+  InstanceNumber or file name. Any orientation (head-first, feet-first,
+  oblique, tilted) is represented exactly by the affine.
+* Each slice is rescaled with its own RescaleSlope/RescaleIntercept; values
+  stay in the series' own units (Bq/mL for BQML, HU for CT).
+* Problems are reported, never silently "fixed": missing slices
+  (``MISSING_SLICE``), duplicate positions with different pixels
+  (``DUPLICATE_SLICE``; identical duplicates are dropped with a
+  :class:`~carpet.errors.HeaderWarning`), non-uniform spacing
+  (``NON_UNIFORM_SPACING``), mixed orientation/size/pixel spacing
+  (``MIXED_GEOMETRY``) raise :class:`~carpet.errors.InconsistentSeriesError`.
+* Speed: headers come from discovery (read once); uncompressed pixels are read
+  straight from their byte offset, compressed ones are decoded by pydicom +
+  pylibjpeg; both in a thread pool, into one preallocated float32 array
+  (peak memory ≈ the output + one slice per thread).
+
+Enhanced (multi-frame) PET is read frame by frame from the functional groups.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from carpet.core.volume import Volume, affine_from_dicom
+from carpet.errors import DicomHeaderError, HeaderWarning, InconsistentSeriesError, InputError
+from carpet.ingest.discover import InstanceHeader, SeriesInfo, read_instance_header
+from carpet.units import Unit
+
+__all__ = [
+    "POSITION_TOL_MM",
+    "ORIENTATION_TOL",
+    "read_series_volume",
+    "unit_of_series",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Two slices closer than this along the normal are at the "same position" (mm).
+POSITION_TOL_MM = 0.01
+#: Allowed deviation of a slice position from the regular grid (mm, or fraction of the step).
+SPACING_TOL_MM = 0.05
+SPACING_TOL_FRACTION = 0.01
+#: Allowed difference between two slices' direction cosines.
+ORIENTATION_TOL = 1e-4
+
+_UNIT_MAP = {u.value: u for u in (Unit.BQML, Unit.CNTS, Unit.PROPCNTS, Unit.GML, Unit.CM2ML)}
+
+
+def unit_of_series(modality: str, units: str | None) -> Unit:
+    """The :class:`Unit` of a series' rescaled values.
+
+    >>> unit_of_series("PT", "BQML").value
+    'BQML'
+    >>> unit_of_series("CT", None).value
+    'HU'
+    """
+    if modality.upper() == "CT":
+        return Unit.HU
+    return _UNIT_MAP.get((units or "").upper(), Unit.UNKNOWN)
+
+
+# ---------------------------------------------------------------- per-slice records
+class _Slice:
+    __slots__ = ("header", "frame", "ipp", "iop", "rows", "cols", "spacing", "slope", "intercept", "sop", "position", "instance_number")
+
+    def __init__(self, header: InstanceHeader, frame: int | None, ipp, iop, rows, cols, spacing, slope, intercept, sop, inst):
+        self.header = header
+        self.frame = frame
+        self.ipp = ipp
+        self.iop = iop
+        self.rows = rows
+        self.cols = cols
+        self.spacing = spacing
+        self.slope = slope
+        self.intercept = intercept
+        self.sop = sop
+        self.instance_number = inst
+        self.position = 0.0
+
+
+def _floats(value: Any, n: int, what: str, h: InstanceHeader, tag: str, series_uid: str) -> np.ndarray:
+    try:
+        arr = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.array([])
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        raise DicomHeaderError(
+            f"{h.path}: {what} {tag} is missing or malformed (got {value!r}, expected {n} numbers) in series "
+            f"{series_uid}; this file cannot be placed in space",
+            code="MISSING_GEOMETRY",
+            tag=tag,
+            series_uid=series_uid,
+            path=str(h.path),
+        )
+    return arr
+
+
+def _number(ds: Any, keyword: str, default: float) -> float:
+    v = ds.get(keyword)
+    if v is None or v == "":
+        return default
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _slices_of(h: InstanceHeader, series_uid: str) -> list[_Slice]:
+    ds = h.dataset
+    sop = str(ds.get("SOPInstanceUID", ""))
+    inst = ds.get("InstanceNumber")
+    try:
+        inst = int(inst) if inst not in (None, "") else None
+    except (TypeError, ValueError):
+        inst = None
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if "PerFrameFunctionalGroupsSequence" in ds:  # enhanced multi-frame
+        shared = ds.get("SharedFunctionalGroupsSequence")
+        shared = shared[0] if shared else None
+        out = []
+        for f, fg in enumerate(ds.PerFrameFunctionalGroupsSequence):
+            def grp(name: str, _fg=fg):
+                if name in _fg:
+                    return _fg[name].value[0]
+                if shared is not None and name in shared:
+                    return shared[name].value[0]
+                return None
+
+            pos = grp("PlanePositionSequence")
+            ori = grp("PlaneOrientationSequence")
+            pm = grp("PixelMeasuresSequence")
+            pvt = grp("PixelValueTransformationSequence")
+            ipp = _floats(getattr(pos, "ImagePositionPatient", None), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
+            iop = _floats(getattr(ori, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
+            ps = _floats(getattr(pm, "PixelSpacing", None), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
+            slope = _number(pvt, "RescaleSlope", 1.0) if pvt is not None else 1.0
+            icpt = _number(pvt, "RescaleIntercept", 0.0) if pvt is not None else 0.0
+            out.append(_Slice(h, f, ipp, iop, int(ds.Rows), int(ds.Columns), ps, slope, icpt, f"{sop}#{f + 1}", inst))
+        return out
+    if n_frames != 1:
+        raise InputError(
+            f"{h.path}: multi-frame image ({n_frames} frames) without per-frame functional groups is not supported",
+            code="UNSUPPORTED_MULTIFRAME",
+        )
+    ipp = _floats(ds.get("ImagePositionPatient"), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
+    iop = _floats(ds.get("ImageOrientationPatient"), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
+    ps = _floats(ds.get("PixelSpacing"), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise DicomHeaderError(
+            f"{h.path}: Rows/Columns (0028,0010/0011) missing in series {series_uid}",
+            code="MISSING_GEOMETRY", tag="(0028,0010)", series_uid=series_uid, path=str(h.path),
+        ) from exc
+    return [_Slice(h, None, ipp, iop, rows, cols, ps, _number(ds, "RescaleSlope", 1.0), _number(ds, "RescaleIntercept", 0.0), sop, inst)]
+
+
+# ---------------------------------------------------------------- pixel reading
+def _native_dtype(ds: Any) -> np.dtype | None:
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    stored = int(ds.get("BitsStored", bits) or bits)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        return None
+    if bits == 16 and (stored == 16 or not signed):
+        return np.dtype("<i2" if signed else "<u2")
+    if bits == 32 and (stored == 32 or not signed):
+        return np.dtype("<i4" if signed else "<u4")
+    if bits == 8 and (stored == 8 or not signed):
+        return np.dtype("i1" if signed else "u1")
+    return None
+
+
+def _raw_pixels(h: InstanceHeader, n_pixels: int) -> np.ndarray:
+    """Stored pixel values of one single-frame file (any transfer syntax)."""
+    dt = _native_dtype(h.dataset)
+    if h.pixel_offset is not None and dt is not None and h.pixel_length is not None and h.pixel_length >= n_pixels * dt.itemsize:
+        with open(h.path, "rb") as fp:
+            fp.seek(h.pixel_offset)
+            buf = fp.read(n_pixels * dt.itemsize)
+        if len(buf) != n_pixels * dt.itemsize:
+            raise InputError(f"{h.path}: truncated pixel data", code="TRUNCATED_FILE")
+        return np.frombuffer(buf, dtype=dt)
+    return _decoded(h).ravel()
+
+
+def _decoded(h: InstanceHeader) -> np.ndarray:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(h.path)
+        return ds.pixel_array
+    except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types
+        raise InputError(
+            f"{h.path}: pixel data cannot be decoded ({type(exc).__name__}: {exc}); transfer syntax "
+            f"{h.transfer_syntax}. Compressed data needs the pylibjpeg plugins (installed with carpet).",
+            code="UNDECODABLE_PIXELS",
+        ) from exc
+
+
+def _fill(out: np.ndarray, k: int, s: _Slice, frames_cache: dict) -> None:
+    n_pix = s.rows * s.cols
+    if s.frame is None:
+        raw = _raw_pixels(s.header, n_pix).reshape(s.rows, s.cols)
+    else:
+        key = id(s.header)
+        arr = frames_cache.get(key)
+        if arr is None:
+            arr = _decoded(s.header)
+            if arr.ndim == 2:
+                arr = arr[None]
+            frames_cache[key] = arr
+        raw = arr[s.frame]
+    dst = out[k]
+    np.multiply(raw, s.slope, out=dst, casting="unsafe")
+    if s.intercept != 0.0:
+        dst += s.intercept
+
+
+# ---------------------------------------------------------------- main entry
+def _as_headers(series: SeriesInfo | Sequence[str | os.PathLike[str]]) -> tuple[list[InstanceHeader], str | None, str]:
+    if isinstance(series, SeriesInfo):
+        return list(series.instances), series.series_instance_uid, str(Path(series.files[0]).parent) if series.files else ""
+    paths = [Path(p) for p in series]
+    if not paths:
+        raise InputError("read_series_volume: no files given", code="EMPTY_SERIES")
+    headers = [read_instance_header(p) for p in paths]
+    uids = {str(h.dataset.get("SeriesInstanceUID", "")) for h in headers}
+    if len(uids) > 1:
+        raise InconsistentSeriesError(
+            f"files from {len(uids)} different series were given ({sorted(uids)}); pass one series at a time "
+            "(use carpet.ingest.discover to group them)",
+            code="MIXED_SERIES",
+        )
+    return headers, uids.pop() or None, str(paths[0].parent)
+
+
+def read_series_volume(
+    series: SeriesInfo | Sequence[str | os.PathLike[str]],
+    *,
+    dtype: Any = np.float32,
+    max_workers: int | None = None,
+) -> Volume:
+    """Read one DICOM image series into a :class:`Volume` (values in the series' units).
+
+    Parameters
+    ----------
+    series : SeriesInfo or list of paths
+        A series from :func:`carpet.ingest.discover` (headers are reused, not
+        re-read) or the files of one series.
+    dtype : numpy dtype
+        Output dtype (default float32).
+    max_workers : int, optional
+        Threads reading/decoding pixels (default: up to 8).
+
+    Returns
+    -------
+    Volume
+        ``array[k]`` is the k-th slice in ascending position along the slice
+        normal; ``affine`` maps (k, j, i) to LPS mm; ``unit`` from Units (PT)
+        or HU (CT). ``meta`` holds ``series_instance_uid``, ``source``,
+        ``modality``, ``sop_instance_uids`` (slice order), ``instance_numbers``,
+        ``rescale_slopes``, ``rescale_intercepts``, ``files`` and ``warnings``.
+
+    Raises
+    ------
+    InconsistentSeriesError
+        ``MIXED_GEOMETRY``, ``MISSING_SLICE``, ``DUPLICATE_SLICE``,
+        ``NON_UNIFORM_SPACING``, ``MIXED_SERIES``, ``EMPTY_SERIES``.
+    DicomHeaderError
+        ``MISSING_GEOMETRY`` when a file has no usable position/orientation.
+    InputError
+        ``UNDECODABLE_PIXELS``, ``TRUNCATED_FILE``.
+
+    Notes
+    -----
+    Slice position ``d_k = IPP_k · n`` with ``n = r × c`` (row and column
+    direction cosines). With the median step ``Δ``, a gap of ``m·Δ`` (m ≥ 2)
+    means ``m − 1`` missing slices; any other deviation beyond
+    max(0.05 mm, 1 % of Δ) is non-uniform spacing. The affine's slice column is
+    ``(IPP_last − IPP_first) / (N − 1)``, which also represents gantry tilt.
+    """
+    headers, series_uid, source = _as_headers(series)
+    uid = series_uid or "(no SeriesInstanceUID)"
+    if not headers:
+        raise InputError(f"series {uid}: no files", code="EMPTY_SERIES")
+    ds0 = headers[0].dataset
+    modality = str(ds0.get("Modality", ""))
+    slices: list[_Slice] = []
+    for h in headers:
+        slices.extend(_slices_of(h, uid))
+    warn_list: list[str] = []
+
+    # --- same geometry on every slice
+    ref = slices[0]
+    for s in slices[1:]:
+        problems = []
+        if not np.allclose(s.iop, ref.iop, atol=ORIENTATION_TOL):
+            problems.append(f"ImageOrientationPatient {list(np.round(s.iop, 5))} vs {list(np.round(ref.iop, 5))}")
+        if (s.rows, s.cols) != (ref.rows, ref.cols):
+            problems.append(f"Rows×Columns {s.rows}×{s.cols} vs {ref.rows}×{ref.cols}")
+        if not np.allclose(s.spacing, ref.spacing, atol=1e-4):
+            problems.append(f"PixelSpacing {list(s.spacing)} vs {list(ref.spacing)}")
+        if problems:
+            raise InconsistentSeriesError(
+                f"series {uid}: instances do not share one geometry: {s.header.path} has "
+                + "; ".join(problems)
+                + f" (first file {ref.header.path}). Split the series or export it again from the scanner.",
+                code="MIXED_GEOMETRY",
+            )
+    row_cos, col_cos = ref.iop[:3], ref.iop[3:]
+    normal = np.cross(row_cos, col_cos)
+    if abs(np.linalg.norm(normal) - 1.0) > 1e-3 or abs(float(row_cos @ col_cos)) > 1e-3:
+        raise DicomHeaderError(
+            f"series {uid}: ImageOrientationPatient {list(ref.iop)} is not two orthonormal vectors",
+            code="MISSING_GEOMETRY", tag="(0020,0037)", series_uid=series_uid,
+        )
+    for s in slices:
+        s.position = float(s.ipp @ normal)
+    slices.sort(key=lambda s: s.position)
+
+    # --- duplicates (same position)
+    kept: list[_Slice] = [slices[0]]
+    for s in slices[1:]:
+        prev = kept[-1]
+        if abs(s.position - prev.position) > POSITION_TOL_MM:
+            kept.append(s)
+            continue
+        if s.sop == prev.sop or _same_pixels(prev, s):
+            msg = (
+                f"series {uid}: duplicate instance at position {s.position:.3f} mm along the normal "
+                f"({s.header.path} and {prev.header.path}, identical pixels); the duplicate was dropped"
+            )
+            warn_list.append(msg)
+            warnings.warn(msg, HeaderWarning, stacklevel=2)
+            continue
+        raise InconsistentSeriesError(
+            f"series {uid}: two different images at the same position {s.position:.3f} mm along the slice "
+            f"normal: {prev.header.path} (SOPInstanceUID {prev.sop}) and {s.header.path} (SOPInstanceUID "
+            f"{s.sop}). The folder mixes two reconstructions or time points; keep only one of them.",
+            code="DUPLICATE_SLICE",
+        )
+    slices = kept
+    n = len(slices)
+
+    # --- spacing
+    pos = np.array([s.position for s in slices])
+    if n >= 2:
+        steps = np.diff(pos)
+        step = float(np.median(steps))
+        tol = max(SPACING_TOL_MM, SPACING_TOL_FRACTION * step)
+        bad = np.flatnonzero(np.abs(steps - step) > tol)
+        if bad.size:
+            ratio = steps[bad] / step
+            gaps = np.abs(ratio - np.rint(ratio)) * step <= tol
+            if np.all(gaps & (np.rint(ratio) >= 2)):
+                where = ", ".join(
+                    f"{int(np.rint(r)) - 1} between {pos[b]:.2f} and {pos[b + 1]:.2f} mm"
+                    for b, r in zip(bad[:5], ratio[:5], strict=False)
+                )
+                n_missing = int(np.sum(np.rint(ratio) - 1))
+                raise InconsistentSeriesError(
+                    f"series {uid}: {n_missing} slice(s) missing (expected a slice every {step:.3f} mm along "
+                    f"the normal; missing {where}). Files may have been lost in transfer; export the series "
+                    "again.",
+                    code="MISSING_SLICE",
+                )
+            raise InconsistentSeriesError(
+                f"series {uid}: non-uniform slice spacing: steps between {steps.min():.3f} and "
+                f"{steps.max():.3f} mm (median {step:.3f} mm, tolerance {tol:.3f} mm), e.g. between "
+                f"{pos[bad[0]]:.2f} and {pos[bad[0] + 1]:.2f} mm. Resample the series to a regular grid first.",
+                code="NON_UNIFORM_SPACING",
+            )
+        slice_vec = (slices[-1].ipp - slices[0].ipp) / (n - 1)
+        # every position must lie on the line (no in-plane jumps)
+        expected = slices[0].ipp + np.arange(n)[:, None] * slice_vec
+        actual = np.array([s.ipp for s in slices])
+        dev = np.abs(actual - expected).max()
+        if dev > max(SPACING_TOL_MM, SPACING_TOL_FRACTION * step):
+            raise InconsistentSeriesError(
+                f"series {uid}: ImagePositionPatient does not follow a straight regular line (deviation "
+                f"{dev:.3f} mm); the slices are shifted in-plane against each other.",
+                code="NON_UNIFORM_SPACING",
+            )
+    else:
+        thick = _number(ds0, "SpacingBetweenSlices", 0.0) or _number(ds0, "SliceThickness", 0.0) or 1.0
+        slice_vec = normal * thick
+        warn_list.append(f"series {uid}: single slice; slice step taken from SliceThickness ({thick} mm)")
+
+    affine = affine_from_dicom(slices[0].ipp, ref.iop, ref.spacing, slice_vec)
+
+    # --- pixels
+    out = np.empty((n, ref.rows, ref.cols), dtype=dtype)
+    cache: dict = {}
+    workers = max_workers or min(8, (os.cpu_count() or 2) * 2)
+    if n >= 8 and workers > 1 and all(s.frame is None for s in slices):
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for f in [pool.submit(_fill, out, k, s, cache) for k, s in enumerate(slices)]:
+                f.result()
+    else:
+        for k, s in enumerate(slices):
+            _fill(out, k, s, cache)
+
+    units = str(ds0.get("Units", "")) or None
+    meta = {
+        "series_instance_uid": series_uid,
+        "study_instance_uid": str(ds0.get("StudyInstanceUID", "")) or None,
+        "modality": modality,
+        "units": units if modality.upper() != "CT" else "HU",
+        "source": source,
+        "sop_instance_uids": [s.sop for s in slices],
+        "instance_numbers": [s.instance_number for s in slices],
+        "rescale_slopes": [s.slope for s in slices],
+        "rescale_intercepts": [s.intercept for s in slices],
+        "files": [str(s.header.path) for s in slices],
+        "warnings": warn_list,
+    }
+    for_uid = str(ds0.get("FrameOfReferenceUID", "")) or None
+    logger.info("read series %s: %d slices %dx%d from %s", uid, n, ref.rows, ref.cols, source)
+    return Volume(out, affine, unit=unit_of_series(modality, units), frame_of_reference_uid=for_uid, meta=meta)
+
+
+def _same_pixels(a: _Slice, b: _Slice) -> bool:
+    if (a.rows, a.cols) != (b.rows, b.cols):
+        return False
+    x = np.empty((2, a.rows, a.cols), dtype=np.float64)
+    _fill(x, 0, a, {})
+    _fill(x, 1, b, {})
+    return bool(np.array_equal(x[0], x[1]))

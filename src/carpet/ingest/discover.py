@@ -1,0 +1,455 @@
+"""Find the DICOM series under a path: any file names, DICOMDIR or not, mixed studies.
+
+Only headers are read (``stop_before_pixels``); for uncompressed pixel data the
+byte offset and length of PixelData are recorded so that
+:func:`carpet.ingest.dicom.read_series_volume` can read the pixels without
+parsing the header a second time, and so that truncated files are caught here.
+Files that cannot be used (not DICOM, unreadable, truncated, no
+SeriesInstanceUID) are listed in :attr:`Discovery.problems` and never stop the
+walk.
+
+Examples
+--------
+>>> import tempfile
+>>> from carpet.synthetic import make_whole_body_study, write_pet_dicom
+>>> folder = tempfile.mkdtemp()
+>>> s = make_whole_body_study(fov="head_neck", spacing_mm=(10, 10, 10), n_lesions=0, with_ct=False)
+>>> _ = write_pet_dicom(s, folder)
+>>> d = discover(folder)
+>>> [(x.kind, x.n_instances, x.units) for x in d.series]
+[('PT', 34, 'BQML')]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from carpet.errors import InputError, NoPetSeriesError
+
+__all__ = [
+    "Discovery",
+    "FileProblem",
+    "InstanceHeader",
+    "SeriesInfo",
+    "classify_series",
+    "discover",
+    "read_instance_header",
+]
+
+logger = logging.getLogger(__name__)
+
+_SOP_KIND = {
+    "1.2.840.10008.5.1.4.1.1.128": "PT",  # PET Image Storage
+    "1.2.840.10008.5.1.4.1.1.130": "PT",  # Enhanced PET Image Storage
+    "1.2.840.10008.5.1.4.1.1.128.1": "PT",  # Legacy Converted Enhanced PET
+    "1.2.840.10008.5.1.4.1.1.2": "CT",
+    "1.2.840.10008.5.1.4.1.1.2.1": "CT",  # Enhanced CT
+    "1.2.840.10008.5.1.4.1.1.66.4": "SEG",
+    "1.2.840.10008.5.1.4.1.1.481.3": "RTSTRUCT",
+    "1.2.840.10008.5.1.4.1.1.67": "RWV",
+}
+_MODALITY_KIND = {"PT": "PT", "CT": "CT", "SEG": "SEG", "RTSTRUCT": "RTSTRUCT", "RWV": "RWV"}
+_DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+_NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR LE
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that could not be used, and why."""
+
+    path: Path
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"path", "reason"}`` for JSON outputs."""
+        return {"path": str(self.path), "reason": self.reason}
+
+
+@dataclass(frozen=True, eq=False)
+class InstanceHeader:
+    """One DICOM file's header (no pixel data) and where its pixels are.
+
+    ``pixel_offset`` / ``pixel_length`` locate the PixelData value in the file
+    for uncompressed little-endian files (``None`` otherwise).
+    """
+
+    path: Path
+    dataset: Any
+    transfer_syntax: str
+    pixel_offset: int | None = None
+    pixel_length: int | None = None
+
+    @property
+    def sop_instance_uid(self) -> str:
+        """SOPInstanceUID (0008,0018)."""
+        return str(self.dataset.get("SOPInstanceUID", ""))
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesInfo:
+    """One series found by :func:`discover` (headers only).
+
+    Attributes
+    ----------
+    series_instance_uid, study_instance_uid : str
+    modality : str
+        Modality (0008,0060) as stored.
+    kind : {"PT", "CT", "SEG", "RTSTRUCT", "RWV", "OTHER"}
+    files : list of Path
+    series_description : str
+    frame_of_reference_uid : str or None
+    units : str or None
+        Units (0054,1001) for PET, ``"HU"`` for CT, else None.
+    corrected_image : tuple of str
+        CorrectedImage (0028,0051).
+    is_attenuation_corrected : bool
+        ``"ATTN"`` in CorrectedImage.
+    n_instances : int
+    instances : list of InstanceHeader
+    series_number : int or None
+    image_type : tuple of str
+    """
+
+    series_instance_uid: str
+    study_instance_uid: str
+    modality: str
+    kind: str
+    files: list[Path]
+    series_description: str
+    frame_of_reference_uid: str | None
+    units: str | None
+    corrected_image: tuple[str, ...]
+    is_attenuation_corrected: bool
+    n_instances: int
+    instances: list[InstanceHeader] = field(repr=False, default_factory=list)
+    series_number: int | None = None
+    image_type: tuple[str, ...] = ()
+    sop_class_uid: str = ""
+
+    @property
+    def is_localizer(self) -> bool:
+        """True for CT scouts/localizers (ImageType contains LOCALIZER)."""
+        return "LOCALIZER" in self.image_type
+
+    @property
+    def datasets(self) -> list[Any]:
+        """The header datasets (no pixel data), in discovery order."""
+        return [i.dataset for i in self.instances]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no file list)."""
+        return {
+            "series_instance_uid": self.series_instance_uid,
+            "study_instance_uid": self.study_instance_uid,
+            "modality": self.modality,
+            "kind": self.kind,
+            "series_description": self.series_description,
+            "series_number": self.series_number,
+            "frame_of_reference_uid": self.frame_of_reference_uid,
+            "units": self.units,
+            "corrected_image": list(self.corrected_image),
+            "is_attenuation_corrected": self.is_attenuation_corrected,
+            "n_instances": self.n_instances,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Discovery:
+    """Everything found under a path."""
+
+    root: Path
+    series: list[SeriesInfo]
+    problems: list[FileProblem]
+    n_files: int = 0
+
+    def pick_pet(self, series_uid: str | None = None) -> SeriesInfo:
+        """The PET series to analyse.
+
+        Parameters
+        ----------
+        series_uid : str, optional
+            Pick this SeriesInstanceUID (must be a PET series).
+
+        Returns
+        -------
+        SeriesInfo
+            By default the attenuation-corrected PET series; when several, the
+            one with the most instances (ties: lowest SeriesNumber).
+
+        Raises
+        ------
+        NoPetSeriesError
+            Nothing suitable under :attr:`root`; the message lists what was found.
+        """
+        pets = [s for s in self.series if s.kind == "PT"]
+        if series_uid is not None:
+            for s in self.series:
+                if s.series_instance_uid == series_uid:
+                    if s.kind != "PT":
+                        raise NoPetSeriesError(
+                            f"series {series_uid} under {self.root} is {s.kind} (modality {s.modality}), "
+                            "not PET; give the SeriesInstanceUID of a PET series (see `carpet info`)",
+                            code="NOT_PET_SERIES",
+                        )
+                    return s
+            raise NoPetSeriesError(
+                f"no series with SeriesInstanceUID {series_uid} under {self.root}; found "
+                f"{self._found()}. Run `carpet info {self.root}` to list the series.",
+                code="SERIES_NOT_FOUND",
+            )
+        ac = [s for s in pets if s.is_attenuation_corrected]
+        if not ac:
+            if pets:
+                raise NoPetSeriesError(
+                    f"no attenuation-corrected PET series under {self.root}: the PET series found have "
+                    f"CorrectedImage (0028,0051) without ATTN ({self._found()}). Give --series-uid to "
+                    "choose one explicitly.",
+                    code="NO_AC_PET_SERIES",
+                )
+            raise NoPetSeriesError(
+                f"no PET series under {self.root}: found {self._found()}"
+                + (f"; {len(self.problems)} file(s) could not be read" if self.problems else "")
+                + ". Point carpet at the folder of a PET/CT study.",
+            )
+        ac.sort(key=lambda s: (-s.n_instances, s.series_number if s.series_number is not None else 1 << 30))
+        return ac[0]
+
+    def _found(self) -> str:
+        if not self.series:
+            return "no DICOM series"
+        return ", ".join(
+            f"{s.kind} '{s.series_description}' ({s.n_instances} files, uid {s.series_instance_uid})"
+            for s in self.series
+        )
+
+
+def classify_series(modality: str, sop_class_uid: str) -> str:
+    """Kind of a series from its SOPClassUID, else its Modality.
+
+    >>> classify_series("PT", "1.2.840.10008.5.1.4.1.1.128")
+    'PT'
+    >>> classify_series("SR", "1.2.840.10008.5.1.4.1.1.88.22")
+    'OTHER'
+    """
+    return _SOP_KIND.get(sop_class_uid) or _MODALITY_KIND.get(modality.upper(), "OTHER")
+
+
+def _iter_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _pixel_location(fp: Any, tell: int, size: int, explicit_vr: bool) -> tuple[int | None, int | None]:
+    """Offset and length of the PixelData value starting at ``tell`` (None if undefined)."""
+    fp.seek(tell)
+    head = fp.read(12 if explicit_vr else 8)
+    if len(head) < 8:
+        return None, None
+    group, elem = struct.unpack("<HH", head[:4])
+    if (group, elem) != (0x7FE0, 0x0010):
+        return None, None
+    if explicit_vr:
+        if len(head) < 12:
+            return None, None
+        vr = head[4:6]
+        if vr in (b"OB", b"OW", b"OF", b"OD", b"OL", b"UN", b"OV", b"SQ", b"UT", b"UC", b"UR"):
+            (length,) = struct.unpack("<I", head[8:12])
+            offset = tell + 12
+        else:
+            (length,) = struct.unpack("<H", head[6:8])
+            offset = tell + 8
+    else:
+        (length,) = struct.unpack("<I", head[4:8])
+        offset = tell + 8
+    if length == 0xFFFFFFFF:
+        return None, None
+    return offset, length
+
+
+def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
+    """Read one file's DICOM header and locate its pixel data.
+
+    Parameters
+    ----------
+    path : path
+        A DICOM Part-10 file (or a preamble-less DICOM dataset).
+
+    Returns
+    -------
+    InstanceHeader
+
+    Raises
+    ------
+    InputError
+        ``NOT_DICOM`` (not a DICOM file), ``UNREADABLE_FILE`` (I/O or parse
+        failure), ``TRUNCATED_FILE`` (shorter than its PixelData length says),
+        ``DICOMDIR`` (an index file, not an image).
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fp:
+            try:
+                ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            except InvalidDicomError:
+                fp.seek(0)
+                try:
+                    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+                except Exception as exc:  # noqa: BLE001 - arbitrary bytes: any parser failure means "not DICOM"
+                    raise InputError(f"{path}: not a DICOM file ({exc})", code="NOT_DICOM") from exc
+                if "SOPInstanceUID" not in ds and "SeriesInstanceUID" not in ds:
+                    raise InputError(f"{path}: not a DICOM file (no DICM preamble, no DICOM UIDs)", code="NOT_DICOM") from None
+            tell = fp.tell()
+            meta = getattr(ds, "file_meta", None)
+            ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+            if not ts:
+                ts = "1.2.840.10008.1.2"  # raw dataset without meta: implicit VR LE
+            offset = length = None
+            if ts in _NATIVE_SYNTAXES and tell < size:
+                offset, length = _pixel_location(fp, tell, size, explicit_vr=(ts == "1.2.840.10008.1.2.1"))
+    except InputError:
+        raise
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})", code="UNREADABLE_FILE") from exc
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged files
+        raise InputError(f"{path}: DICOM header cannot be parsed ({type(exc).__name__}: {exc})", code="UNREADABLE_FILE") from exc
+    sop_class = str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", "")) if meta is not None else str(ds.get("SOPClassUID", ""))
+    if sop_class == _DICOMDIR_SOP or "DirectoryRecordSequence" in ds:
+        raise InputError(f"{path}: DICOMDIR index file (not an image)", code="DICOMDIR")
+    if offset is not None and length is not None and offset + length > size:
+        raise InputError(
+            f"{path}: truncated file: PixelData says {length} bytes but only {max(size - offset, 0)} are present",
+            code="TRUNCATED_FILE",
+        )
+    return InstanceHeader(path, ds, ts, offset, length)
+
+
+def _string(ds: Any, keyword: str) -> str:
+    try:
+        v = ds.get(keyword)
+    except Exception:  # noqa: BLE001 - malformed value: treat as absent
+        return ""
+    return "" if v is None else str(v)
+
+
+def _multi(ds: Any, keyword: str) -> tuple[str, ...]:
+    try:
+        v = ds.get(keyword)
+    except Exception:  # noqa: BLE001 - malformed value: treat as absent
+        return ()
+    if v is None or v == "":
+        return ()
+    if isinstance(v, str):
+        return tuple(p.strip().upper() for p in v.split("\\") if p.strip())
+    return tuple(str(p).strip().upper() for p in v)
+
+
+def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) -> Discovery:
+    """Walk a folder tree (or one file) and group the DICOM files by series.
+
+    Parameters
+    ----------
+    path : path
+        A folder (walked recursively; DICOMDIR files are ignored, file names and
+        extensions do not matter) or one file.
+    max_workers : int, optional
+        Threads used to read headers (default: up to 8).
+
+    Returns
+    -------
+    Discovery
+        ``series`` sorted by (StudyInstanceUID, SeriesNumber, SeriesInstanceUID);
+        ``problems`` lists every file that could not be used, with the reason.
+
+    Raises
+    ------
+    InputError
+        ``PATH_NOT_FOUND`` when ``path`` does not exist.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"{root}: no such file or folder", code="PATH_NOT_FOUND")
+    files = list(_iter_files(root))
+    problems: list[FileProblem] = []
+    headers: list[InstanceHeader] = []
+
+    def one(p: Path) -> InstanceHeader | FileProblem | None:
+        try:
+            return read_instance_header(p)
+        except InputError as exc:
+            if exc.code == "DICOMDIR":
+                return None
+            return FileProblem(p, exc.message.removeprefix(f"{p}: "))
+
+    if len(files) > 16:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=max_workers or min(8, (os.cpu_count() or 2))) as pool:
+            results = list(pool.map(one, files))
+    else:
+        results = [one(p) for p in files]
+    for r in results:
+        if isinstance(r, FileProblem):
+            problems.append(r)
+        elif r is not None:
+            headers.append(r)
+
+    groups: dict[str, list[InstanceHeader]] = {}
+    for h in headers:
+        uid = _string(h.dataset, "SeriesInstanceUID")
+        if not uid:
+            problems.append(FileProblem(h.path, "DICOM file without SeriesInstanceUID (0020,000E); ignored"))
+            continue
+        groups.setdefault(uid, []).append(h)
+
+    series = [_series_info(uid, hs) for uid, hs in groups.items()]
+    series.sort(key=lambda s: (s.study_instance_uid, s.series_number if s.series_number is not None else 1 << 30, s.series_instance_uid))
+    for prob in problems:
+        logger.warning("skipped %s: %s", prob.path, prob.reason)
+    return Discovery(root=root, series=series, problems=problems, n_files=len(files))
+
+
+def _series_info(uid: str, hs: list[InstanceHeader]) -> SeriesInfo:
+    ds = hs[0].dataset
+    modality = _string(ds, "Modality")
+    sop_class = _string(ds, "SOPClassUID")
+    kind = classify_series(modality, sop_class)
+    corrected = _multi(ds, "CorrectedImage")
+    units = _string(ds, "Units") or None
+    if kind == "CT":
+        units = "HU"
+    try:
+        number = int(ds.get("SeriesNumber")) if ds.get("SeriesNumber") not in (None, "") else None
+    except (TypeError, ValueError):
+        number = None
+    return SeriesInfo(
+        series_instance_uid=uid,
+        study_instance_uid=_string(ds, "StudyInstanceUID"),
+        modality=modality,
+        kind=kind,
+        files=[h.path for h in hs],
+        series_description=_string(ds, "SeriesDescription"),
+        frame_of_reference_uid=_string(ds, "FrameOfReferenceUID") or None,
+        units=units,
+        corrected_image=corrected,
+        is_attenuation_corrected="ATTN" in corrected,
+        n_instances=len(hs),
+        instances=hs,
+        series_number=number,
+        image_type=_multi(ds, "ImageType"),
+        sop_class_uid=sop_class,
+    )
