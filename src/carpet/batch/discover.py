@@ -87,6 +87,15 @@ def _header_identity(path: str) -> tuple[str | None, str]:
     return (str(ds.get("PatientID", "")) or None), _date(ds.get("StudyDate"))
 
 
+def _identity(series: object, first_file: str) -> tuple[str | None, str]:
+    """PatientID and StudyDate from the headers discovery already read (else from one file)."""
+    instances = getattr(series, "instances", None) or ()
+    ds = getattr(instances[0], "dataset", None) if instances else None
+    if ds is not None and "StudyDate" in ds:
+        return (str(ds.get("PatientID", "")) or None), _date(ds.get("StudyDate"))
+    return _header_identity(first_file)
+
+
 def _common_dir(files: list[str]) -> str:
     return os.path.commonpath([os.path.dirname(f) for f in files])
 
@@ -138,11 +147,17 @@ def iter_studies(
         for s in disc.series:
             by_study[str(s.study_instance_uid or "")].append(s)
         readable_dirs: set[str] = set()
+        problem_files: dict[str, list[str]] = defaultdict(list)
+        for p in disc.problems:
+            problem_files[os.path.dirname(str(p.path))].append(str(p.path))
         for study_uid in sorted(by_study):
             series = sorted(by_study[study_uid], key=lambda s: str(s.series_instance_uid))
             files = sorted(str(f) for s in series for f in s.files)
-            readable_dirs.update(os.path.dirname(f) for f in files)
-            patient, date = _header_identity(files[0])
+            dirs = {os.path.dirname(f) for f in files}
+            readable_dirs.update(dirs)
+            # unreadable files beside the study's files are part of its input (fixing them recomputes it)
+            files = sorted({*files, *(f for d in dirs for f in problem_files.get(d, ()))})
+            patient, date = _identity(series[0], files[0])
             pid = _pseudonym(patient, keep_patient_ids)
             pets = [s for s in series if str(getattr(s, "modality", "")) == "PT" and getattr(s, "kind", "PT") == "PT"]
             chosen = [s for s in pets if _is_ac(s)] or pets[:1]

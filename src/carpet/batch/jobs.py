@@ -58,7 +58,7 @@ def key_of(*parts: str) -> str:
     Examples
     --------
     >>> key_of("P1", "baseline")
-    'a6a5a9d43b25f95b'
+    'b483486d499b13f3'
     """
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:16]
 

@@ -141,7 +141,7 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
     )
 
 
-def _rows(manifest: Path, root: Path, problems: list[dict[str, Any]]) -> Iterator[ManifestRow]:
+def _rows(manifest: Path, root: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, str, str, ManifestRow | None]]:
     try:
         fh = open(manifest, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -165,8 +165,7 @@ def _rows(manifest: Path, root: Path, problems: list[dict[str, Any]]) -> Iterato
             return
         for raw in reader:
             row = _parse_row(reader.line_num, raw, root, problems)
-            if row is not None:
-                yield row
+            yield reader.line_num, (raw.get("patient_id") or "").strip(), (raw.get("timepoint") or "").strip(), row
 
 
 def _raise(manifest: Path, problems: list[dict[str, Any]]) -> None:
@@ -221,15 +220,15 @@ def validate_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLi
     problems: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
     n = 0
-    for row in _rows(manifest, base, problems):
-        key = (row.patient_id, row.timepoint)
-        if key in seen:
+    for line, pid, tp, _row in _rows(manifest, base, problems):
+        key = (pid, tp)
+        if pid and tp and key in seen:
             problems.append(
-                {"row": row.line, "column": "timepoint", "value": row.timepoint,
+                {"row": line, "column": "timepoint", "value": tp,
                  "reason": f"duplicate patient_id/timepoint {key} (first on line {seen[key]})"}
             )
-        else:
-            seen[key] = row.line
+        elif pid and tp:
+            seen[key] = line
         n += 1
     if n == 0 and not problems:
         problems.append({"row": 1, "column": "", "value": "", "reason": "manifest has no studies"})
@@ -243,6 +242,8 @@ def iter_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[s
     manifest = Path(manifest)
     base = Path(root) if root is not None else manifest.parent
     problems: list[dict[str, Any]] = []
-    yield from _rows(manifest, base, problems)
+    for _line, _pid, _tp, row in _rows(manifest, base, problems):
+        if row is not None:
+            yield row
     if problems:  # the file changed between validation and use
         _raise(manifest, problems)
