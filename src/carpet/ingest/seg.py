@@ -76,6 +76,16 @@ class MaskReference:
     series_instance_uid: str | None = None
     sop_instance_uids: tuple[str, ...] = ()
 
+    @classmethod
+    def from_volume(cls, volume: Volume) -> MaskReference:
+        """The UIDs :func:`carpet.ingest.dicom.read_series_volume` records in ``volume.meta``."""
+        meta = volume.meta or {}
+        return cls(
+            study_instance_uid=meta.get("study_instance_uid") or None,
+            series_instance_uid=meta.get("series_instance_uid") or None,
+            sop_instance_uids=tuple(str(u) for u in meta.get("sop_instance_uids") or ()),
+        )
+
 
 @dataclass(frozen=True)
 class SegmentInfo:
