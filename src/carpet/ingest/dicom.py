@@ -29,6 +29,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ from carpet.units import Unit
 __all__ = [
     "POSITION_TOL_MM",
     "ORIENTATION_TOL",
+    "SeriesGeometry",
     "read_series_volume",
+    "series_geometry",
     "unit_of_series",
 ]
 
@@ -248,57 +251,61 @@ def _as_headers(series: SeriesInfo | Sequence[str | os.PathLike[str]]) -> tuple[
     return headers, uids.pop() or None, str(paths[0].parent)
 
 
-def read_series_volume(
-    series: SeriesInfo | Sequence[str | os.PathLike[str]],
-    *,
-    dtype: Any = np.float32,
-    max_workers: int | None = None,
-) -> Volume:
-    """Read one DICOM image series into a :class:`Volume` (values in the series' units).
+@dataclass(frozen=True, eq=False)
+class SeriesGeometry:
+    """The grid of a series, from its headers only (no pixel data read).
+
+    Attributes
+    ----------
+    affine : ndarray (4, 4)
+        (k, j, i) → LPS mm.
+    shape : (S, R, C)
+    sop_instance_uids : list of str
+        In slice order (enhanced frames: ``"<uid>#<frame>"``).
+    warnings : list of str
+    """
+
+    affine: np.ndarray
+    shape: tuple[int, int, int]
+    sop_instance_uids: list[str]
+    warnings: list[str]
+    _slices: list = field(repr=False, default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary: shape, spacing_mm, orientation, origin_mm, affine."""
+        v = Volume(np.zeros((1, 1, 1), np.uint8), self.affine)
+        return {
+            "shape": list(self.shape),
+            "spacing_mm": [round(x, 6) for x in v.spacing_mm],
+            "orientation": v.orientation,
+            "origin_mm": [round(float(x), 4) for x in self.affine[:3, 3]],
+            "affine": [[round(float(x), 6) for x in row] for row in self.affine],
+        }
+
+
+def series_geometry(series: SeriesInfo | Sequence[str | os.PathLike[str]]) -> SeriesGeometry:
+    """Sort a series along its slice normal and check it forms one regular grid.
+
+    Reads headers only (pixels only to compare two instances at the same
+    position). Same checks and errors as :func:`read_series_volume`.
 
     Parameters
     ----------
     series : SeriesInfo or list of paths
-        A series from :func:`carpet.ingest.discover` (headers are reused, not
-        re-read) or the files of one series.
-    dtype : numpy dtype
-        Output dtype (default float32).
-    max_workers : int, optional
-        Threads reading/decoding pixels (default: up to 8).
 
     Returns
     -------
-    Volume
-        ``array[k]`` is the k-th slice in ascending position along the slice
-        normal; ``affine`` maps (k, j, i) to LPS mm; ``unit`` from Units (PT)
-        or HU (CT). ``meta`` holds ``series_instance_uid``, ``source``,
-        ``modality``, ``sop_instance_uids`` (slice order), ``instance_numbers``,
-        ``rescale_slopes``, ``rescale_intercepts``, ``files`` and ``warnings``.
-
-    Raises
-    ------
-    InconsistentSeriesError
-        ``MIXED_GEOMETRY``, ``MISSING_SLICE``, ``DUPLICATE_SLICE``,
-        ``NON_UNIFORM_SPACING``, ``MIXED_SERIES``, ``EMPTY_SERIES``.
-    DicomHeaderError
-        ``MISSING_GEOMETRY`` when a file has no usable position/orientation.
-    InputError
-        ``UNDECODABLE_PIXELS``, ``TRUNCATED_FILE``.
-
-    Notes
-    -----
-    Slice position ``d_k = IPP_k · n`` with ``n = r × c`` (row and column
-    direction cosines). With the median step ``Δ``, a gap of ``m·Δ`` (m ≥ 2)
-    means ``m − 1`` missing slices; any other deviation beyond
-    max(0.05 mm, 1 % of Δ) is non-uniform spacing. The affine's slice column is
-    ``(IPP_last − IPP_first) / (N − 1)``, which also represents gantry tilt.
+    SeriesGeometry
     """
-    headers, series_uid, source = _as_headers(series)
+    headers, series_uid, _ = _as_headers(series)
+    return _plan(headers, series_uid)
+
+
+def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeometry:
     uid = series_uid or "(no SeriesInstanceUID)"
     if not headers:
         raise InputError(f"series {uid}: no files", code="EMPTY_SERIES")
     ds0 = headers[0].dataset
-    modality = str(ds0.get("Modality", ""))
     slices: list[_Slice] = []
     for h in headers:
         slices.extend(_slices_of(h, uid))
@@ -401,6 +408,67 @@ def read_series_volume(
         warn_list.append(f"series {uid}: single slice; slice step taken from SliceThickness ({thick} mm)")
 
     affine = affine_from_dicom(slices[0].ipp, ref.iop, ref.spacing, slice_vec)
+
+    return SeriesGeometry(affine, (n, ref.rows, ref.cols), [s.sop for s in slices], warn_list, slices)
+
+
+def read_series_volume(
+    series: SeriesInfo | Sequence[str | os.PathLike[str]],
+    *,
+    dtype: Any = np.float32,
+    max_workers: int | None = None,
+) -> Volume:
+    """Read one DICOM image series into a :class:`Volume` (values in the series' units).
+
+    Parameters
+    ----------
+    series : SeriesInfo or list of paths
+        A series from :func:`carpet.ingest.discover` (headers are reused, not
+        re-read) or the files of one series.
+    dtype : numpy dtype
+        Output dtype (default float32).
+    max_workers : int, optional
+        Threads reading/decoding pixels (default: up to 8).
+
+    Returns
+    -------
+    Volume
+        ``array[k]`` is the k-th slice in ascending position along the slice
+        normal; ``affine`` maps (k, j, i) to LPS mm; ``unit`` from Units (PT)
+        or HU (CT). ``meta`` holds ``series_instance_uid``, ``source``,
+        ``modality``, ``sop_instance_uids`` (slice order), ``instance_numbers``,
+        ``rescale_slopes``, ``rescale_intercepts``, ``files`` and ``warnings``.
+
+    Raises
+    ------
+    InconsistentSeriesError
+        ``MIXED_GEOMETRY``, ``MISSING_SLICE``, ``DUPLICATE_SLICE``,
+        ``NON_UNIFORM_SPACING``, ``MIXED_SERIES``, ``EMPTY_SERIES``.
+    DicomHeaderError
+        ``MISSING_GEOMETRY`` when a file has no usable position/orientation.
+    InputError
+        ``UNDECODABLE_PIXELS``, ``TRUNCATED_FILE``.
+
+    Notes
+    -----
+    Slice position ``d_k = IPP_k · n`` with ``n = r × c`` (row and column
+    direction cosines). With the median step ``Δ``, a gap of ``m·Δ`` (m ≥ 2)
+    means ``m − 1`` missing slices; any other deviation beyond
+    max(0.05 mm, 1 % of Δ) is non-uniform spacing. The affine's slice column is
+    ``(IPP_last − IPP_first) / (N − 1)``, which also represents gantry tilt.
+    """
+    headers, series_uid, source = _as_headers(series)
+    uid = series_uid or "(no SeriesInstanceUID)"
+    if not headers:
+        raise InputError(f"series {uid}: no files", code="EMPTY_SERIES")
+    geo = _plan(headers, series_uid)
+    slices = geo._slices
+    n, rows, cols = geo.shape
+    ds0 = headers[0].dataset
+    modality = str(ds0.get("Modality", ""))
+    affine = geo.affine
+    warn_list = list(geo.warnings)
+    ref = slices[0]
 
     # --- pixels
     out = np.empty((n, ref.rows, ref.cols), dtype=dtype)

@@ -56,6 +56,7 @@ _SOP_KIND = {
 }
 _MODALITY_KIND = {"PT": "PT", "CT": "CT", "SEG": "SEG", "RTSTRUCT": "RTSTRUCT", "RWV": "RWV"}
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+_SUV_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 _NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR LE
 
 
@@ -217,7 +218,15 @@ class Discovery:
                 + (f"; {len(self.problems)} file(s) could not be read" if self.problems else "")
                 + ". Point carpet at the folder of a PET/CT study.",
             )
-        ac.sort(key=lambda s: (-s.n_instances, s.series_number if s.series_number is not None else 1 << 30))
+        # prefer SUV-convertible Units (GE labels some NAC series "ATTN" but stores PROPCNTS),
+        # then the most instances, then the lowest SeriesNumber
+        ac.sort(
+            key=lambda s: (
+                (s.units or "").upper() not in _SUV_UNITS,
+                -s.n_instances,
+                s.series_number if s.series_number is not None else 1 << 30,
+            )
+        )
         return ac[0]
 
     def _found(self) -> str:
