@@ -324,10 +324,15 @@ def _instance_datetime(acq: PetAcquisition, rec: InstanceRecord) -> datetime | N
 
 
 def _frame_back_computed(acq: PetAcquisition, half_life_s: float | None) -> list[datetime]:
-    """Reference times back-computed from each instance: t_acq + T_ave − FrameReferenceTime."""
+    """Reference times back-computed from each instance: t_acq + T_ave − FrameReferenceTime.
+
+    Ordered so that the first is the one to use: earliest acquisition time first and,
+    among equal acquisition times (GE stores the series start on every bed), the
+    smallest FrameReferenceTime (the first bed).
+    """
     if half_life_s is None:
         return []
-    out = []
+    found = []
     for rec in acq.instances:
         t = _instance_datetime(acq, rec)
         if t is None or rec.frame_duration_ms is None or rec.frame_reference_time_ms is None:
@@ -335,8 +340,10 @@ def _frame_back_computed(acq: PetAcquisition, half_life_s: float | None) -> list
         if rec.frame_duration_ms < 0:
             continue
         t_ave = frame_average_time_s(rec.frame_duration_ms / 1000.0, half_life_s)
-        out.append(t + timedelta(seconds=t_ave - rec.frame_reference_time_ms / 1000.0))
-    return out
+        ref = t + timedelta(seconds=t_ave - rec.frame_reference_time_ms / 1000.0)
+        found.append((t, rec.frame_reference_time_ms, ref))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return [x[2] for x in found]
 
 
 def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[datetime, str]:
@@ -345,11 +352,12 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
     earliest = min(times) if times else None
     series = acq.series_datetime
     frames = _frame_back_computed(acq, half_life_s)
-    frame_ref = frames[0] if frames else None  # instances are sorted by acquisition time
+    frame_ref = frames[0] if frames else None
     if frames and (max(frames) - min(frames)).total_seconds() > tol_s:
         ctx.warnings.append(
             f"frame back-computed reference times differ by {(max(frames) - min(frames)).total_seconds():.0f} s "
-            "between instances (multi-injection or edited FrameReferenceTime?); the earliest instance's is used"
+            "between instances (several beds with one AcquisitionTime, multi-injection or edited "
+            "FrameReferenceTime?); the first bed's is used"
         )
 
     chosen: tuple[datetime, str] | None = None
