@@ -290,6 +290,8 @@ class BatchConfig:
         unchanged inputs and parameters (``retry_failed`` retries them all).
     retry_failed : bool
         Retry every failed study on this run.
+    scheduler_timeout_s : float
+        How long to wait for a Dask scheduler to answer when connecting (s).
     """
 
     workers: int | None = None
@@ -300,6 +302,7 @@ class BatchConfig:
     keep_patient_ids: bool = False
     retry_codes: tuple[str, ...] = ("WORKER_DIED", "OUT_OF_MEMORY")
     retry_failed: bool = False
+    scheduler_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
         if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 1):

@@ -5,7 +5,7 @@ Columns
 Required: ``patient_id``, ``timepoint``, ``path`` (a DICOM folder or file, or a NIfTI file;
 relative paths are relative to the batch ROOT). Optional: ``series_uid`` (which PET series of the
 folder) and the SUV overrides ``weight_kg``, ``height_m``, ``injected_dose_bq``,
-``injection_datetime`` (ISO 8601, e.g. ``2024-03-01T08:15:00``) and ``sex`` (``M``/``F``).
+``injection_datetime`` (ISO 8601, e.g. ``2024-03-01T08:15:00``) and ``sex`` (``M``/``F``/``O``).
 An empty cell means "take it from the DICOM header". Unknown columns are errors (a misspelt
 ``weight`` must not be silently ignored).
 
@@ -118,8 +118,8 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
             problem("injection_datetime", text, "not an ISO 8601 date-time such as 2024-03-01T08:15:00")
     text = vals.get("sex", "")
     if text:
-        if text.upper() not in ("M", "F"):
-            problem("sex", text, "expected M or F")
+        if text.upper() not in ("M", "F", "O"):
+            problem("sex", text, "expected M, F or O")
         else:
             overrides["sex"] = text.upper()
     path = None

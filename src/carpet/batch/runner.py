@@ -14,6 +14,7 @@ inputs from the (shared) paths and write their study's output folder; only resul
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import dataclasses
@@ -285,10 +286,11 @@ class _LocalBackend:
 class _DaskBackend:
     """Futures on an existing Dask distributed cluster (coordinator = this process)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, timeout_s: float = 20.0) -> None:
         import distributed
+
         try:
-            self._client = distributed.Client(address, timeout="20s", set_as_default=False)
+            self._client = distributed.Client(address, timeout=f"{timeout_s}s", set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
                 f"--scheduler {address}: cannot connect to the Dask scheduler ({exc}); "
@@ -501,7 +503,7 @@ def run_batch(
     backend: _LocalBackend | _DaskBackend | None = None
     workers = batch.workers or os.cpu_count() or 1
     budget_mb = batch.memory_budget_mb or 0.75 * available_memory_mb()
-    in_flight: dict[Any, tuple[StudyJob, float, str, str]] = {}
+    in_flight: dict[Any, tuple[StudyJob, float, dict[str, Any]]] = {}
     mem_in_flight = 0.0
     pending: tuple[StudyJob, float, dict[str, Any]] | None = None
     n_submitted = 0
@@ -560,43 +562,62 @@ def run_batch(
         emit(key=rec.study_key, status=rec.status, code=rec.error_code)
 
     try:
-        max_in_flight = None
+        max_in_flight = 1
         exhausted = False
+        # Jobs that were in flight when a local worker process died: rerun one at a time
+        # ("solo") so that only the study that kills its worker is recorded as WORKER_DIED.
+        suspects: collections.deque[tuple[StudyJob, float, dict[str, Any]]] = collections.deque()
+        solo: Any = None
         while True:
+            if solo is None and suspects:
+                if not in_flight:
+                    job, mem, p = suspects.popleft()
+                    assert backend is not None
+                    solo = backend.submit(task, job, p)
+                    in_flight[solo] = (job, mem, p)
+                    mem_in_flight += mem
             # Fill the pipeline: bounded count, bounded memory.
-            while not exhausted:
+            while not exhausted and solo is None and not suspects:
                 if pending is None:
                     pending = next_job()
                     if pending is None:
                         exhausted = True
                         break
                 if backend is None:
-                    backend = _DaskBackend(scheduler) if scheduler else _LocalBackend(workers)
+                    backend = _DaskBackend(scheduler, timeout_s=batch.scheduler_timeout_s) if scheduler else _LocalBackend(workers)
                     max_in_flight = backend.workers * batch.in_flight_per_worker
                 job, mem, p = pending
                 if in_flight and (len(in_flight) >= max_in_flight or mem_in_flight + mem > budget_mb):
                     break
                 fut = backend.submit(task, job, p)
-                in_flight[fut] = (job, mem, p["input_hash"], p["source_display"][job.study_key])
+                in_flight[fut] = pending
                 mem_in_flight += mem
                 n_submitted += 1
                 pending = None
                 prog.in_flight = len(in_flight)
                 emit(key=job.study_key, status="submitted", code=None)
             if not in_flight:
+                if suspects:
+                    continue
                 break
             for fut in backend.wait_any(in_flight):
-                job, mem, ihash, shown = in_flight.pop(fut)
+                job, mem, p = entry = in_flight.pop(fut)
                 mem_in_flight -= mem
                 outcome = backend.outcome(fut)
+                was_solo = fut is solo
+                if was_solo:
+                    solo = None
                 if isinstance(outcome, BaseException):
+                    if isinstance(outcome, cf.process.BrokenProcessPool) and not was_solo:
+                        suspects.append(entry)
+                        continue
                     rec = StudyRecord(
                         study_key=job.study_key, patient_id=job.patient_id, timepoint=job.timepoint,
-                        source_path=shown, series_uid=job.series_uid, status="failed",
-                        error_code="WORKER_DIED",
+                        source_path=p["source_display"][job.study_key], series_uid=job.series_uid,
+                        status="failed", error_code="WORKER_DIED",
                         error_message=f"{job.path}: the worker analysing it stopped "
                         f"({type(outcome).__name__}: {outcome}); retried by the next run",
-                        input_hash=ihash, params_hash=params_hash, params_json=params_json,
+                        input_hash=p["input_hash"], params_hash=params_hash, params_json=params_json,
                         software_version=__version__, overrides_json=job.overrides_json(),
                         finished_utc=utc_now(),
                     )
