@@ -1,0 +1,493 @@
+"""The orchestrator of one scan: load → segment → remove physiological uptake → edits → measure.
+
+:func:`analyze` returns an :class:`AnalysisResult` in memory; :func:`write_analysis`
+writes the ``carpet analyze`` contract (``patient.json``, ``lesions.csv``,
+``mask.nii.gz``, ``mip.png``, ``edits.json`` when edits were applied) atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import platform
+import time
+import warnings as _warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from carpet._version import __version__
+from carpet.config import AnalysisConfig, to_dict
+from carpet.core.volume import Volume
+from carpet.errors import CarpetError, InputError, QualityWarning, SuvError
+from carpet.units import Unit
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AnalysisResult", "analyze", "write_analysis"]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """Everything ``carpet analyze`` computes for one scan.
+
+    Attributes
+    ----------
+    suv : Volume
+        SUVbw volume analysed.
+    labels : Volume
+        int32 lesion ids after edits (0 = none), ``Unit.LABEL``.
+    excluded : Volume
+        uint8 codes of removed physiological uptake (:data:`carpet.segment.physio.EXCLUDED_CODES`).
+    lesions : pandas.DataFrame
+        One row per lesion (``lesions.csv`` columns plus in-memory ``hull_points_mm``).
+    patient : dict
+        ``patient.json`` content.
+    auto_labels : Volume
+        Lesion ids before reader edits.
+    edits_applied : list of dict
+        Actions applied and their effect.
+    warnings : list of str
+        Quality and header warnings.
+    provenance : dict
+        Versions, configuration, SUV provenance, timings.
+    segmentation : carpet.segment.Segmentation
+        Full edit state (seeds, removed ids, flags) to apply further edits.
+    config : AnalysisConfig
+        The configuration used.
+    """
+
+    suv: Volume
+    labels: Volume
+    excluded: Volume
+    lesions: pd.DataFrame
+    patient: dict
+    auto_labels: Volume
+    edits_applied: list
+    warnings: list
+    provenance: dict
+    segmentation: Any = dataclasses.field(repr=False, default=None)
+    config: AnalysisConfig = dataclasses.field(default_factory=AnalysisConfig)
+    auto_segmentation: Any = dataclasses.field(repr=False, default=None)
+    context: dict = dataclasses.field(default_factory=dict, repr=False)
+
+
+def _load(source: Any, *, units: str | None, overrides: Any) -> tuple[Volume, dict, Any]:
+    """SUV volume, patient facts and the loaded study (or None)."""
+    if isinstance(source, Volume):
+        suv = source
+        patient: dict = {}
+        study = None
+    elif hasattr(source, "suv") and isinstance(source.suv, Volume):
+        study = source
+        suv = source.suv
+        p = getattr(source, "patient", None)
+        if p is None:
+            patient = {}
+        elif hasattr(p, "to_dict"):
+            patient = p.to_dict()
+        elif dataclasses.is_dataclass(p):
+            patient = dataclasses.asdict(p)
+        else:
+            patient = dict(p)
+    elif isinstance(source, (str, os.PathLike)):
+        from carpet.ingest.pet import read_pet
+
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder", code="NOT_FOUND")
+        study = read_pet(path, units=units, overrides=overrides)
+        suv = study.suv
+        patient = study.patient.to_dict()
+    else:
+        raise InputError(
+            f"analyze: source must be a path, a PetStudy or an SUV Volume; got {type(source).__name__}",
+            code="BAD_SOURCE",
+        )
+    if not suv.unit.is_suv:
+        raise SuvError(
+            f"analyze needs an SUV volume; got unit {suv.unit.value} "
+            "(load DICOM with read_pet, or declare a NIfTI already in SUV with --units suv)",
+            code="NOT_SUV",
+        )
+    patient = {k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years") if k in patient}
+    return suv, patient, study
+
+
+def _bsa(patient: dict) -> dict[str, float | None]:
+    w, h = patient.get("weight_kg"), patient.get("height_m")
+    if not w or not h:
+        return {"dubois": None, "mosteller": None}
+    from carpet.suv.normalization import body_surface_area_m2
+
+    return {f: float(body_surface_area_m2(float(w), float(h), formula=f)) for f in ("dubois", "mosteller")}
+
+
+def _reference(suv: Volume, lesion_mask: Volume, organs: Volume | None, ct: Volume | None,
+               organ_names: dict[int, str] | None, warn: list[str]) -> tuple[Any, Any]:
+    """Liver and MBP reference regions (engineer G's module); failures become warnings."""
+    try:
+        from carpet.measure import reference as ref
+    except ImportError:  # pragma: no cover - module absent in a partial install
+        warn.append("reference regions not measured: carpet.measure.reference unavailable")
+        return None, None
+    labels = None
+    if organs is not None and organ_names:
+        labels = {name: val for val, name in organ_names.items()}
+    liver = mbp = None
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", QualityWarning)
+        try:
+            liver = ref.place_liver_voi(suv, organs=organs, ct=ct, lesions=lesion_mask, organ_labels=labels)
+        except CarpetError as exc:
+            warn.append(f"liver reference not placed [{exc.code}]: {exc}")
+        try:
+            mbp = ref.place_mbp_voi(suv, organs=organs, ct=ct, lesions=lesion_mask, liver=liver, organ_labels=labels)
+        except CarpetError as exc:
+            warn.append(f"blood-pool reference not placed [{exc.code}]: {exc}")
+    return liver, mbp
+
+
+def _ref_dict(r: Any) -> dict | None:
+    if r is None:
+        return None
+    return {
+        "center_mm": [float(v) for v in r.center_mm],
+        "method": r.method,
+        "suv_mean": float(r.suv_mean),
+        "suv_sd": float(r.suv_sd),
+        "suv_max": float(r.suv_max),
+        "n_voxels": int(r.n_voxels),
+        "diameter_mm": float(r.diameter_mm),
+        "warnings": list(r.warnings),
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy (numpy scalars → Python, NaN/inf → None)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
+
+
+def analyze(
+    source: Any,
+    *,
+    config: AnalysisConfig | None = None,
+    edits: Any = None,
+    organs: Any = None,
+    ct: Volume | None = None,
+    overrides: Any = None,
+    units: str | None = None,
+    liver_center_mm: Any = None,
+    mbp_center_mm: Any = None,
+) -> AnalysisResult:
+    """Segment and measure the lesions of one PET scan.
+
+    Parameters
+    ----------
+    source : path, PetStudy (or SyntheticStudy) or Volume
+        A DICOM folder/file or NIfTI file (read with :func:`carpet.ingest.pet.read_pet`),
+        an already loaded study with ``.suv``, or an SUV :class:`Volume`.
+    config : AnalysisConfig, optional
+        Method, thresholds, minimum volume, connectivity, ... (defaults: SUV ≥ 4,
+        regions ≥ 3 mL, 26-connectivity, physiological exclusion on).
+    edits : path, dict or list, optional
+        Reader edits (see :mod:`carpet.segment.edits`) applied after the automatic result.
+    organs : path or Volume, optional
+        Organ label map (NIfTI; names from metadata, a sidecar JSON, or the
+        TotalSegmentator numbering) used for physiological exclusion and references.
+    ct : Volume, optional
+        CT in HU (any grid, same frame of reference) for the reference regions.
+    overrides : carpet.suv.SuvOverrides, optional
+        Header overrides when loading from a path.
+    units : {"suv"}, optional
+        For NIfTI input already in SUV.
+    liver_center_mm, mbp_center_mm : sequence of 3 float, optional
+        Reader override of the reference VOI centres (LPS mm).
+
+    Returns
+    -------
+    AnalysisResult
+
+    Notes
+    -----
+    1. Preselect connected regions with SUV ≥ ``preselect_threshold_suv`` and
+       volume ≥ ``min_volume_ml`` (international benchmark, Boellaard JNM 2024).
+    2. Remove physiological regions (:mod:`carpet.segment.physio`).
+    3. Segment each remaining region with ``method`` (:mod:`carpet.segment.methods`),
+       ids 1..n by decreasing SUVmax.
+    4. Apply reader edits. 5. Measure (methods.md §3).
+
+    Examples
+    --------
+    >>> from carpet.synthetic import make_whole_body_study, LesionSpec
+    >>> s = make_whole_body_study(fov="thorax", spacing_mm=(4, 4, 4), n_lesions=0, with_ct=False,
+    ...     lesions=[LesionSpec((-60.0, 0.0, -350.0), 12.0, 10.0, "hilar")])
+    >>> r = analyze(s)
+    >>> r.patient["lesion_count"], round(r.patient["suv_max"], 1)
+    (1, 10.0)
+    """
+    from carpet.segment.components import preselect_regions
+    from carpet.segment.edits import Segmentation, apply_edits, load_edits, validate_edits
+    from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
+    from carpet.segment.organs import organ_names_for
+    from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions
+    from carpet.measure.tables import measure_lesions, patient_metrics
+    from carpet.segment.threshold import percist_threshold
+
+    cfg = config or AnalysisConfig()
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    suv, patient, study = _load(source, units=units, overrides=overrides)
+    warn: list[str] = list(getattr(study, "warnings", ()) or ())
+    timings["load_s"] = time.perf_counter() - t0
+    if edits is not None:
+        actions = load_edits(edits) if isinstance(edits, (str, os.PathLike)) else validate_edits(edits)
+    else:
+        actions = []
+    organ_names = None
+    organs_source = None
+    if organs is not None:
+        organ_path = None
+        if isinstance(organs, (str, os.PathLike)):
+            from carpet.ingest.nifti import read_nifti
+
+            organ_path = Path(organs)
+            if not organ_path.is_file():
+                raise InputError(f"organ map {organ_path}: no such file", code="NOT_FOUND")
+            organs = read_nifti(organ_path, unit=Unit.LABEL)
+        if not isinstance(organs, Volume):
+            raise InputError(f"organs must be a path or a Volume; got {type(organs).__name__}", code="BAD_ORGANS")
+        organ_names, organs_source = organ_names_for(organs, organ_path)
+        if not organs.same_grid_as(suv):
+            from carpet.core.geometry import resample_to
+
+            organs = resample_to(organs, suv, order=0)
+    arr = suv.array
+    v_ml = suv.voxel_volume_ml
+    sp = suv.spacing_mm
+    min_voxels = int(math.ceil(cfg.min_volume_ml / v_ml - 1e-9)) if cfg.min_volume_ml > 0 else 0
+    t = time.perf_counter()
+    regions, n_regions = preselect_regions(arr, threshold_suv=cfg.preselect_threshold_suv,
+                                           min_voxels=min_voxels, connectivity=cfg.connectivity)
+    timings["preselect_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    physio: dict[int, str] = {}
+    notes: list[str] = []
+    frame = None
+    if cfg.physio_exclusion and n_regions:
+        if organs is None:
+            frame = body_frame(suv)
+        physio, notes = classify_regions(suv, regions, frame=frame, organs=organs, organ_names=organ_names)
+    timings["physio_s"] = time.perf_counter() - t
+    seeds_all = seeds_from_regions(arr, regions)
+    excluded = np.zeros(arr.shape, np.uint8)
+    for rid, organ in physio.items():
+        sd = seeds_all[rid]
+        excluded[sd.box][sd.core] = EXCLUDED_CODES[organ]
+    kept = [rid for rid in sorted(seeds_all) if rid not in physio]  # already sorted by SUVmax
+    seeds = {}
+    for new_id, rid in enumerate(kept, start=1):
+        seeds[new_id] = dataclasses.replace(seeds_all[rid], lesion_id=new_id)
+    del regions
+    # reference regions (before growth: the lesion mask is the preselection)
+    t = time.perf_counter()
+    lesion_mask = np.zeros(arr.shape, np.uint8)
+    for sd in seeds.values():
+        lesion_mask[sd.box][sd.core] = 1
+    lesion_vol = Volume(lesion_mask, suv.affine, unit=Unit.MASK, frame_of_reference_uid=suv.frame_of_reference_uid)
+    liver, mbp = None, None
+    if liver_center_mm is not None or mbp_center_mm is not None:
+        from carpet.measure import reference as ref
+
+        if liver_center_mm is not None:
+            liver = ref.place_liver_voi(suv, center_mm=liver_center_mm, lesions=lesion_vol)
+        if mbp_center_mm is not None:
+            mbp = ref.place_mbp_voi(suv, center_mm=mbp_center_mm, lesions=lesion_vol, liver=liver)
+    if liver is None or mbp is None:
+        auto_liver, auto_mbp = _reference(suv, lesion_vol, organs, ct, organ_names, warn)
+        liver = liver or auto_liver
+        mbp = mbp or auto_mbp
+    del lesion_mask, lesion_vol
+    timings["reference_s"] = time.perf_counter() - t
+    percist_t = None
+    if liver is not None:
+        percist_t = percist_threshold(liver.suv_mean, liver.suv_sd, liver_factor=cfg.percist_liver_factor,
+                                      sd_factor=cfg.percist_sd_factor)
+        lo, hi = cfg.liver_range_suv
+        if not (lo <= liver.suv_mean <= hi):
+            msg = (f"liver SUVmean {liver.suv_mean:.2f} is outside the EANM plausibility range {lo}-{hi}: "
+                   "check dose, weight and timing in the header")
+            warn.append(msg)
+            _warnings.warn(msg, QualityWarning, stacklevel=2)
+    params = GrowthParams(
+        fixed_threshold_suv=cfg.fixed_threshold_suv,
+        low_threshold_suv=cfg.low_threshold_suv,
+        pct_of_max=cfg.pct_of_max,
+        a50p_fraction=cfg.a50p_fraction,
+        background_shell_mm=cfg.background_shell_mm,
+        peak_volume_ml=cfg.peak_volume_ml,
+        percist_threshold_suv=percist_t,
+        connectivity=cfg.connectivity,
+    )
+    t = time.perf_counter()
+    forbidden = excluded != 0 if physio else None
+    labels, thresholds = grow_lesions(arr, seeds, method=cfg.method, params=params, spacing_mm=sp,
+                                      forbidden=forbidden)
+    del forbidden
+    timings["segment_s"] = time.perf_counter() - t
+    auto = Segmentation(labels, excluded, seeds, cfg.method, thresholds, {i: cfg.method for i in seeds},
+                        {}, {}, max(seeds, default=0))
+    seg = auto
+    effects: list[dict] = []
+    if actions:
+        t = time.perf_counter()
+        seg, effects = apply_edits(auto, actions, suv=suv, params=params)
+        timings["edits_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    table = measure_lesions(suv, Volume(seg.labels, suv.affine, unit=Unit.LABEL),
+                            peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center)
+    if len(table):
+        table["threshold_suv"] = [seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]]
+        table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
+        table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
+    bsa = _bsa(patient)
+    metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
+    timings["measure_s"] = time.perf_counter() - t
+    liver_mean = float(liver.suv_mean) if liver is not None else None
+    metrics["liver_suv_mean"] = liver_mean
+    metrics["mbp_suv_mean"] = float(mbp.suv_mean) if mbp is not None else None
+    metrics["tlr"] = (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+    if liver is not None:
+        warn.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(warn))
+    excluded_summary = {
+        organ: float(np.count_nonzero(seg.excluded == code) * v_ml)
+        for organ, code in EXCLUDED_CODES.items()
+    }
+    excluded_summary = {k: v for k, v in excluded_summary.items() if v > 0}
+    suv_prov = None
+    if study is not None and getattr(study, "suv_factors", None) is not None:
+        try:
+            suv_prov = study.suv_factors.to_dict()
+        except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
+            suv_prov = None
+    provenance = {
+        "carpet_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "config": to_dict(cfg),
+        "source": str(getattr(study, "source", "")) or None,
+        "series_instance_uid": getattr(study, "series_instance_uid", None) if study is not None else None,
+        "suv": suv_prov,
+        "suv_unit": suv.unit.value,
+        "grid": {"shape": list(suv.shape), "spacing_mm": list(sp), "orientation": suv.orientation,
+                 "voxel_volume_ml": v_ml},
+        "organs": organs_source,
+        "body_frame": frame.to_dict() if frame is not None else None,
+        "timings_s": timings,
+    }
+    patient_json = {
+        **metrics,
+        "method": seg.method,
+        "parameters": {
+            "preselect_threshold_suv": cfg.preselect_threshold_suv,
+            "min_volume_ml": cfg.min_volume_ml,
+            "connectivity": cfg.connectivity,
+            "physio_exclusion": cfg.physio_exclusion,
+            "peak_volume_ml": cfg.peak_volume_ml,
+            "peak_center": cfg.peak_center,
+            "percist_threshold_suv": percist_t,
+        },
+        "preselected_regions": int(n_regions),
+        "physiological_excluded": {
+            "regions": [{"organ": physio[r], "volume_ml": float(seeds_all[r].core.sum() * v_ml),
+                         "suv_max": float(seeds_all[r].suv_max)} for r in sorted(physio)],
+            "volume_ml_by_organ": excluded_summary,
+            "notes": notes,
+        },
+        "reference_regions": {"liver": _ref_dict(liver), "mbp": _ref_dict(mbp)},
+        "patient": {**patient, "bsa_m2": bsa},
+        "flags": {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")},
+        "edits": {
+            "applied": effects,
+            "removed_lesion_ids": sorted(seg.removed),
+            "added_lesion_ids": sorted(i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed),
+            "auto_lesion_count": len(seeds),
+        },
+        "warnings": warn,
+        "provenance": provenance,
+    }
+    timings["total_s"] = time.perf_counter() - t0
+    lab_vol = Volume(seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid)
+    auto_vol = lab_vol if seg is auto else Volume(auto.labels, suv.affine, unit=Unit.LABEL,
+                                                   frame_of_reference_uid=suv.frame_of_reference_uid)
+    exc_vol = Volume(seg.excluded, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid,
+                     meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}})
+    return AnalysisResult(
+        suv=suv, labels=lab_vol, excluded=exc_vol, lesions=table, patient=_clean(patient_json),
+        auto_labels=auto_vol, edits_applied=effects, warnings=warn, provenance=_clean(provenance),
+        segmentation=seg, config=cfg, auto_segmentation=auto,
+        context={"params": params, "actions": actions, "liver": liver, "mbp": mbp},
+    )
+
+
+def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike[str], *, mip: bool | None = None) -> Path:
+    """Write the ``carpet analyze`` outputs of a result, atomically.
+
+    Writes ``patient.json``, ``lesions.csv`` (columns of
+    :data:`carpet.measure.columns.LESION_COLUMNS`), ``mask.nii.gz`` (label map on the
+    PET grid whose values are the lesion ids), ``mip.png`` (coronal + sagittal MIP,
+    unless ``mip`` is False) and ``edits.json`` when reader edits were applied.
+    Nothing is left half-written: the folder appears complete or not at all.
+
+    Returns
+    -------
+    Path
+        The output folder.
+    """
+    from carpet._io import atomic_output_dir, atomic_write_json, atomic_write_text
+    from carpet.ingest.nifti import write_nifti
+    from carpet.measure.columns import lesion_csv_columns
+
+    out = Path(out_dir)
+    do_mip = result.config.write_mip if mip is None else mip
+    with atomic_output_dir(out) as tmp:
+        atomic_write_json(tmp / "patient.json", result.patient)
+        cols = lesion_csv_columns()
+        table = result.lesions.reindex(columns=cols)
+        atomic_write_text(tmp / "lesions.csv", table.to_csv(index=False, float_format="%.6g"))
+        lab = result.labels.array
+        top = int(lab.max()) if lab.size else 0
+        dtype = np.uint8 if top < 256 else (np.int16 if top < 32768 else np.int32)
+        write_nifti(result.labels.with_array(lab.astype(dtype, copy=False)), tmp / "mask.nii.gz")
+        if result.edits_applied:
+            actions = [{k: v for k, v in a.items() if k != "effect"} for a in result.edits_applied]
+            atomic_write_json(tmp / "edits.json", _clean({"version": 1, "actions": actions}))
+        if do_mip:
+            from carpet.export.mip import write_mip
+
+            write_mip(result.suv, result.labels, result.excluded, tmp / "mip.png")
+        else:
+            stale = tmp / "mip.png"
+            if stale.exists():
+                stale.unlink()
+    return out

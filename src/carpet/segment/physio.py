@@ -1,0 +1,325 @@
+"""Automatic removal of physiological FDG uptake (brain, bladder + ureters, kidneys, myocardium).
+
+Two sources of anatomy, in order of trust:
+
+1. an **organ label map** (``--organs``: TotalSegmentator/MOOSE-style names, or the
+   synthetic phantom's labels): a preselected region is physiological when at least
+   half of its voxels lie in one of those organs;
+2. otherwise **anatomy read from the PET itself**: the body outline and the lungs
+   (low uptake inside the body) give a body frame (body midline, lung apex and
+   base); each preselected region is then judged by where it lies in that frame,
+   its size and its shape:
+
+   * brain: the skull vertex is in the field of view (the body narrows to nothing
+     at the top), the region reaches the top 60 mm of the body, the body there is
+     head-sized (≤ 250 mm wide), and it lies well above the lungs when they are seen;
+   * myocardium: lungs in view; centroid in the lower half of the lungs' z range,
+     left of the body midline (−20…+120 mm) and anterior of the body centre;
+   * kidneys: lungs in view; centroid 30 mm above to 250 mm below the lung base,
+     25–95 mm lateral of the midline (the spleen lies further out), posterior of
+     the body centre (> 10 mm);
+   * bladder: lungs in view; centroid more than 200 mm below the lung base, within
+     60 mm of the midline and not posterior (< 30 mm);
+   * ureters: thin regions (< 15 mL, z extent ≥ 2.5 × transverse) 50–400 mm
+     below the lung base, 10–100 mm lateral.
+
+An organ that is not in the field of view is never removed: without lungs in view
+(head/neck-only or pelvis-only scans) only the brain rule can fire, and it needs
+the vertex in view. A region removed here is recorded in ``excluded`` with its
+organ code (:data:`EXCLUDED_CODES`) and later growth never enters it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+from scipy import ndimage
+
+from carpet.core.volume import Volume
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EXCLUDED_CODES", "BodyFrame", "body_frame", "classify_regions", "organ_code_for_name"]
+
+#: Codes of the ``excluded`` volume (uint8): removed physiological uptake.
+EXCLUDED_CODES: dict[str, int] = {
+    "brain": 1,
+    "bladder": 2,
+    "kidney": 3,
+    "myocardium": 4,
+    "ureter": 5,
+    "reader": 6,  # marked physiological by a reader edit
+}
+
+_NAME_ALIASES = {
+    "brain": "brain",
+    "urinary_bladder": "bladder",
+    "bladder": "bladder",
+    "kidney": "kidney",
+    "kidney_left": "kidney",
+    "kidney_right": "kidney",
+    "kidneys": "kidney",
+    "heart": "myocardium",
+    "heart_myocardium": "myocardium",
+    "myocardium": "myocardium",
+    "ureter": "ureter",
+    "ureter_left": "ureter",
+    "ureter_right": "ureter",
+    "ureters": "ureter",
+}
+
+
+def organ_code_for_name(name: str) -> str | None:
+    """Physiological organ of an organ-map label name (TotalSegmentator/MOOSE style), or None.
+
+    Examples
+    --------
+    >>> organ_code_for_name("kidney_left"), organ_code_for_name("Urinary Bladder"), organ_code_for_name("liver")
+    ('kidney', 'bladder', None)
+    """
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    return _NAME_ALIASES.get(key)
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyFrame:
+    """Anatomical landmarks read from the PET (LPS mm; None when not in view)."""
+
+    axial: bool
+    top_z_mm: float
+    bottom_z_mm: float
+    vertex_in_view: bool
+    lung_top_z_mm: float | None
+    lung_bottom_z_mm: float | None
+    slice_z_mm: np.ndarray
+    centre_x_mm: np.ndarray
+    centre_y_mm: np.ndarray
+    width_mm: np.ndarray
+
+    def at(self, z_mm: float) -> tuple[float, float, float]:
+        """Body centre x, y and width (mm) at height z (nearest slice)."""
+        k = int(np.argmin(np.abs(self.slice_z_mm - z_mm)))
+        return float(self.centre_x_mm[k]), float(self.centre_y_mm[k]), float(self.width_mm[k])
+
+    def to_dict(self) -> dict:
+        """JSON-able summary for provenance."""
+        return {
+            "axial": self.axial,
+            "top_z_mm": self.top_z_mm,
+            "bottom_z_mm": self.bottom_z_mm,
+            "vertex_in_view": self.vertex_in_view,
+            "lung_top_z_mm": self.lung_top_z_mm,
+            "lung_bottom_z_mm": self.lung_bottom_z_mm,
+        }
+
+
+#: Lung voxels: SUV below this fraction of the median body SUV (well inside the body).
+_LUNG_FRACTION_OF_BODY = 0.6
+#: A slice shows lungs when this fraction of its body cross-section is lung-like.
+_LUNG_SLICE_FRACTION = 0.13
+#: Shortest run of lung slices taken as lungs in view, mm.
+_MIN_LUNG_HEIGHT_MM = 80.0
+
+
+def _downsample(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
+    s = tuple((n // k) * k for n, k in zip(a.shape, f))
+    a = a[: s[0], : s[1], : s[2]]
+    return a.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2]).mean(axis=(1, 3, 5), dtype=np.float32)
+
+
+def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -> BodyFrame:
+    """Body outline and lungs from an SUV volume, on a coarse (~6 mm) grid.
+
+    Parameters
+    ----------
+    suv : Volume
+        SUV volume (any orientation; only axial stacks get a frame).
+    body_suv : float
+        SUV above which a voxel is body tissue (background air is ~0).
+    coarse_mm : float
+        Working resolution, mm.
+    """
+    sp = suv.spacing_mm
+    f = tuple(max(1, int(round(coarse_mm / s))) for s in sp)
+    a = _downsample(suv.array, f)
+    aff = suv.affine.copy()
+    aff[:3, :3] = aff[:3, :3] * np.array(f)
+    aff[:3, 3] = suv.affine[:3, 3] + suv.affine[:3, :3] @ ((np.array(f) - 1) / 2.0)
+    d = aff[:3, :3] / np.linalg.norm(aff[:3, :3], axis=0)
+    axial = abs(d[2, 0]) > 0.9
+    n_k = a.shape[0]
+    ks = np.arange(n_k)
+    z = aff[2, 0] * ks + aff[2, 3]
+    body = a > body_suv
+    body = ndimage.binary_opening(body, structure=np.ones((1, 3, 3), bool))
+    filled = np.empty_like(body)
+    for k in range(n_k):
+        filled[k] = ndimage.binary_fill_holes(body[k])
+    area = filled.sum(axis=(1, 2)).astype(float)
+    cx = np.zeros(n_k)
+    cy = np.zeros(n_k)
+    width = np.zeros(n_k)
+    jj, ii = np.indices(a.shape[1:])
+    for k in range(n_k):
+        m = filled[k]
+        if m.any():
+            j = jj[m].mean()
+            i = ii[m].mean()
+            w = aff[:3, 1] * j + aff[:3, 2] * i + aff[:3, 0] * k + aff[:3, 3]
+            cx[k], cy[k] = w[0], w[1]
+            cols = np.flatnonzero(m.any(axis=0))
+            rows = np.flatnonzero(m.any(axis=1))
+            ext = np.abs(aff[:3, 2] * (cols.max() - cols.min() + 1)) + np.abs(aff[:3, 1] * (rows.max() - rows.min() + 1))
+            width[k] = float(ext[0])
+    present = area > 0
+    if present.any():
+        zs = z[present]
+        top, bottom = float(zs.max()), float(zs.min())
+    else:
+        top = bottom = float(z.mean())
+    # vertex in view: the most superior body slices shrink to a small cross-section
+    top_k = int(np.argmax(z)) if present.any() else 0
+    order = np.argsort(-z)
+    vertex = False
+    if present.any() and area.max() > 0:
+        k_top_body = [k for k in order if area[k] > 0][0]
+        vertex = bool(area[k_top_body] < 0.25 * area.max()) and k_top_body != top_k or (
+            bool(area[top_k] < 0.25 * area.max()) and area[top_k] > 0 and area.max() > 4 * area[top_k]
+            and _narrowing_at_top(area, order)
+        )
+    # lungs: low uptake well inside the body, in a contiguous run of slices
+    inner = ndimage.binary_erosion(filled, structure=np.ones((1, 3, 3), bool), iterations=2)
+    med = float(np.median(a[body])) if body.any() else 0.0
+    lung = inner & (a < _LUNG_FRACTION_OF_BODY * med)
+    frac = lung.sum(axis=(1, 2)) / np.maximum(area, 1)
+    is_lung = frac > _LUNG_SLICE_FRACTION
+    lung_top = lung_bottom = None
+    best: tuple[int, int] | None = None
+    start = None
+    for k in range(n_k + 1):
+        on = k < n_k and bool(is_lung[k])
+        if on and start is None:
+            start = k
+        if not on and start is not None:
+            if best is None or k - start > best[1] - best[0]:
+                best = (start, k)
+            start = None
+    if best is not None:
+        run_mm = (best[1] - best[0]) * abs(aff[2, 0])
+        if run_mm >= _MIN_LUNG_HEIGHT_MM:
+            zz = z[best[0] : best[1]]
+            lung_top, lung_bottom = float(zz.max()), float(zz.min())
+    if not axial:
+        lung_top = lung_bottom = None
+        vertex = False
+    return BodyFrame(axial, top, bottom, vertex, lung_top, lung_bottom, z, cx, cy, width)
+
+
+def _narrowing_at_top(area: np.ndarray, order: np.ndarray) -> bool:
+    """True if the body's cross-section grows steadily from the top slice (a head, not a cut trunk)."""
+    seq = [area[k] for k in order if area[k] > 0][:8]
+    return len(seq) >= 3 and seq[0] < seq[-1] * 0.5
+
+
+def classify_regions(
+    suv: Volume,
+    regions: np.ndarray,
+    *,
+    frame: BodyFrame | None = None,
+    organs: Volume | None = None,
+    organ_names: dict[int, str] | None = None,
+) -> tuple[dict[int, str], list[str]]:
+    """Decide which preselected regions are physiological uptake.
+
+    Parameters
+    ----------
+    suv : Volume
+        SUV volume.
+    regions : ndarray of int32
+        Preselected regions (id per voxel) on the SUV grid.
+    frame : BodyFrame, optional
+        Body frame (computed when None and no organ map is given).
+    organs : Volume, optional
+        Organ label map on the SUV grid.
+    organ_names : dict of int -> str, optional
+        Names of the organ labels (TotalSegmentator/MOOSE style).
+
+    Returns
+    -------
+    (dict of region id -> organ name, list of str)
+        Regions to remove with the organ they belong to, and notes for the provenance.
+    """
+    notes: list[str] = []
+    out: dict[int, str] = {}
+    boxes = ndimage.find_objects(regions)
+    if organs is not None:
+        names = organ_names or {}
+        code_of = {}
+        for val, name in names.items():
+            organ = organ_code_for_name(name)
+            if organ is not None:
+                code_of[int(val)] = organ
+        lut = np.zeros(max([*code_of, 0]) + 1, dtype=np.uint8)
+        organ_list = sorted(set(code_of.values()))
+        for val, organ in code_of.items():
+            lut[val] = organ_list.index(organ) + 1
+        org = organs.array
+        for i, box in enumerate(boxes):
+            if box is None:
+                continue
+            m = regions[box] == i + 1
+            ov = org[box][m].astype(np.int64)
+            ov = np.where(ov < lut.size, lut[np.clip(ov, 0, lut.size - 1)], 0)
+            counts = np.bincount(ov, minlength=len(organ_list) + 1)
+            best = int(np.argmax(counts[1:])) + 1 if counts[1:].size else 0
+            if best and counts[best] >= 0.5 * m.sum():
+                out[i + 1] = organ_list[best - 1]
+        notes.append(f"physiological uptake removed using the organ label map ({len(out)} regions)")
+        return out, notes
+    if frame is None:
+        frame = body_frame(suv)
+    if not frame.axial:
+        notes.append("automatic physiological-uptake removal skipped: slices are not axial")
+        return out, notes
+    v_ml = suv.voxel_volume_ml
+    sp = suv.spacing_mm
+    lungs = frame.lung_bottom_z_mm is not None
+    if not lungs:
+        notes.append("lungs not in the field of view: myocardium, kidney, bladder and ureter rules not applied")
+    if not frame.vertex_in_view:
+        notes.append("skull vertex not in the field of view: brain rule not applied")
+    for i, box in enumerate(boxes):
+        if box is None:
+            continue
+        lid = i + 1
+        m = regions[box] == lid
+        idx = np.argwhere(m) + np.array([b.start for b in box])
+        w = suv.index_to_world(idx)
+        c = w.mean(axis=0)
+        vol = m.sum() * v_ml
+        ext = w.max(axis=0) - w.min(axis=0) + np.abs(suv.affine[:3, :3]).max(axis=1)
+        bx, by, bw = frame.at(c[2])
+        dx, dy = c[0] - bx, c[1] - by
+        organ = None
+        if frame.vertex_in_view and w[:, 2].max() >= frame.top_z_mm - 60.0 and bw <= 250.0 and vol >= 20.0 and (
+            not lungs or c[2] > frame.lung_top_z_mm + 80.0
+        ):
+            organ = "brain"
+        elif lungs:
+            lb, lt = frame.lung_bottom_z_mm, frame.lung_top_z_mm
+            below = lb - c[2]
+            if (lb - 30.0 <= c[2] <= lb + 0.5 * (lt - lb)) and -20.0 <= dx <= 120.0 and dy < 0.0 and vol <= 800.0:
+                organ = "myocardium"
+            elif -30.0 <= below <= 250.0 and 25.0 <= abs(dx) <= 95.0 and dy > 10.0 and vol <= 600.0:
+                organ = "kidney"
+            elif below > 200.0 and abs(dx) <= 60.0 and dy < 30.0 and vol >= 10.0:
+                organ = "bladder"
+            elif 50.0 <= below <= 400.0 and 10.0 <= abs(dx) <= 100.0 and vol < 15.0 and ext[2] >= 2.5 * max(ext[0], ext[1]):
+                organ = "ureter"
+        if organ is not None:
+            out[lid] = organ
+            logger.info("region %d (%.1f mL at %s) removed as %s", lid, vol, np.round(c, 1).tolist(), organ)
+    _ = sp
+    return out, notes
