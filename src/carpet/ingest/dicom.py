@@ -200,8 +200,52 @@ def _raw_pixels(h: InstanceHeader, n_pixels: int) -> np.ndarray:
     return _decoded(h).ravel()
 
 
+_JPEGLS_SYNTAXES = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
+
+
+def _charls_decoded(h: InstanceHeader) -> np.ndarray | None:
+    """Decode a single-frame JPEG-LS file with CharLS straight from its bytes (fast path).
+
+    Returns None when the fast path does not apply (the caller falls back to pydicom).
+    """
+    try:
+        import jpeg_ls
+    except ImportError:
+        return None
+    from pydicom.encaps import generate_frames
+
+    ds = h.dataset
+    if h.pixel_element_offset is None or int(ds.get("NumberOfFrames", 1) or 1) != 1:
+        return None
+    with open(h.path, "rb") as fp:
+        fp.seek(h.pixel_element_offset)
+        buf = fp.read()
+    if len(buf) < 12 or buf[:4] != b"\xe0\x7f\x10\x00" or buf[8:12] != b"\xff\xff\xff\xff":
+        return None
+    frame = next(generate_frames(buf[12:], number_of_frames=1))
+    arr = jpeg_ls.decode(np.frombuffer(frame, dtype=np.uint8))
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if arr.shape != (rows, cols):
+        return None
+    bits_stored = int(ds.get("BitsStored", 16) or 16)
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:
+        if arr.dtype == np.uint16:
+            arr = arr.view(np.int16)
+        elif arr.dtype == np.uint8:
+            arr = arr.view(np.int8)
+        if bits_stored < arr.dtype.itemsize * 8:  # sign-extend
+            shift = arr.dtype.itemsize * 8 - bits_stored
+            arr = (arr << shift) >> shift
+    return arr
+
+
 def _decoded(h: InstanceHeader) -> np.ndarray:
     import pydicom
+
+    if h.transfer_syntax in _JPEGLS_SYNTAXES:
+        fast = _charls_decoded(h)
+        if fast is not None:
+            return fast
 
     try:
         ds = pydicom.dcmread(h.path)

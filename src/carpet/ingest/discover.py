@@ -85,6 +85,7 @@ class InstanceHeader:
     transfer_syntax: str
     pixel_offset: int | None = None
     pixel_length: int | None = None
+    pixel_element_offset: int | None = None  # where the PixelData element starts (any syntax)
 
     @property
     def sop_instance_uid(self) -> str:
@@ -344,7 +345,7 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
             f"{path}: truncated file: PixelData says {length} bytes but only {max(size - offset, 0)} are present",
             code="TRUNCATED_FILE",
         )
-    return InstanceHeader(path, ds, ts, offset, length)
+    return InstanceHeader(path, ds, ts, offset, length, tell if tell < size else None)
 
 
 def _string(ds: Any, keyword: str) -> str:
