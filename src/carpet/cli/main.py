@@ -53,7 +53,7 @@ def _root(
 
 
 #: Command modules under ``carpet.cli``; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("review", "batch", "info", "demo", "analyze")
+COMMAND_MODULES: tuple[str, ...] = ("review", "batch", "info", "demo", "analyze", "interop")
 
 _registered = {"done": False}
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -257,23 +258,26 @@ def labels_to_seg(
                 tracking_uid=hd.UID(),
             )
         ]
-    seg = hd.seg.Segmentation(
-        source_images=sources,
-        pixel_array=pixel,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=series_instance_uid or hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=sop_instance_uid or hd.UID(),
-        instance_number=1,
-        manufacturer="carpet",
-        manufacturer_model_name="carpet",
-        software_versions=__version__,
-        device_serial_number="carpet",
-        content_description=series_description[:64],
-        content_label="LESIONS" if mode == "lesions" else "TUMOUR",
-        series_description=series_description[:64],
-    )
+    with warnings.catch_warnings():
+        # single-component patient names (common after de-identification) are valid DICOM
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        seg = hd.seg.Segmentation(
+            source_images=sources,
+            pixel_array=pixel,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=descriptions,
+            series_instance_uid=series_instance_uid or hd.UID(),
+            series_number=series_number,
+            sop_instance_uid=sop_instance_uid or hd.UID(),
+            instance_number=1,
+            manufacturer="carpet",
+            manufacturer_model_name="carpet",
+            software_versions=__version__,
+            device_serial_number="carpet",
+            content_description=series_description[:64],
+            content_label="LESIONS" if mode == "lesions" else "TUMOUR",
+            series_description=series_description[:64],
+        )
     logger.info("SEG with %d segment(s), %d frame(s)", len(descriptions), int(seg.NumberOfFrames))
     return seg
 

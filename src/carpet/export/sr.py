@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
@@ -236,17 +237,20 @@ def measurements_to_sr(
         imaging_measurements=groups,
         title=codes.DCM.ImagingMeasurementReport,
     )
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=[seg, *source_datasets],
-        content=report,
-        series_instance_uid=series_instance_uid or hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=sop_instance_uid or hd.UID(),
-        instance_number=1,
-        manufacturer="carpet",
-        is_complete=True,
-        series_description="carpet measurements",
-    )
+    with warnings.catch_warnings():
+        # single-component patient names (common after de-identification) are valid DICOM
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        sr = hd.sr.Comprehensive3DSR(
+            evidence=[seg, *source_datasets],
+            content=report,
+            series_instance_uid=series_instance_uid or hd.UID(),
+            series_number=series_number,
+            sop_instance_uid=sop_instance_uid or hd.UID(),
+            instance_number=1,
+            manufacturer="carpet",
+            is_complete=True,
+            series_description="carpet measurements",
+        )
     return sr
 
 
