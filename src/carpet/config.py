@@ -20,6 +20,8 @@ __all__ = [
     "AnalysisConfig",
     "BatchConfig",
     "CohortConfig",
+    "ReferenceConfig",
+    "ResponseConfig",
     "ScoreConfig",
     "from_mapping",
     "to_dict",
@@ -325,3 +327,132 @@ class BatchConfig:
         object.__setattr__(self, "retry_codes", tuple(self.retry_codes))
 
 # ----------------------------------------------------------------------------- response
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceConfig:
+    """Reference regions (liver sphere, mediastinal blood-pool cylinder): size, search, QC.
+
+    Sources: PERCIST (Wahl RL et al. J Nucl Med 2009;50 Suppl 1:122S) for the 3 cm liver
+    sphere and the 1 cm x 2 cm descending-aorta cylinder; EANM guideline 2.0 (Boellaard R et
+    al. EJNMMI 2015;42:328) for the liver SUVmean range 1.3-3.0; TotalSegmentator label ids
+    (liver 5, aorta 52). The search thresholds are carpet's own (documented in
+    ``carpet.measure.reference``).
+    """
+
+    liver_diameter_mm: float = 30.0
+    mbp_diameter_mm: float = 10.0
+    mbp_length_mm: float = 20.0
+    liver_range_suv: tuple[float, float] = (1.3, 3.0)
+    cv_max: float = 0.20
+    body_suv_threshold: float = 0.10
+    body_hu_threshold: float = -500.0
+    lung_hu_threshold: float = -500.0
+    bone_hu_threshold: float = 250.0
+    liver_hu_range: tuple[float, float] = (-20.0, 150.0)
+    blood_hu_range: tuple[float, float] = (-20.0, 120.0)
+    soft_tissue_hu_sd_max: float = 60.0
+    search_voxel_mm: float = 4.0
+    search_cv_max: float = 0.15
+    search_cv_relax: float = 1.25
+    liver_min_ratio_to_body: float = 1.2
+    mbp_min_ratio_to_body: float = 1.5
+    mbp_lung_distance_mm: float = 25.0
+    mbp_min_left_of_midline_mm: float = 10.0  # descending aorta lies left of the spine
+    mbp_lung_max_ratio: float = 0.4  # PET only: lung-like uptake (< 0.4 x the candidate) nearby
+    organ_labels: tuple[tuple[str, int], ...] = (("liver", 5), ("aorta", 52))
+
+    def __post_init__(self) -> None:
+        for name in ("liver_diameter_mm", "mbp_diameter_mm", "mbp_length_mm", "search_voxel_mm"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"ReferenceConfig.{name} must be > 0 mm; got {getattr(self, name)!r}",
+                    code="BAD_REFERENCE_CONFIG",
+                )
+        lo, hi = self.liver_range_suv
+        if not 0 <= lo < hi:
+            raise ConfigError(
+                f"ReferenceConfig.liver_range_suv must be (low, high) with 0 <= low < high; got "
+                f"{self.liver_range_suv!r}",
+                code="BAD_REFERENCE_CONFIG",
+            )
+        if not 0 < self.cv_max:
+            raise ConfigError(
+                f"ReferenceConfig.cv_max must be > 0 (a fraction, 0.2 = 20 %); got {self.cv_max!r}",
+                code="BAD_REFERENCE_CONFIG",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseConfig:
+    """Timepoints, registration, lesion matching and response-category proposals.
+
+    Every threshold has its source next to it; ``[U]`` marks values methods.md lists as
+    unconfirmed, kept as parameters so that a study can set its own.
+    """
+
+    # --- registration (carpet.response.registration)
+    registration_voxel_mm: float = 6.0  # both images resampled to this isotropic grid first
+    registration_levels: tuple[int, ...] = (4, 2, 1)  # shrink factors of the pyramid
+    registration_iterations: int = 200
+    # --- matching (carpet.response.matching)
+    match_distance_mm: float = 30.0  # gate: centroids further apart after registration never match
+    overlap_min_fraction: float = 0.10  # overlap (of the smaller lesion) that links split/merged lesions
+    # --- Deauville proxy (carpet.response.categories); methods.md §6.1
+    deauville_reference_statistic: str = "suv_max"  # compare lesion SUVmax with the reference's SUVmax
+    deauville_marked_multiplier: float = 2.0  # "markedly above liver": > 2 x liver [U] methods §6.1 (2-3x)
+    deauville_background_fraction_of_mbp: float = 0.5  # DS1: <= 0.5 x MBP [carpet convention]
+    # --- qPET (Hasenclever D et al. EJNMMI 2014;41:1301) [U: cut-offs to verify]
+    qpet_ds4_cutoff: float = 0.95
+    qpet_ds5_cutoff: float = 2.0
+    # --- Lugano 2014 metabolic proxy: change of the hottest uptake; PERCIST 30 % (Wahl 2009)
+    lugano_decrease_pct: float = 30.0
+    lugano_increase_pct: float = 30.0
+    # --- LYRIC (Cheson BD et al. Blood 2016;128:2489) [U: sub-definitions recalled]
+    lyric_window_days: float = 84.0  # 12 weeks after infusion
+    lyric_ir1_volume_increase_pct: float = 50.0  # metabolic-volume proxy of ">= 50 % SPD increase"
+    lyric_ir3_volume_tolerance_pct: float = 20.0  # "without increase in size": volume change below this
+    # --- Delta SUVmax at M1 (Cohen et al.; methods §6.5)
+    dsuvmax_reduction_cutoff_pct: float = 66.0
+
+    def __post_init__(self) -> None:
+        positive = (
+            "registration_voxel_mm",
+            "registration_iterations",
+            "match_distance_mm",
+            "deauville_marked_multiplier",
+            "qpet_ds4_cutoff",
+            "qpet_ds5_cutoff",
+            "lugano_decrease_pct",
+            "lugano_increase_pct",
+            "lyric_window_days",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(
+                    f"ResponseConfig.{name} must be > 0; got {getattr(self, name)!r}",
+                    code="BAD_RESPONSE_CONFIG",
+                )
+        if self.deauville_reference_statistic not in ("suv_max", "suv_mean"):
+            raise ConfigError(
+                "ResponseConfig.deauville_reference_statistic must be 'suv_max' or 'suv_mean'; got "
+                f"{self.deauville_reference_statistic!r}",
+                code="BAD_RESPONSE_CONFIG",
+            )
+        if not self.qpet_ds4_cutoff < self.qpet_ds5_cutoff:
+            raise ConfigError(
+                f"ResponseConfig: qpet_ds4_cutoff ({self.qpet_ds4_cutoff}) must be below "
+                f"qpet_ds5_cutoff ({self.qpet_ds5_cutoff})",
+                code="BAD_RESPONSE_CONFIG",
+            )
+        if not 0 < self.overlap_min_fraction <= 1:
+            raise ConfigError(
+                f"ResponseConfig.overlap_min_fraction must be in (0, 1]; got {self.overlap_min_fraction!r}",
+                code="BAD_RESPONSE_CONFIG",
+            )
+        if not self.registration_levels or any(int(f) < 1 for f in self.registration_levels):
+            raise ConfigError(
+                f"ResponseConfig.registration_levels must be shrink factors >= 1; got "
+                f"{self.registration_levels!r}",
+                code="BAD_RESPONSE_CONFIG",
+            )
