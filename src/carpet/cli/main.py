@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> None:
 
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:  # click returns typer.Exit(code) here instead of raising
+            sys.exit(rc)
     except CarpetError as exc:
         if _state["debug"]:
             raise
