@@ -448,3 +448,17 @@ def test_every_documented_code_is_exercised():
 
     for code in REFUSAL_CODES:
         assert code in suv.__doc__
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")
+def test_malformed_value_is_named_in_the_refusal():
+    from pydicom.dataelem import RawDataElement
+
+    def edit(ds):
+        ds[0x00101030] = RawDataElement(0x00101030, "DS", 4, b"abc ", 0, False, True, True, False)
+
+    acq = read_pet_acquisition(series(edit=edit), source="catalogue")
+    assert any("PatientWeight" in p and "'abc'" in p for p in acq.header_problems)
+    with pytest.raises(SuvError) as e:
+        compute_suv_factors(acq)
+    assert e.value.code == "MISSING_WEIGHT" and "malformed in the header" in str(e.value) and "'abc'" in str(e.value)

@@ -9,7 +9,7 @@ import pytest
 
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import apply_suv, compute_suv_factors
-from conftest import mask_on_grid, read_pet_series  # tests/suv/conftest.py helpers
+from suv_helpers import mask_on_grid, read_pet_series
 
 DROS = [
     "DRO_0_0", "DRO_1_0", "DRO_2_0", "DRO_2_1", "DRO_2_2", "DRO_2_3", "DRO_2_4", "DRO_2_5", "DRO_3_0",

@@ -211,6 +211,9 @@ class _Ctx:
         self.warnings: list[str] = []
 
     def refuse(self, code: str, what: str, remedy: str) -> SuvError:
+        malformed = [p for p in self.acq.header_problems if p.split(" ")[0].rstrip(":") in what]
+        if malformed:
+            what += f" (malformed in the header: {'; '.join(malformed)})"
         return SuvError(f"SUV refused for {self.who}: {what}. {remedy}", code=code,
                         series_uid=self.acq.series_instance_uid, source=self.acq.source)
 
