@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import math
+
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 
 from carpet.core.volume import Volume
 
@@ -57,3 +60,60 @@ def mask_on_grid(nifti_path: Path, vol: Volume) -> np.ndarray:
     out = np.zeros(vol.shape, dtype=bool).ravel()
     out[inside] = m[r[0, inside], r[1, inside], r[2, inside]] > 0
     return out.reshape(vol.shape)
+
+
+# ----------------------------------------------------------------------------- synthetic headers
+F18 = 6586.2
+W, H = 75.0, 1.85
+DOSE = 1e8  # Bq
+UID = "1.2.826.0.1.3680043.8.498.77"
+
+
+def lam(t_half=F18):
+    return math.log(2) / t_half
+
+
+def t_ave(dur_s, t_half=F18):
+    x = lam(t_half) * dur_s
+    return math.log(x / (1 - math.exp(-x))) / lam(t_half)
+
+
+def pet(i=0, *, acq_time="110000", frame_ref_ms=None, **kw):
+    """One PET instance header, DRO-like: injection 10:00, series/acquisition 11:00, F-18."""
+    ds = Dataset()
+    ds.SOPInstanceUID = f"{UID}.{i + 1}"
+    ds.SeriesInstanceUID = UID
+    ds.Modality = "PT"
+    ds.Manufacturer = "Synthetic"
+    ds.Units = "BQML"
+    ds.DecayCorrection = "START"
+    ds.CorrectedImage = ["NORM", "ATTN", "SCAT", "DECY"]
+    ds.PatientWeight = str(W)
+    ds.PatientSize = str(H)
+    ds.PatientSex = "M"
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = "20250101"
+    ds.SeriesTime = "110000"
+    ds.AcquisitionTime = acq_time
+    ds.ActualFrameDuration = 180000
+    ds.FrameReferenceTime = f"{t_ave(180.0) * 1000.0:.3f}" if frame_ref_ms is None else frame_ref_ms
+    ds.RescaleSlope = "1.5"
+    ds.RescaleIntercept = "0"
+    rp = Dataset()
+    rp.Radiopharmaceutical = "FDG"
+    rp.RadionuclideTotalDose = str(DOSE)
+    rp.RadionuclideHalfLife = str(F18)
+    rp.RadiopharmaceuticalStartDateTime = "20250101100000"
+    rp.RadiopharmaceuticalStartTime = "100000"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-111A1", "SRT", "^18^Fluorine"
+    rp.RadionuclideCodeSequence = [code]
+    ds.RadiopharmaceuticalInformationSequence = [rp]
+    for k, v in kw.items():
+        setattr(ds, k, v)
+    return ds
+
+
+def rp(ds):
+    return ds.RadiopharmaceuticalInformationSequence[0]
+
+

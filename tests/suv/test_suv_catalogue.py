@@ -17,58 +17,7 @@ from carpet.errors import ConfigError, SuvError
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import SuvOverrides, compute_suv_factors
 
-F18 = 6586.2
-W, H = 75.0, 1.85
-DOSE = 1e8  # Bq
-UID = "1.2.826.0.1.3680043.8.498.77"
-
-
-def lam(t_half=F18):
-    return math.log(2) / t_half
-
-
-def t_ave(dur_s, t_half=F18):
-    x = lam(t_half) * dur_s
-    return math.log(x / (1 - math.exp(-x))) / lam(t_half)
-
-
-def pet(i=0, *, acq_time="110000", frame_ref_ms=None, **kw):
-    """One PET instance header, DRO-like: injection 10:00, series/acquisition 11:00, F-18."""
-    ds = Dataset()
-    ds.SOPInstanceUID = f"{UID}.{i + 1}"
-    ds.SeriesInstanceUID = UID
-    ds.Modality = "PT"
-    ds.Manufacturer = "Synthetic"
-    ds.Units = "BQML"
-    ds.DecayCorrection = "START"
-    ds.CorrectedImage = ["NORM", "ATTN", "SCAT", "DECY"]
-    ds.PatientWeight = str(W)
-    ds.PatientSize = str(H)
-    ds.PatientSex = "M"
-    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = "20250101"
-    ds.SeriesTime = "110000"
-    ds.AcquisitionTime = acq_time
-    ds.ActualFrameDuration = 180000
-    ds.FrameReferenceTime = f"{t_ave(180.0) * 1000.0:.3f}" if frame_ref_ms is None else frame_ref_ms
-    ds.RescaleSlope = "1.5"
-    ds.RescaleIntercept = "0"
-    rp = Dataset()
-    rp.Radiopharmaceutical = "FDG"
-    rp.RadionuclideTotalDose = str(DOSE)
-    rp.RadionuclideHalfLife = str(F18)
-    rp.RadiopharmaceuticalStartDateTime = "20250101100000"
-    rp.RadiopharmaceuticalStartTime = "100000"
-    code = Dataset()
-    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-111A1", "SRT", "^18^Fluorine"
-    rp.RadionuclideCodeSequence = [code]
-    ds.RadiopharmaceuticalInformationSequence = [rp]
-    for k, v in kw.items():
-        setattr(ds, k, v)
-    return ds
-
-
-def rp(ds):
-    return ds.RadiopharmaceuticalInformationSequence[0]
+from suv_helpers import DOSE, F18, UID, H, W, lam, pet, rp, t_ave  # noqa: F401
 
 
 def series(n=3, edit=None, **kw):
