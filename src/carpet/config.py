@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 from carpet.errors import ConfigError
 
 __all__ = [
+    "BSA_FORMULAS",
     "COHORT_ENDPOINTS",
+    "LBM_FORMULAS",
     "PHYSIO_ORGANS",
     "SEGMENTATION_METHODS",
     "AnalysisConfig",
@@ -23,6 +25,7 @@ __all__ = [
     "ReferenceConfig",
     "ResponseConfig",
     "ScoreConfig",
+    "SuvConfig",
     "from_mapping",
     "to_dict",
 ]
@@ -62,6 +65,52 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- SUV (ingest/suv)
+
+#: SUL formulas (DICOM SUVType in brackets): ``janma`` (LBMJANMA), ``james128``
+#: (LBMJAMES128), ``james120`` (LBM, "Morgan"; calculate-suv's). methods.md §1.1.
+LBM_FORMULAS: tuple[str, ...] = ("janma", "james128", "james120")
+#: Body-surface-area formulas; DICOM CM2ML images always use ``dubois``.
+BSA_FORMULAS: tuple[str, ...] = ("dubois", "mosteller")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuvConfig:
+    """Settings of the SUV conversion (:func:`carpet.suv.compute_suv_factors`).
+
+    Parameters
+    ----------
+    lbm_formula : {"janma", "james128", "james120"}
+        LBM formula of SUL; Janmahasatian by default (methods.md §1.1).
+    bsa_formula : {"dubois", "mosteller"}
+        BSA formula of SUVbsa.
+    reference_time_tolerance_s : float
+        Warn when the reference time used and the frame back-computed one differ
+        by more than this, s (methods.md §1.2: 60 s suggested).
+
+    Examples
+    --------
+    >>> SuvConfig().lbm_formula
+    'janma'
+    >>> SuvConfig(lbm_formula="boer")
+    Traceback (most recent call last):
+    ...
+    carpet.errors.ConfigError: SuvConfig.lbm_formula must be one of ('janma', 'james128', 'james120'); got 'boer'
+    """
+
+    lbm_formula: str = "janma"
+    bsa_formula: str = "dubois"
+    reference_time_tolerance_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.lbm_formula not in LBM_FORMULAS:
+            raise ConfigError(f"SuvConfig.lbm_formula must be one of {LBM_FORMULAS}; got {self.lbm_formula!r}",
+                              code="INVALID_PARAMETER")
+        if self.bsa_formula not in BSA_FORMULAS:
+            raise ConfigError(f"SuvConfig.bsa_formula must be one of {BSA_FORMULAS}; got {self.bsa_formula!r}",
+                              code="INVALID_PARAMETER")
+        if not self.reference_time_tolerance_s >= 0:
+            raise ConfigError("SuvConfig.reference_time_tolerance_s must be >= 0 s; got "
+                              f"{self.reference_time_tolerance_s!r}", code="INVALID_PARAMETER")
 
 # ----------------------------------------------------------------------------- segmentation/measurement (analyze)
 
@@ -117,6 +166,9 @@ class AnalysisConfig:
         EANM plausibility range of liver SUVmean (1.3, 3.0); outside gives a QualityWarning.
     write_mip : bool
         Write the MIP picture ``mip.png``.
+    reference_regions : bool
+        Place the liver and blood-pool reference VOIs (liver_suv_mean, mbp_suv_mean,
+        tumour-to-liver ratio, PERCIST threshold, EANM liver QC).
     """
 
     method: str = "suv4"
@@ -136,6 +188,7 @@ class AnalysisConfig:
     bsa_formula: str = "dubois"
     liver_range_suv: tuple[float, float] = (1.3, 3.0)
     write_mip: bool = True
+    reference_regions: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in SEGMENTATION_METHODS:
@@ -392,9 +445,10 @@ class ResponseConfig:
     """
 
     # --- registration (carpet.response.registration)
-    registration_voxel_mm: float = 6.0  # both images resampled to this isotropic grid first
+    registration_voxel_mm: float = 8.0  # both images block-averaged to about this voxel size first
     registration_levels: tuple[int, ...] = (4, 2, 1)  # shrink factors of the pyramid
     registration_iterations: int = 200
+    registration_sampling: float = 0.10  # fraction of voxels sampled by the metric
     # --- matching (carpet.response.matching)
     match_distance_mm: float = 30.0  # gate: centroids further apart after registration never match
     overlap_min_fraction: float = 0.10  # overlap (of the smaller lesion) that links split/merged lesions

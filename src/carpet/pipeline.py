@@ -310,8 +310,9 @@ def analyze(
     del regions
     # reference regions (before growth: the lesion mask is the preselection)
     t = time.perf_counter()
+    # every preselected region (lesions and removed organs) is kept out of the reference VOIs
     lesion_mask = np.zeros(arr.shape, np.uint8)
-    for sd in seeds.values():
+    for sd in seeds_all.values():
         lesion_mask[sd.box][sd.core] = 1
     lesion_vol = Volume(lesion_mask, suv.affine, unit=Unit.MASK, frame_of_reference_uid=suv.frame_of_reference_uid)
     liver, mbp = None, None
@@ -322,7 +323,7 @@ def analyze(
             liver = ref.place_liver_voi(suv, center_mm=liver_center_mm, lesions=lesion_vol)
         if mbp_center_mm is not None:
             mbp = ref.place_mbp_voi(suv, center_mm=mbp_center_mm, lesions=lesion_vol, liver=liver)
-    if liver is None or mbp is None:
+    if (liver is None or mbp is None) and (cfg.reference_regions or cfg.method == "percist"):
         auto_liver, auto_mbp = _reference(suv, lesion_vol, organs, ct, organ_names, warn)
         liver = liver or auto_liver
         mbp = mbp or auto_mbp

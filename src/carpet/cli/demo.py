@@ -123,8 +123,29 @@ def step_suv(ctx: DemoContext) -> None:
     ctx.results["suv_max_abs_error"] = err
 
 
+def step_analyze(ctx: DemoContext) -> None:
+    """Segment lesions and measure biomarkers (``carpet analyze``) and compare with the truth."""
+    from carpet.pipeline import analyze, write_analysis
+
+    ctx.header("4. Analyze: lesions, TMTV, TLG, SUVmax/peak, Dmax (carpet analyze)")
+    t0 = time.perf_counter()
+    result = analyze(ctx.pet)
+    out = write_analysis(result, ctx.out_dir / "analysis")
+    p = result.patient
+    truth = [le for le in ctx.study.lesions if le.volume_ml >= result.config.min_volume_ml]
+    removed = ", ".join(x["organ"] for x in p["physiological_excluded"]["regions"]) or "none"
+    ctx.console.print(
+        f"{p['lesion_count']} lesions (truth: {len(truth)} of >= {result.config.min_volume_ml:g} mL); "
+        f"TMTV {p['tmtv_ml']:.1f} mL (truth {sum(le.volume_ml for le in truth):.1f}), TLG {p['tlg']:.1f} g, "
+        f"SUVmax {p['suv_max']:.2f}, SUVpeak {p['suv_peak']:.2f}, Dmax {p['dmax_mm']:.0f} mm; "
+        f"physiological uptake removed: {removed}; {time.perf_counter() - t0:.1f} s"
+    )
+    ctx.console.print(f"outputs: {out}/patient.json, lesions.csv, mask.nii.gz, mip.png")
+    ctx.results["analysis_dir"] = out
+
+
 #: The demo steps, in order. Later stages append theirs.
-DEMO_STEPS: list[Callable[[DemoContext], None]] = [step_generate, step_discover, step_suv]
+DEMO_STEPS: list[Callable[[DemoContext], None]] = [step_generate, step_discover, step_suv, step_analyze]
 
 
 def run_demo(out_dir: str | Path = "carpet-demo", *, keep: bool = False, console: Any = None, seed: int = 0) -> DemoContext:

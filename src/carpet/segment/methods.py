@@ -328,12 +328,13 @@ def seed_at_point(suv: np.ndarray, index: tuple[int, int, int], lesion_id: int, 
     if forbidden is not None:
         sub = np.where(forbidden[box], -np.inf, sub)
     m = np.unravel_index(int(np.argmax(sub)), sub.shape)
-    mi = tuple(int(a + b.start) for a, b in zip(m, box))
-    peak = float(suv[mi])
-    tmp = Seed(lesion_id, tuple(slice(i, i + 1) for i in mi), np.ones((1, 1, 1), bool), mi, peak, "added")
-    cbox, core = _grow_from(suv, tmp, core_fraction * peak, forbidden, connectivity, spacing_mm)
-    sub2 = np.where(core, suv[cbox], -np.inf)
-    m2 = np.unravel_index(int(np.argmax(sub2)), core.shape)
-    mi2 = tuple(int(a + b.start) for a, b in zip(m2, cbox))
+    peak = float(suv[box][m])
+    # the core is searched inside the click neighbourhood only (never hill-climbs to a far organ)
+    lab, _ = label_components(sub >= core_fraction * peak, connectivity=connectivity)
+    core_local = lab == lab[m]
+    sl = ndimage.find_objects(core_local.astype(np.uint8))[0]
+    core = core_local[sl]
+    cbox = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sl))
+    mi2 = tuple(int(a + b.start) for a, b in zip(m, box))
     return Seed(lesion_id, cbox, core, mi2, float(suv[mi2]), "added")
 

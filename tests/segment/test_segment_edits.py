@@ -1,0 +1,131 @@
+"""Reader edits: every action, stable ids, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from carpet.config import AnalysisConfig
+from carpet.errors import ConfigError, InputError, SegmentationError
+from carpet.pipeline import analyze
+from carpet.segment.edits import apply_edits, load_edits, validate_edits
+from carpet.synthetic import LesionSpec, make_whole_body_study
+
+FAST = AnalysisConfig(reference_regions=False, write_mip=False)
+# thorax phantom: three lesions >= 3 mL, one small lesion (< 3 mL) only a reader adds
+LESIONS = [
+    LesionSpec((-5.0, -35.0, -370.0), 14.0, 15.0, "mediastinal"),
+    LesionSpec((135.0, 10.0, -340.0), 11.0, 10.0, "axillary_left"),
+    LesionSpec((-55.0, 20.0, -430.0), 10.0, 7.0, "hilar_right"),
+    LesionSpec((-135.0, 10.0, -345.0), 7.0, 6.0, "axillary_right_small"),
+]
+
+
+@pytest.fixture(scope="module")
+def base():
+    s = make_whole_body_study(spacing_mm=(4.0, 4.0, 4.0), fov="thorax", lesions=LESIONS, with_ct=False)
+    return s, analyze(s, config=FAST)
+
+
+def _rerun(s, actions):
+    return analyze(s, config=FAST, edits={"version": 1, "actions": actions})
+
+
+def test_auto_ids_by_decreasing_suvmax(base):
+    s, r = base
+    assert list(r.lesions.lesion_id) == [1, 2, 3]
+    assert list(np.round(r.lesions.suv_max, 2)) == [15.0, 10.0, 7.0]
+
+
+def test_remove_restore_and_remove_at_keep_ids(base):
+    s, r = base
+    r2 = _rerun(s, [{"action": "remove", "lesion_id": 2}])
+    assert list(r2.lesions.lesion_id) == [1, 3]
+    assert not (r2.labels.array == 2).any()
+    assert r2.patient["tmtv_ml"] == pytest.approx(r.patient["tmtv_ml"] - r.lesions.volume_ml[1])
+    assert r2.patient["edits"]["removed_lesion_ids"] == [2]
+    np.testing.assert_array_equal(r2.auto_labels.array, r.labels.array)  # automatic result kept
+    r3 = _rerun(s, [{"action": "remove", "lesion_id": 2}, {"action": "restore", "lesion_id": 2}])
+    np.testing.assert_array_equal(r3.labels.array, r.labels.array)
+    row = r.lesions.iloc[2]
+    r4 = _rerun(s, [{"action": "remove_at", "point_mm": [row.centroid_x_mm, row.centroid_y_mm, row.centroid_z_mm]}])
+    assert list(r4.lesions.lesion_id) == [1, 2]
+    assert r4.edits_applied[0]["lesion_id"] == 3
+
+
+def test_physiological_marks_excluded(base):
+    s, r = base
+    r2 = _rerun(s, [{"action": "physiological", "lesion_id": 1}])
+    assert (r2.excluded.array == 6).sum() == (r.labels.array == 1).sum()
+    assert r2.patient["lesion_count"] == 2
+
+
+def test_add_small_lesion_gets_next_id_and_no_minimum_volume(base):
+    s, r = base
+    small = s.lesions[3]
+    r2 = _rerun(s, [{"action": "remove", "lesion_id": 3},
+                    {"action": "add", "point_mm": list(small.center_mm), "method": "pct41"}])
+    assert list(r2.lesions.lesion_id) == [1, 2, 4]  # 3 is never reused
+    added = r2.lesions.set_index("lesion_id").loc[4]
+    assert added.origin == "added" and added.method == "pct41"
+    truth = s.lesion_truth.array == small.lesion_id
+    np.testing.assert_array_equal(r2.labels.array == 4, truth)
+    assert added.volume_ml < 3.0
+
+
+def test_set_method_and_flags(base):
+    s, r = base
+    r2 = _rerun(s, [{"action": "set_method", "method": "suv2.5"},
+                    {"action": "flag", "flag": "spleen_involved", "value": True}])
+    assert r2.patient["method"] == "suv2.5"
+    assert set(r2.lesions.method) == {"suv2.5"}
+    assert r2.patient["flags"] == {"spleen_involved": True, "marrow_involved": False}
+    assert r2.patient["tmtv_ml"] >= r.patient["tmtv_ml"]
+
+
+@pytest.mark.parametrize(
+    "actions, exc, code",
+    [
+        ([{"action": "remove", "lesion_id": 99}], SegmentationError, "UNKNOWN_LESION_ID"),
+        ([{"action": "remove", "lesion_id": 1}, {"action": "remove", "lesion_id": 1}], SegmentationError,
+         "LESION_ALREADY_REMOVED"),
+        ([{"action": "restore", "lesion_id": 1}], SegmentationError, "LESION_NOT_REMOVED"),
+        ([{"action": "remove_at", "point_mm": [1e4, 0, 0]}], SegmentationError, "POINT_OUTSIDE_VOLUME"),
+        ([{"action": "remove_at", "point_mm": [0.0, 100.0, -600.0]}], SegmentationError, "NO_LESION_AT_POINT"),
+        ([{"action": "add", "point_mm": [0, 0, -600], "method": "otsu"}], ConfigError, "UNKNOWN_METHOD"),
+        ([{"action": "zap"}], ConfigError, "UNKNOWN_ACTION"),
+        ([{"action": "flag", "flag": "liver_involved"}], ConfigError, "UNKNOWN_FLAG"),
+        ([{"action": "remove", "lesion_id": "2"}], ConfigError, "EDITS_INVALID"),
+        ([{"action": "add", "point_mm": [0, 0]}], ConfigError, "EDITS_INVALID"),
+    ],
+)
+def test_bad_edits_are_refused_clearly(base, actions, exc, code):
+    s, r = base
+    with pytest.raises(exc) as info:
+        apply_edits(r.segmentation, actions, suv=r.suv, params=r.context["params"])
+    assert info.value.code == code
+    assert "action #" in str(info.value)
+
+
+def test_add_in_background_is_refused(base):
+    s, r = base
+    with pytest.raises(SegmentationError) as info:
+        apply_edits(r.segmentation, [{"action": "add", "point_mm": [0.0, 60.0, -600.0], "method": "suv4"}],
+                    suv=r.suv, params=r.context["params"])
+    assert info.value.code == "EMPTY_ADDED_LESION"
+
+
+def test_edits_file_errors(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_edits(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        load_edits(bad)
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps({"version": 1, "actions": [{"action": "remove", "lesion_id": 1}]}))
+    assert load_edits(ok) == [{"action": "remove", "lesion_id": 1}]
+    with pytest.raises(ConfigError, match="version"):
+        validate_edits({"version": 2, "actions": []})

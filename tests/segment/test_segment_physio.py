@@ -1,0 +1,97 @@
+"""Physiological uptake removal on the synthetic whole-body phantom (anatomy known exactly)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from carpet.config import AnalysisConfig
+from carpet.pipeline import analyze
+from carpet.segment.organs import organ_names_for
+from carpet.segment.physio import classify_regions, organ_code_for_name
+from carpet.synthetic import ORGAN_LABELS, LesionSpec, make_whole_body_study
+
+SPACING = (4.0, 4.0, 4.0)
+FAST = AnalysisConfig(reference_regions=False, write_mip=False)
+
+
+def _dominant_organ(study, mask):
+    names = {v: k for k, v in ORGAN_LABELS.items()}
+    return names[int(np.bincount(study.organs.array[mask]).argmax())]
+
+
+def _truth_hits(study, labels):
+    """Lesion ids of the truth that overlap the found labels."""
+    t = study.lesion_truth.array
+    return set(np.unique(t[(labels > 0) & (t > 0)]).tolist())
+
+
+@pytest.fixture(scope="module")
+def whole_body():
+    # a lesion just beside the bladder and one inside the liver (issue §5)
+    lesions = [
+        LesionSpec((62.0, -30.0, -880.0 * 1.0), 10.0, 9.0, "iliac_left"),
+        LesionSpec((-95.0, 10.0, -590.0), 13.0, 12.0, "liver"),
+        LesionSpec((-5.0, -35.0, -370.0), 15.0, 15.0, "mediastinal"),
+        LesionSpec((-22.0, 50.0, -720.0), 12.0, 8.0, "para_aortic"),
+    ]
+    s = make_whole_body_study(spacing_mm=SPACING, lesions=lesions, with_ct=False)
+    return s, analyze(s, config=FAST)
+
+
+def test_brain_bladder_kidneys_myocardium_removed_lesions_kept(whole_body):
+    s, r = whole_body
+    removed = sorted(x["organ"] for x in r.patient["physiological_excluded"]["regions"])
+    assert removed == ["bladder", "brain", "kidney", "kidney", "myocardium"]
+    exc = r.excluded.array
+    for code, organ in ((1, "brain"), (2, "bladder"), (4, "myocardium")):
+        assert _dominant_organ(s, exc == code) == organ
+    assert {_dominant_organ(s, exc == 3)} <= {"kidney_left", "kidney_right"}
+    # every truth lesion is found, nothing else is
+    assert r.patient["lesion_count"] == 4
+    assert _truth_hits(s, r.labels.array) == {1, 2, 3, 4}
+    assert not np.any((r.labels.array > 0) & (s.lesion_truth.array == 0))
+
+
+def test_no_exclusion_counts_organs(whole_body):
+    s, _ = whole_body
+    r = analyze(s, config=AnalysisConfig(physio_exclusion=False, reference_regions=False))
+    assert r.patient["lesion_count"] == 4 + 5
+    assert not r.excluded.array.any()
+
+
+@pytest.mark.parametrize("fov", ["thorax", "head_neck"])
+def test_partial_fov_never_loses_tumours(fov):
+    lesions = [
+        LesionSpec((-5.0, -35.0, -300.0), 14.0, 10.0, "mediastinal_top"),
+        LesionSpec((-32.0, 5.0, -225.0), 10.0, 9.0, "cervical_right"),
+        LesionSpec((-55.0, 20.0, -430.0), 11.0, 7.0, "hilar_right"),
+    ]
+    s = make_whole_body_study(spacing_mm=SPACING, fov=fov, lesions=lesions, with_ct=False)
+    r = analyze(s, config=FAST)
+    in_fov = {le.lesion_id for le in s.lesions if le.volume_ml >= 3.0}
+    assert in_fov and _truth_hits(s, r.labels.array) == in_fov
+    removed = {x["organ"] for x in r.patient["physiological_excluded"]["regions"]}
+    if fov == "head_neck":
+        assert removed == {"brain"}  # the vertex is in view
+    else:
+        assert "brain" not in removed and "bladder" not in removed
+
+
+def test_organ_label_map_route(whole_body):
+    s, _ = whole_body
+    from carpet.segment.components import preselect_regions
+
+    regions, n = preselect_regions(s.suv.array, min_voxels=int(3 / s.suv.voxel_volume_ml))
+    names, source = organ_names_for(s.organs)
+    assert source == "volume metadata"
+    out, notes = classify_regions(s.suv, regions, organs=s.organs, organ_names=names)
+    assert sorted(out.values()) == ["bladder", "brain", "kidney", "kidney", "myocardium"]
+    r = analyze(s, organs=s.organs, config=FAST)
+    assert r.patient["lesion_count"] == 4
+
+
+def test_organ_names():
+    assert organ_code_for_name("urinary_bladder") == "bladder"
+    assert organ_code_for_name("heart") == "myocardium"
+    assert organ_code_for_name("spleen") is None
