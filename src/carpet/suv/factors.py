@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from carpet.config import SuvConfig
 from carpet.core.acquisition import InstanceRecord, PetAcquisition
 from carpet.errors import ConfigError, SuvError
 from carpet.suv.decay import (
@@ -472,9 +473,9 @@ def compute_suv_factors(
     acquisition: PetAcquisition,
     *,
     overrides: SuvOverrides | None = None,
-    lbm_formula: str = "janma",
-    bsa_formula: str = "dubois",
-    reference_time_tolerance_s: float = 60.0,
+    lbm_formula: str = SuvConfig.lbm_formula,
+    bsa_formula: str = SuvConfig.bsa_formula,
+    reference_time_tolerance_s: float = SuvConfig.reference_time_tolerance_s,
 ) -> SuvFactors:
     """Compute SUVbw, SUL, SUVbsa and SUVibw factors of a PET series, or refuse.
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+from carpet.config import BSA_FORMULAS, LBM_FORMULAS
+
 __all__ = [
     "LBM_FORMULAS",
     "BSA_FORMULAS",
@@ -34,11 +36,7 @@ __all__ = [
     "bsa_formula_text",
 ]
 
-#: Selectable LBM formulas (DICOM SUVType in brackets): ``janma`` (LBMJANMA),
-#: ``james128`` (LBMJAMES128), ``james120`` (LBM, "Morgan"; calculate-suv's).
-LBM_FORMULAS = ("janma", "james128", "james120")
-#: Selectable BSA formulas; DICOM CM2ML images use ``dubois``.
-BSA_FORMULAS = ("dubois", "mosteller")
+# LBM_FORMULAS / BSA_FORMULAS (the selectable formula names) live in carpet.config.
 
 _LBM_TEXT = {
     "janma": "Janmahasatian 2005: M 9270*W/(6680+216*BMI), F 9270*W/(8780+244*BMI) [kg, BMI=W/H_m^2]",
