@@ -144,8 +144,15 @@ def step_analyze(ctx: DemoContext) -> None:
     ctx.results["analysis_dir"] = out
 
 
+def step_cohort(ctx: DemoContext) -> None:
+    """Simulate a cohort and write its (SIMULATED) cohort report (``carpet cohort --simulate``)."""
+    from carpet.cli.cohort import demo_step_cohort
+
+    demo_step_cohort(ctx)
+
+
 #: The demo steps, in order. Later stages append theirs.
-DEMO_STEPS: list[Callable[[DemoContext], None]] = [step_generate, step_discover, step_suv, step_analyze]
+DEMO_STEPS: list[Callable[[DemoContext], None]] = [step_generate, step_discover, step_suv, step_analyze, step_cohort]
 
 
 def run_demo(out_dir: str | Path = "carpet-demo", *, keep: bool = False, console: Any = None, seed: int = 0) -> DemoContext:

@@ -33,6 +33,20 @@ def _plt():
     return plt
 
 
+def _plain_log_ticks(ax) -> None:
+    """Readable ticks (0.5, 1, 2, 5, 10 ...) on a log x axis, no minor labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    lo, hi = ax.get_xlim()
+    ticks = [m * 10.0**e for e in range(-3, 6) for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -75,14 +89,16 @@ def km_figure(km, order, *, title: str, time_label: str = "Months since infusion
         ax.text(0.98, 0.95, p_text, transform=ax.transAxes, ha="right", va="top", fontsize=9)
     tab = fig.add_subplot(gs[1], sharex=ax)
     tab.set_axis_off()
-    tab.text(-0.01, 1.0, "At risk", transform=tab.transAxes, ha="right", va="bottom", fontsize=8, weight="bold")
+    tab.text(-0.05, 1.0, "At risk", transform=tab.transAxes, ha="right", va="bottom", fontsize=8, weight="bold")
     for k, g in enumerate(groups):
         y = 1 - (k + 1) / (len(groups) + 0.3)
-        tab.text(-0.01, y, g, transform=tab.transAxes, ha="right", va="center", fontsize=8,
+        tab.text(-0.05, y, g, transform=tab.transAxes, ha="right", va="center", fontsize=8,
                  color=OKABE_ITO[k % len(OKABE_ITO)])
         for t in times:
             tab.text(t, y, str(int(km.at_risk.loc[g, t])), transform=tab.get_xaxis_transform(), ha="center",
                      va="center", fontsize=8)
+    if times:
+        ax.set_xticks(times)
     ax.set_xlabel(time_label)
     return _png(fig)
 
@@ -100,6 +116,7 @@ def forest_figure(cox: pd.DataFrame, *, title: str = "Univariable Cox models") -
                 transform=ax.get_yaxis_transform(), va="center", fontsize=8)
     ax.axvline(1, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
+    _plain_log_ticks(ax)
     ax.set_yticks(range(n))
     ax.set_yticklabels([str(u) for u in cox["unit"][::-1]] if n else [], fontsize=8)
     ax.set_xlabel("Hazard ratio (log scale)")
@@ -175,8 +192,9 @@ def cutoff_figure(cut, *, label: str) -> bytes:
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
     ax.plot(cut.candidates, np.abs(cut.statistics), color=OKABE_ITO[0], lw=1.5)
     ax.axvline(cut.cutoff, color=OKABE_ITO[1], ls="--", label=f"optimised cut-off {cut.cutoff:.3g}")
-    if min(cut.candidates) > 0:
+    if min(cut.candidates) > 0 and max(cut.candidates) / min(cut.candidates) > 20:
         ax.set_xscale("log")
+        _plain_log_ticks(ax)
     ax.set_xlabel(label)
     ax.set_ylabel("|standardised log-rank statistic|")
     ax.legend(fontsize=8, frameon=False)

@@ -71,9 +71,10 @@ def _table(df: pd.DataFrame, columns: dict[str, str] | None = None, digits: int 
 
 
 def _p(p: float | None) -> str:
+    """``p = 0.012`` or ``p < 0.001`` (as HTML)."""
     if p is None or not np.isfinite(p):
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return "p = –"
+    return "p &lt; 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
@@ -126,7 +127,7 @@ def render_cohort_html(result: CohortResult) -> str:
         add(
             f"<div class='note'><b>Headline.</b> {html.escape(predictor_label(c0.name_a))}: Harrell C "
             f"{c0.c_a:.2f} vs {html.escape(predictor_label(c0.name_b))} {c0.c_b:.2f}; difference "
-            f"{c0.delta:+.3f} ({ci_pct} CI {c0.ci_low:+.3f} to {c0.ci_high:+.3f}, paired bootstrap p = {_p(c0.p_value)}).</div>"
+            f"{c0.delta:+.3f} ({ci_pct} CI {c0.ci_low:+.3f} to {c0.ci_high:+.3f}, paired bootstrap {_p(c0.p_value)}).</div>"
         )
     add(_table(result.characteristics, {"variable": "Variable", "summary": "Summary", "n_missing": "Missing"}))
     add(f"<h3>Excluded patients ({len(result.tables.excluded)})</h3>")
@@ -159,15 +160,17 @@ def render_cohort_html(result: CohortResult) -> str:
         order = KM_GROUPINGS.get(g.grouping, ("low", "high"))
         ptxt = []
         if g.logrank:
-            ptxt.append(f"log-rank p = {_p(g.logrank.p_value)}")
+            ptxt.append(f"log-rank {_p(g.logrank.p_value)}".replace("&lt;", "<"))
         if g.trend:
-            ptxt.append(f"trend p = {_p(g.trend.p_value)}")
+            ptxt.append(f"trend {_p(g.trend.p_value)}".replace("&lt;", "<"))
         title = f"{ep} by {g.grouping.replace('_', ' ')}"
         if g.grouping == "optimal_cutoff_group" and result.cutoff:
             title += f" ({predictor_label(cfg.cutoff_predictor)} > {result.cutoff.cutoff:.3g}; optimised, optimistic)"
         add(f"<h3>{html.escape(title)}</h3>")
         add(_img(figures.km_figure(g.km, order, title=title, p_text=", ".join(ptxt)), title))
         summ = g.km.summary.copy()
+        rank = {x: k for k, x in enumerate(order)}
+        summ = summ.iloc[np.argsort([rank.get(x, len(rank)) for x in summ["group"]], kind="stable")]
         lm = f"survival_at_{cfg.landmark_months:g}"
         summ["median (CI)"] = [
             _ci(r["median"], r["median_ci_low"], r["median_ci_high"], 1) if np.isfinite(r["median"]) else "not reached"
@@ -204,7 +207,7 @@ def render_cohort_html(result: CohortResult) -> str:
                           "Harrell C (CI)": f"Harrell C ({ci_pct} CI)", "Uno C (CI)": f"Uno C ({ci_pct} CI)"}))
     if result.comparisons:
         rows = [{"comparison": f"{predictor_label(c.name_a)} vs {predictor_label(c.name_b)}", "n": c.n,
-                 "ΔC (CI)": f"{c.delta:+.3f} ({c.ci_low:+.3f} to {c.ci_high:+.3f})", "p": _p(c.p_value)}
+                 "ΔC (CI)": f"{c.delta:+.3f} ({c.ci_low:+.3f} to {c.ci_high:+.3f})", "p": _p(c.p_value).replace("&lt;", "<").removeprefix("p = ")}
                 for c in result.comparisons]
         add("<h3>Paired comparison with the reference predictor</h3>")
         add(_table(pd.DataFrame(rows)))
@@ -237,14 +240,14 @@ def render_cohort_html(result: CohortResult) -> str:
         add(_img(figures.cutoff_figure(c, label=predictor_label(cfg.cutoff_predictor)), "cut-off scan"))
         add(f"<p>Cut-off {predictor_label(cfg.cutoff_predictor)} &gt; {c.cutoff:.4g} ({c.n_low} low, {c.n_high} high; "
             f"candidates between the {100 * c.minprop:g}th and {100 * (1 - c.minprop):g}th percentiles). "
-            f"Max |statistic| {c.statistic:.2f}: naive p = {_p(c.p_naive)} (not valid), "
-            f"permutation-adjusted p = {_p(c.p_permutation)} ({c.n_permutations} permutations), "
-            f"Lausen–Schumacher p = {_p(c.p_lausen_schumacher)}.</p>")
+            f"Max |statistic| {c.statistic:.2f}: naive {_p(c.p_naive)} (not valid), "
+            f"permutation-adjusted {_p(c.p_permutation)} ({c.n_permutations} permutations), "
+            f"Lausen–Schumacher {_p(c.p_lausen_schumacher)}.</p>")
         if result.cv_cutoff:
             cv = result.cv_cutoff
             add(f"<p>{cv['n_folds']}-fold cross-validated cut-offs: "
                 f"{', '.join(f'{x:.3g}' for x in cv['fold_cutoffs'])}; log-rank test of the cross-validated "
-                f"groups p = {_p(cv['p_value'])} (honest: no patient's group used its own outcome).</p>")
+                f"groups {_p(cv['p_value'])} (honest: no patient's group used its own outcome).</p>")
     # ---- methods
     add("<h2 id='methods'>Methods</h2>")
     add(

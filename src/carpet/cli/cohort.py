@@ -1,0 +1,130 @@
+"""``carpet cohort``: clinical scores, outcome statistics and the HTML cohort report.
+
+::
+
+    carpet cohort --clinical CLINICAL.csv --biomarkers BIOMARKERS(.csv|folder) --endpoint pfs --out DIR
+    carpet cohort --simulate 111 --out DIR          # a SIMULATED cohort (demo)
+
+Writes ``DIR/report.html`` (self-contained), ``DIR/results.json`` and tidy CSVs, atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["demo_step_cohort", "register", "run_cohort_command"]
+
+
+def run_cohort_command(
+    *,
+    out: Path,
+    clinical: Path | None = None,
+    biomarkers: Path | None = None,
+    endpoint: str = "pfs",
+    seed: int = 0,
+    bootstrap: int = 1000,
+    permutations: int = 2000,
+    predictors: list[str] | None = None,
+    simulate: int | None = None,
+    simulated_label: bool = False,
+    progress=None,
+) -> Path:
+    """Read (or simulate) the tables, run the analysis and write the report; return report.html.
+
+    Raises
+    ------
+    carpet.errors.InputError
+        ``COHORT_USAGE`` when neither both tables nor ``simulate`` are given.
+    """
+    from carpet.clinical import read_biomarkers, read_table
+    from carpet.config import CohortConfig
+    from carpet.errors import InputError
+    from carpet.report import write_cohort_report
+    from carpet.survival import run_cohort_analysis
+
+    kw: dict[str, Any] = {"endpoint": endpoint, "seed": seed, "bootstrap": bootstrap, "permutations": permutations}
+    if predictors:
+        kw["predictors"] = tuple(predictors)
+    if simulate is not None:
+        if clinical is not None or biomarkers is not None:
+            raise InputError("give either --simulate N or --clinical/--biomarkers, not both", code="COHORT_USAGE")
+        from carpet.synthetic.cohort import simulate_cohort
+
+        clin, bio = simulate_cohort(simulate, seed=seed)
+        cfg = CohortConfig(simulated=True, **kw)
+        result = run_cohort_analysis(clin, bio, config=cfg, clinical_name="simulated clinical",
+                                     biomarkers_name="simulated biomarkers", progress=progress)
+    else:
+        if clinical is None or biomarkers is None:
+            raise InputError(
+                "carpet cohort needs --clinical CLINICAL.csv and --biomarkers BIOMARKERS.csv|FOLDER "
+                "(or --simulate N for a simulated demo cohort)",
+                code="COHORT_USAGE",
+            )
+        clin, bio = read_table(clinical), read_biomarkers(biomarkers)
+        cfg = CohortConfig(simulated=simulated_label, **kw)
+        result = run_cohort_analysis(clin, bio, config=cfg, clinical_name=Path(clinical).name,
+                                     biomarkers_name=Path(biomarkers).name, progress=progress)
+        from carpet._io import sha256_file
+
+        result.provenance["inputs"] = {
+            "clinical": {"name": Path(clinical).name, "sha256": sha256_file(clinical)},
+            "biomarkers": {
+                "name": Path(biomarkers).name,
+                "sha256": sha256_file(biomarkers) if Path(biomarkers).is_file() else None,
+            },
+        }
+    return write_cohort_report(result, out)
+
+
+def demo_step_cohort(ctx: Any) -> None:
+    """``carpet demo`` step: simulate a 111-patient cohort and write its (SIMULATED) report."""
+    ctx.header("Cohort statistics on a SIMULATED cohort (carpet cohort --simulate 111)")
+    path = run_cohort_command(out=Path(ctx.out_dir) / "cohort", simulate=111, seed=ctx.seed, bootstrap=500,
+                              permutations=1000)
+    ctx.console.print("SIMULATED cohort of 111 patients (no real patient data exists for this demo)")
+    ctx.console.print(f"cohort report: {path}")
+    ctx.results["cohort_report"] = path
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cohort`` to the carpet app."""
+
+    @app.command("cohort")
+    def cohort(
+        out: Annotated[Path, typer.Option("--out", help="Output folder (report.html, results.json, CSVs).")],
+        clinical: Annotated[
+            Path | None, typer.Option("--clinical", help="Clinical table (CSV or .xlsx; docs/clinical-table.md).")
+        ] = None,
+        biomarkers: Annotated[
+            Path | None,
+            typer.Option("--biomarkers", help="Biomarker CSV, or a folder of `carpet analyze` outputs."),
+        ] = None,
+        endpoint: Annotated[str, typer.Option("--endpoint", help="pfs or os.")] = "pfs",
+        seed: Annotated[int, typer.Option("--seed", help="Seed of bootstrap, permutations and folds.")] = 0,
+        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for CIs.")] = 1000,
+        permutations: Annotated[int, typer.Option("--permutations", help="Permutations for the cut-off p.")] = 2000,
+        predictor: Annotated[
+            list[str] | None,
+            typer.Option("--predictor", help="Predictor column (repeatable); default TMTV, TLG, SUVmax, IPI, IMPI."),
+        ] = None,
+        simulate: Annotated[
+            int | None, typer.Option("--simulate", help="Analyse a SIMULATED cohort of N patients instead.")
+        ] = None,
+        simulated_label: Annotated[
+            bool, typer.Option("--simulated-label", help="Label the outputs as SIMULATED (for simulated input tables).")
+        ] = False,
+    ) -> None:
+        """Risk scores, survival statistics and a self-contained HTML report for a cohort."""
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        path = run_cohort_command(
+            out=out, clinical=clinical, biomarkers=biomarkers, endpoint=endpoint.lower(), seed=seed,
+            bootstrap=bootstrap, permutations=permutations, predictors=predictor, simulate=simulate,
+            simulated_label=simulated_label, progress=lambda msg: console.log(msg),
+        )
+        typer.echo(f"report: {path}")
