@@ -90,7 +90,7 @@ SUVFactorCalculator.
 
 from carpet.suv.convert import apply_suv
 from carpet.suv.factors import NORMALIZATIONS, SUPPORTED_UNITS, SuvFactors, compute_suv_factors
-from carpet.suv.overrides import SuvOverrides, read_overrides_csv
+from carpet.suv.overrides import SuvOverrides, merge_overrides, overrides_for, read_overrides_csv
 
 #: Every refusal code :func:`compute_suv_factors` / :func:`apply_suv` can raise.
 REFUSAL_CODES = (
@@ -127,5 +127,7 @@ __all__ = [
     "SuvOverrides",
     "apply_suv",
     "compute_suv_factors",
+    "merge_overrides",
+    "overrides_for",
     "read_overrides_csv",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 from carpet.errors import ConfigError, TableValidationError
 
-__all__ = ["SuvOverrides", "read_overrides_csv", "OVERRIDE_KEY_COLUMNS"]
+__all__ = ["SuvOverrides", "read_overrides_csv", "overrides_for", "merge_overrides", "OVERRIDE_KEY_COLUMNS"]
 
 #: Plausible ranges of override values (inclusive).
 WEIGHT_KG_RANGE = (0.5, 400.0)
@@ -224,3 +224,46 @@ def read_overrides_csv(path: str | Path) -> dict[str, SuvOverrides]:
             problems=problems,
         )
     return out
+
+
+def overrides_for(table: dict[str, SuvOverrides], *keys: str | None) -> SuvOverrides | None:
+    """The overrides of the first of ``keys`` present in ``table`` (from :func:`read_overrides_csv`).
+
+    Parameters
+    ----------
+    table : dict of str to SuvOverrides
+    *keys : str or None
+        Candidate keys in priority order, e.g. SeriesInstanceUID, StudyInstanceUID,
+        PatientID, folder name; ``None`` entries are skipped.
+
+    Returns
+    -------
+    SuvOverrides or None
+
+    Examples
+    --------
+    >>> t = {"1.2.3": SuvOverrides(weight_kg=70)}
+    >>> overrides_for(t, None, "9.9", "1.2.3").weight_kg, overrides_for(t, "x") is None
+    (70.0, True)
+    """
+    for k in keys:
+        if k is not None and k in table:
+            return table[k]
+    return None
+
+
+def merge_overrides(base: SuvOverrides | None, top: SuvOverrides | None) -> SuvOverrides | None:
+    """Field-wise merge: values set in ``top`` (e.g. the command line) win over ``base`` (e.g. a CSV).
+
+    Examples
+    --------
+    >>> merge_overrides(SuvOverrides(weight_kg=70, sex="M"), SuvOverrides(weight_kg=80)).to_dict()
+    {'weight_kg': 80.0, 'sex': 'M'}
+    """
+    if base is None:
+        return top
+    if top is None:
+        return base
+    kw = {f.name: getattr(top, f.name) if getattr(top, f.name) is not None else getattr(base, f.name)
+          for f in fields(SuvOverrides)}
+    return SuvOverrides(**kw)
