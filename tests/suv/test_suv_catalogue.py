@@ -402,9 +402,10 @@ def test_every_documented_code_is_exercised():
 @pytest.mark.filterwarnings("ignore:Invalid value for VR")
 def test_malformed_value_is_named_in_the_refusal():
     from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
 
     def edit(ds):
-        ds[0x00101030] = RawDataElement(0x00101030, "DS", 4, b"abc ", 0, False, True, True, False)
+        ds[0x00101030] = RawDataElement(Tag(0x00101030), "DS", 4, b"abc ", 0, False, True, True, False)
 
     acq = read_pet_acquisition(series(edit=edit), source="catalogue")
     assert any("PatientWeight" in p and "'abc'" in p for p in acq.header_problems)

@@ -15,6 +15,7 @@ import pytest
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from carpet.errors import SuvError
 from carpet.ingest.pet_header import read_pet_acquisition
@@ -39,7 +40,7 @@ VALUES = {
 
 
 def set_raw(ds: Dataset, keyword: str, text: str) -> None:
-    tag = tag_for_keyword(keyword)
+    tag = Tag(tag_for_keyword(keyword))
     vr = dictionary_VR(tag)
     value = text.encode()
     if len(value) % 2:

@@ -81,6 +81,16 @@ def half_life_from_code(code: str | None, meaning: str | None = None) -> tuple[f
     (half_life_s, nuclide) or None
         ``None`` when neither identifies a known nuclide.
 
+    Notes
+    -----
+    Codes of DICOM CID 4020 are looked up first; otherwise the mass number and
+    element name or symbol are parsed from the meaning (``^18^Fluorine``, ``Ga68``).
+
+    References
+    ----------
+    DICOM PS3.16 CID 4020 "PET Radionuclide"; NNDC half-lives; IBSI-SUV manual
+    ("If the half-life is missing, derive it from RadionuclideCodeSequence").
+
     Examples
     --------
     >>> half_life_from_code("C-111A1")
@@ -106,6 +116,14 @@ def half_life_from_code(code: str | None, meaning: str | None = None) -> tuple[f
 def decay_constant_per_s(half_life_s: float) -> float:
     """λ = ln 2 / T½ (1/s).
 
+    Notes
+    -----
+    ``λ = ln 2 / T½``.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026), "Radiopharmaceutical dose".
+
     Examples
     --------
     >>> round(decay_constant_per_s(6586.2) * 1e4, 6)
@@ -116,6 +134,14 @@ def decay_constant_per_s(half_life_s: float) -> float:
 
 def decay_factor(interval_s: float, half_life_s: float) -> float:
     """Fraction remaining after ``interval_s``: ``exp(−λ·t)``.
+
+    Notes
+    -----
+    ``exp(−λ·t) = 2^(−t/T½)``; ``D_ref = D_adm · decay_factor(t_ref − t_adm, T½)``.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026), "Radiopharmaceutical dose".
 
     Examples
     --------
@@ -132,6 +158,10 @@ def frame_average_time_s(frame_duration_s: float, half_life_s: float) -> float:
     -----
     ``T_ave = (1/λ)·ln(λT / (1 − exp(−λT)))`` (IBSI-SUV manual), which tends to T/2
     for short frames.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026), "Radiopharmaceutical dose".
 
     Examples
     --------
@@ -153,6 +183,10 @@ def frame_decay_correction(frame_duration_s: float, half_life_s: float) -> float
     Notes
     -----
     ``λT / (1 − exp(−λT))`` (IBSI-SUV manual, DecayCorrection NONE); 1 for T → 0.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026), "Radiopharmaceutical dose".
 
     Examples
     --------

@@ -50,12 +50,40 @@ _BSA_TEXT = {
 
 
 def lbm_formula_text(formula: str) -> str:
-    """Human-readable formula string for provenance."""
+    """Human-readable LBM formula string for provenance.
+
+    Notes
+    -----
+    The strings restate the formulas of :func:`lean_body_mass_kg`.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026); methods.md §1.1.
+
+    Examples
+    --------
+    >>> lbm_formula_text("janma").split(":")[0]
+    'Janmahasatian 2005'
+    """
     return _LBM_TEXT[formula]
 
 
 def bsa_formula_text(formula: str) -> str:
-    """Human-readable formula string for provenance."""
+    """Human-readable BSA formula string for provenance.
+
+    Notes
+    -----
+    The strings restate the formulas of :func:`body_surface_area_m2`.
+
+    References
+    ----------
+    IBSI-SUV manual (Vácha et al. 2026); methods.md §1.1.
+
+    Examples
+    --------
+    >>> bsa_formula_text("dubois").split(":")[0]
+    'DuBois 1916'
+    """
     return _BSA_TEXT[formula]
 
 

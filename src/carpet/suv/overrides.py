@@ -147,6 +147,16 @@ def read_overrides_csv(path: str | Path) -> dict[str, SuvOverrides]:
         no key column, duplicate or empty key, non-numeric or implausible value,
         bad datetime) at once.
 
+    Notes
+    -----
+    All rows are validated before any is returned; ``injected_dose_mbq`` is
+    multiplied by 10⁶.
+
+    References
+    ----------
+    IBSI-SUV manual (weight, dose and injection time are manually entered and often wrong);
+    issue #3 §3 (overrides are recorded in the provenance).
+
     Examples
     --------
     >>> import tempfile, os
@@ -240,6 +250,15 @@ def overrides_for(table: dict[str, SuvOverrides], *keys: str | None) -> SuvOverr
     -------
     SuvOverrides or None
 
+    Notes
+    -----
+    Exact string match; the first key found wins.
+
+    References
+    ----------
+    IBSI-SUV manual (weight, dose and injection time are manually entered and often wrong);
+    issue #3 §3 (overrides are recorded in the provenance).
+
     Examples
     --------
     >>> t = {"1.2.3": SuvOverrides(weight_kg=70)}
@@ -254,6 +273,15 @@ def overrides_for(table: dict[str, SuvOverrides], *keys: str | None) -> SuvOverr
 
 def merge_overrides(base: SuvOverrides | None, top: SuvOverrides | None) -> SuvOverrides | None:
     """Field-wise merge: values set in ``top`` (e.g. the command line) win over ``base`` (e.g. a CSV).
+
+    Notes
+    -----
+    ``None`` fields of ``top`` fall back to ``base``; the result is validated again.
+
+    References
+    ----------
+    IBSI-SUV manual (weight, dose and injection time are manually entered and often wrong);
+    issue #3 §3 (overrides are recorded in the provenance).
 
     Examples
     --------
