@@ -46,8 +46,13 @@ def analyze_command(
     mbp_voi: Annotated[Optional[str], typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z (LPS mm).")] = None,
     no_mip: Annotated[bool, typer.Option("--no-mip", help="Do not write mip.png.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
+    export: Annotated[Optional[str], typer.Option("--export", help="Also write DICOM objects into OUT/dicom: comma list of seg,rtstruct,sr.")] = None,
 ) -> None:
-    """Segment lesions and measure TMTV, TLG, SUVmax/peak, Dmax... of one PET scan."""
+    """Segment lesions and measure TMTV, TLG, SUVmax/peak, Dmax... of one PET scan.
+
+    PATH may also be a DICOMweb study address, dicomweb+http(s)://host/root/studies/UID
+    (pulled into a temporary folder first; credentials from the environment).
+    """
     import json
 
     from carpet.config import AnalysisConfig
@@ -59,13 +64,20 @@ def analyze_command(
     if min_volume_ml is not None:
         kw["min_volume_ml"] = min_volume_ml
     cfg = AnalysisConfig(**kw)
-    if not path.exists():
+    from carpet.dicomweb import fetch_study, parse_study_address
+    from carpet.interop import export_dicom_objects, parse_export_formats
+
+    formats = parse_export_formats(export) if export else []
+    if parse_study_address(str(path)) is None and not path.exists():
         raise InputError(f"{path}: no such file or folder", code="NOT_FOUND")
     if edits is not None and not edits.is_file():
         raise InputError(f"edits file {edits}: no such file", code="EDITS_NOT_FOUND")
-    result = analyze(path, config=cfg, edits=edits, organs=organs, units=units,
-                     liver_center_mm=_point(liver_voi, "--liver-voi"), mbp_center_mm=_point(mbp_voi, "--mbp-voi"))
-    write_analysis(result, out)
+    with fetch_study(str(path)) as local:
+        result = analyze(local, config=cfg, edits=edits, organs=organs, units=units,
+                         liver_center_mm=_point(liver_voi, "--liver-voi"), mbp_center_mm=_point(mbp_voi, "--mbp-voi"))
+        write_analysis(result, out)
+        if formats:
+            export_dicom_objects(result, out / "dicom", formats=formats)
     p = result.patient
     if as_json:
         keys = ["tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm", "sdmax_per_m",

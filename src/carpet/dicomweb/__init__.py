@@ -1,6 +1,7 @@
 """DICOMweb (QIDO-RS / WADO-RS / STOW-RS) client: the network edge of carpet, like ``ingest``/``export``."""
 
 from carpet.dicomweb.client import (
+    DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_S,
     DicomwebSettings,
     PullResult,
@@ -14,6 +15,7 @@ from carpet.dicomweb.client import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_TIMEOUT_S",
     "DicomwebSettings",
     "PullResult",

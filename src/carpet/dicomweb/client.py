@@ -14,6 +14,7 @@ history and process lists). In order of precedence:
        token = "..."            # or: user = "...", password = "..."
        ca_bundle = "/etc/ssl/hospital-ca.pem"   # optional
        timeout_s = 60                          # optional
+       max_attempts = 3                        # optional (default 2)
 
 TLS certificates are verified by default (``ca_bundle`` adds a private CA;
 ``verify = false`` in the config file turns verification off for that server
@@ -40,6 +41,7 @@ from carpet._io import atomic_output_dir
 from carpet.errors import CarpetWarning, ConfigError, InputError, RemoteError
 
 __all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_TIMEOUT_S",
     "DicomwebSettings",
     "PullResult",
@@ -57,7 +59,11 @@ logger = logging.getLogger(__name__)
 #: Seconds to wait for a server's connection and for each response.
 DEFAULT_TIMEOUT_S = 30.0
 
-_ADDRESS = re.compile(r"^dicomweb\+(https?)://(?P<rest>.+?)/studies/(?P<uid>[0-9.]+)/?$")
+#: Attempts per request (dicomweb-client retries failed requests with exponential back-off,
+#: 0.5 s × 2^attempt; its own default of 5 attempts makes a dead server take a minute to report).
+DEFAULT_MAX_ATTEMPTS = 2
+
+_ADDRESS = re.compile(r"^dicomweb\+(https?):/{1,2}(?P<rest>[^/].*?)/studies/(?P<uid>[0-9.]+)/?$")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class DicomwebSettings:
         TLS verification: True, False, or a CA-bundle path.
     timeout_s : float
         Connection and read timeout, s.
+    max_attempts : int
+        Attempts per request (retries with exponential back-off).
     source : str
         Where the credentials came from (``"env"``, the config path, ``"none"``).
     """
@@ -84,6 +92,7 @@ class DicomwebSettings:
     password: str | None = None
     verify: bool | str = True
     timeout_s: float = DEFAULT_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     source: str = "none"
 
     def __repr__(self) -> str:
@@ -146,7 +155,7 @@ def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSet
         servers = data.get("server", [])
         if not isinstance(servers, list):
             raise ConfigError(f"{cfg}: 'server' must be an array of tables ([[server]])", code="BAD_CONFIG")
-        allowed = {"url", "token", "user", "password", "verify", "ca_bundle", "timeout_s"}
+        allowed = {"url", "token", "user", "password", "verify", "ca_bundle", "timeout_s", "max_attempts"}
         best = -1
         for s in servers:
             unknown = set(s) - allowed
@@ -181,8 +190,11 @@ def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSet
     t = float(timeout_s if timeout_s is not None else entry.get("timeout_s", DEFAULT_TIMEOUT_S))
     if not t > 0:
         raise ConfigError(f"DICOMweb timeout must be > 0 s; got {t}", code="BAD_TIMEOUT")
+    attempts = entry.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
+    if not isinstance(attempts, int) or attempts < 1:
+        raise ConfigError(f"{cfg}: max_attempts must be an integer >= 1; got {attempts!r}", code="BAD_CONFIG")
     return DicomwebSettings(url=url, token=token, user=user, password=password, verify=verify, timeout_s=t,
-                            source=source)
+                            max_attempts=attempts, source=source)
 
 
 def connect(settings: DicomwebSettings) -> Any:
@@ -196,7 +208,10 @@ def connect(settings: DicomwebSettings) -> Any:
         session.headers["Authorization"] = f"Bearer {settings.token}"
     elif settings.user:
         session.auth = (settings.user, settings.password or "")
-    return DICOMwebClient(settings.url, session=session, timeout=(settings.timeout_s, settings.timeout_s))
+    client = DICOMwebClient(settings.url, session=session, timeout=(settings.timeout_s, settings.timeout_s))
+    client.set_http_retry_params(retry=settings.max_attempts > 1, max_attempts=settings.max_attempts,
+                                 wait_exponential_multiplier=500)
+    return client
 
 
 def _remote(action: str, settings: DicomwebSettings, fn: Callable[[], Any]) -> Any:
@@ -207,7 +222,8 @@ def _remote(action: str, settings: DicomwebSettings, fn: Callable[[], Any]) -> A
         return fn()
     except requests.exceptions.Timeout as exc:
         raise RemoteError(
-            f"{action}: {settings.url} did not answer within {settings.timeout_s:g} s; check the server "
+            f"{action}: {settings.url} did not answer within {settings.timeout_s:g} s "
+            f"({settings.max_attempts} attempt(s)); check the server "
             "or raise the timeout (timeout_s in the config file)",
             code="REMOTE_TIMEOUT",
         ) from exc
@@ -219,7 +235,8 @@ def _remote(action: str, settings: DicomwebSettings, fn: Callable[[], Any]) -> A
         ) from exc
     except requests.exceptions.ConnectionError as exc:
         raise RemoteError(
-            f"{action}: cannot connect to {settings.url} (server stopped or unreachable); check the URL "
+            f"{action}: cannot connect to {settings.url} (server stopped or unreachable, "
+            f"{settings.max_attempts} attempt(s)); check the URL "
             "and that the server is running",
             code="REMOTE_UNREACHABLE",
         ) from exc
