@@ -452,6 +452,7 @@ def _validate_biomarkers(bio: pd.DataFrame, table: str) -> tuple[pd.DataFrame, l
             else:
                 vals.append(v)
         out[col] = np.asarray(vals, dtype=float)
+    problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     return out, problems
 
 
