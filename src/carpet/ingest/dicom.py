@@ -517,7 +517,7 @@ def read_series_volume(
     # --- pixels
     out = np.empty((n, ref.rows, ref.cols), dtype=dtype)
     cache: dict = {}
-    workers = max_workers or min(8, (os.cpu_count() or 2) * 2)
+    workers = max_workers or min(4, (os.cpu_count() or 2) * 2)
     if n >= 8 and workers > 1 and all(s.frame is None for s in slices):
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for f in [pool.submit(_fill, out, k, s, cache) for k, s in enumerate(slices)]:
