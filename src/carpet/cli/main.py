@@ -53,7 +53,7 @@ def _root(
 
 
 #: Command modules under ``carpet.cli``; each defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("review", "batch", "info", "demo", "analyze", "interop", "cohort", "suv")
+COMMAND_MODULES: tuple[str, ...] = ("review", "batch", "info", "demo", "analyze", "interop", "cohort", "suv", "response")
 
 _registered = {"done": False}
 
