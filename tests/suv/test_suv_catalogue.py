@@ -136,8 +136,10 @@ BRANCHES = {
                     delattr(ds, "FrameReferenceTime"),
                     set_private(ds, 0x0009, "GEMS_PETD_01", 0x0D, "DT", "20250101110000")),
         W * 1000 / d_ref(), "ge_private_scan_datetime"),
-    "series_after_acquisition_no_frame_info_earliest_acquisition": (
-        lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "ActualFrameDuration")),
+    "series_time_absent_frame_back_computed": (
+        lambda ds: delattr(ds, "SeriesTime"), W * 1000 / d_ref(), "frame_back_computed"),
+    "series_time_absent_no_frame_info_earliest_acquisition": (
+        lambda ds: (delattr(ds, "SeriesTime"), delattr(ds, "ActualFrameDuration")),
         W * 1000 / d_ref(), "earliest_acquisition_datetime"),
     "decay_correction_datetime_enhanced_style": (
         lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "DecayCorrection"),
@@ -356,6 +358,9 @@ REFUSALS = {
                                                 setattr(ds, "CorrectedImage", ["ATTN"]),
                                                 delattr(ds, "ActualFrameDuration")), {},
                                     "MISSING_FRAME_DURATION", "ActualFrameDuration (0018,1242)"),
+    "series_after_acquisition_without_frame_timing": (
+        lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "FrameReferenceTime")), {},
+        "MISSING_FRAME_DURATION", "FrameReferenceTime (0054,1300)"),
     "injection_after_reference": (lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101120000"),
                                   {}, "NEGATIVE_DECAY_TIME", "injection"),
     "decay_interval_23_days": (lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20241209100000"),
@@ -412,3 +417,29 @@ def test_malformed_value_is_named_in_the_refusal():
     with pytest.raises(SuvError) as e:
         compute_suv_factors(acq)
     assert e.value.code == "MISSING_WEIGHT" and "malformed in the header" in str(e.value) and "'abc'" in str(e.value)
+
+
+def test_weight_override_renormalises_already_suv_images():
+    """GML/SUVbw stored with the header weight 75 kg; an override of 90 kg gives SUVbw x 90/75."""
+    gml = series(edit=lambda ds: setattr(ds, "Units", "GML"))
+    f = factors(gml, overrides=SuvOverrides(weight_kg=90.0))
+    assert f.bw_factor == pytest.approx(90 / 75, rel=1e-12)
+    assert any("differs from the header" in w for w in f.warnings)
+    assert f.overrides_applied == ("weight_kg",)
+
+    def philips(ds):
+        ds.Units = "CNTS"
+        set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.000551")
+
+    f = factors(series(edit=philips), overrides=SuvOverrides(weight_kg=90.0, injected_dose_bq=2e8))
+    assert f.bw_factor == pytest.approx(0.000551 * 90 / 75, rel=1e-12)
+    assert any("injected_dose_bq not applicable" in w for w in f.warnings)
+
+
+def test_header_weight_absent_override_taken_as_scanner_weight():
+    gml = series(edit=lambda ds: (setattr(ds, "Units", "GML"), delattr(ds, "PatientWeight")))
+    with pytest.raises(SuvError) as e:
+        factors(gml)
+    assert e.value.code == "MISSING_WEIGHT"
+    f = factors(gml, overrides=SuvOverrides(weight_kg=80.0))
+    assert f.bw_factor == pytest.approx(1.0) and any("assumed to be the weight" in w for w in f.warnings)

@@ -26,9 +26,15 @@ Decision rules (methods.md §1.2–1.5)
   public tags** (de-identification shifts private dates differently: the ACRIN
   23-day trap); else the frame back-computed time ``t_acq + T_ave − FrameReferenceTime``
   (IBSI option B; preferred to the earliest acquisition because cropped or
-  re-processed series start later, IBSI DRO_3_2); else the earliest acquisition
-  (warning). A warning is recorded when the chosen time and the frame
-  back-computed one differ by more than 60 s.
+  re-processed series start later, IBSI DRO_3_2). When SeriesTime is after the
+  acquisition and none of these is usable the series is refused
+  (MISSING_FRAME_DURATION, an IBSI error case); the earliest acquisition (QIBA
+  option 3, warning) is used only when SeriesDate/Time is absent. A warning is
+  recorded when the chosen time and the frame back-computed one differ by more
+  than 60 s (``SuvConfig.reference_time_tolerance_s``).
+* **Already-SUV images** (GML, CM2ML, Philips SUV scale factor): the scanner's
+  normalisation is undone with the header's weight/height/sex and redone with the
+  values used (overrides renormalise; dose/injection overrides do not apply, warned).
 * **Injection time**: RadiopharmaceuticalStartDateTime; else StartTime on the date
   of the reference time, one day earlier if that is after the reference time
   (midnight crossing, recorded). Time-only injection for nuclides with T½ > 10 h
@@ -64,7 +70,8 @@ MISSING_HALF_LIFE              no half-life and no known RadionuclideCodeSequenc
 MISSING_INJECTION_TIME         no RadiopharmaceuticalStartDateTime nor StartTime             DRO_error_4_0
 INJECTION_DATETIME_REQUIRED    time-only injection for a nuclide with T½ > 10 h              DRO_error_4_1/4_2
 MISSING_REFERENCE_TIME         no series/acquisition/frame time to decay-correct to          —
-MISSING_FRAME_DURATION         DecayCorrection NONE without ActualFrameDuration              frame case
+MISSING_FRAME_DURATION         NONE without ActualFrameDuration; or SeriesTime after the     frame case
+                               acquisition with no frame timing and no GE private time
 NEGATIVE_DECAY_TIME            injection after the reference time                            —
 IMPLAUSIBLE_VALUE              dose/weight/half-life out of range, decay > 10 half-lives,     —
                                negative scale factor, non-finite factor

@@ -270,6 +270,36 @@ def _sex(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> tuple[str | 
     return s, None
 
 
+def _scanner_normaliser_inputs(
+    ctx: _Ctx, ov: SuvOverrides | None, used: tuple[float, float | None, str | None]
+) -> tuple[float, float | None, str | None]:
+    """Weight (kg), height (m) and sex the scanner normalised already-SUV images with.
+
+    The header's values, or, when the header lacks one, the override's (assumed to be
+    what the scanner used; warned). A warning is recorded when an override differs
+    from the header value: the SUV is then renormalised to the override.
+    """
+    try:
+        w = _weight_kg(ctx, None, [])
+    except SuvError:
+        if ov is None or ov.weight_kg is None:
+            raise
+        w = ov.weight_kg
+        ctx.warnings.append(f"{_TAG['PatientWeight']} absent: the override {w:g} kg is assumed to be the weight "
+                            "the scanner normalised the stored SUV with")
+    h, _ = _height_m(ctx, None, [])
+    if h is None and ov is not None and ov.height_m is not None:
+        h = ov.height_m
+    sx, _ = _sex(ctx, None, [])
+    if sx is None and ov is not None and ov.sex is not None:
+        sx = ov.sex
+    for name, header, new in (("weight", w, used[0]), ("height", h, used[1]), ("sex", sx, used[2])):
+        if header is not None and new is not None and header != new:
+            ctx.warnings.append(f"override {name} {new} differs from the header's {header}: the scanner's SUV "
+                                "normalisation is undone with the header value and redone with the override")
+    return w, h, sx
+
+
 def _dose_bq(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     if ov is not None and ov.injected_dose_bq is not None:
         applied.append("injected_dose_bq")
@@ -388,9 +418,22 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
         if chosen is None and frame_ref is not None:
             chosen = (frame_ref, "frame_back_computed")
         if chosen is None and earliest is not None:
+            missing = [tag for tag, attr in (("ActualFrameDuration (0018,1242)", "frame_duration_ms"),
+                                             ("FrameReferenceTime (0054,1300)", "frame_reference_time_ms"))
+                       if any(getattr(r, attr) is None for r in acq.instances)]
+            if series is not None:
+                # Post-processed series: the earliest AcquisitionTime of what is left is not reliably the
+                # decay reference (cropped/multi-bed series; IBSI DRO_3_2), so refuse (IBSI error case).
+                raise ctx.refuse(
+                    "MISSING_FRAME_DURATION",
+                    f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest acquisition "
+                    f"{earliest.isoformat()}, there is no usable GE private scan datetime, and the frame "
+                    f"back-computation lacks {' and '.join(missing) or 'valid frame timing'}",
+                    "The decay reference time is unknown; fix the header (or give the series as acquired).",
+                )
             ctx.warnings.append(
-                "reference time = earliest AcquisitionDate/Time (QIBA option 3; wrong for multi-injection series); "
-                "frame back-computation impossible (ActualFrameDuration or FrameReferenceTime missing)"
+                "reference time = earliest AcquisitionDate/Time (QIBA option 3; SeriesDate/SeriesTime absent; "
+                f"frame back-computation impossible: {' and '.join(missing) or 'invalid frame timing'} missing)"
             )
             chosen = (earliest, "earliest_acquisition_datetime")
     if chosen is None:
@@ -609,25 +652,28 @@ def compute_suv_factors(
     per_instance: list[float] | None = None
     uids = [r.sop_instance_uid or f"#{i}" for i, r in enumerate(acq.instances)]
 
+    not_needed_overrides = ("injected_dose_bq", "injection_datetime")
+    if units in ("GML", "CM2ML"):
+        w_b, h_b, s_b = _scanner_normaliser_inputs(ctx, overrides, (weight_kg, height_m, sex))
     if units == "GML":
         suv_type = acq.suv_type or "BW"
         method = f"GML SUVType={suv_type}"
         if suv_type == "BW":
-            k = 1.0 / weight_g
+            k = 1.0 / (1000.0 * w_b)
             formulas["bw"] = "SUVbw = stored*RescaleSlope (GML, SUVType BW)"
         elif suv_type in _LBM_SUVTYPES or suv_type == "IBW":
             what = f"Units GML with SUVType {suv_type}"
-            h = need("MISSING_HEIGHT", height_m, height_reason, what, "Give --height-m or an overrides CSV.")
-            s = need("MISSING_SEX", sex, sex_reason, what, "Give --sex or an overrides CSV.")
+            h = need("MISSING_HEIGHT", h_b, height_reason, what, "Give --height-m or an overrides CSV.")
+            s = need("MISSING_SEX", s_b, sex_reason, what, "Give --sex or an overrides CSV.")
             if s == "O":
                 ctx.warnings.append(f"PatientSex O: {suv_type} normaliser = mean of the male and female values "
                                     "(IBSI-SUV manual)")
             if suv_type == "IBW":
-                x_kg = ideal_body_weight_kg(weight_kg, h, s)
+                x_kg = ideal_body_weight_kg(w_b, h, s)
             else:
-                x_kg = lean_body_mass_kg(weight_kg, h, s, _LBM_SUVTYPES[suv_type])
+                x_kg = lean_body_mass_kg(w_b, h, s, _LBM_SUVTYPES[suv_type])
             if not x_kg > 0:
-                raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{suv_type} normaliser is {x_kg:.3g} kg for W={weight_kg:g} kg, "
+                raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{suv_type} normaliser is {x_kg:.3g} kg for W={w_b:g} kg, "
                                  f"H={h:g} m", "Check weight and height.")
             k = 1.0 / (1000.0 * x_kg)
             formulas["bw"] = f"SUVbw = stored*RescaleSlope * W/{suv_type} ({x_kg:.4f} kg)"
@@ -640,8 +686,8 @@ def compute_suv_factors(
         if acq.suv_type not in (None, "BSA"):
             raise ctx.refuse("UNSUPPORTED_SUV_TYPE", f"{_TAG['SUVType']} is {acq.suv_type!r} with Units CM2ML; "
                              "expected BSA or empty", "The series cannot be converted.")
-        h = need("MISSING_HEIGHT", height_m, height_reason, "Units CM2ML (SUVbsa)", "Give --height-m or an overrides CSV.")
-        bsa_cm2 = 1e4 * body_surface_area_m2(weight_kg, h, "dubois")
+        h = need("MISSING_HEIGHT", h_b, height_reason, "Units CM2ML (SUVbsa)", "Give --height-m or an overrides CSV.")
+        bsa_cm2 = 1e4 * body_surface_area_m2(w_b, h, "dubois")
         k = 1.0 / bsa_cm2
         method = "CM2ML (SUVbsa, DuBois)"
         formulas["bw"] = f"SUVbw = stored*RescaleSlope * W[g]/BSA_DuBois[cm2] ({bsa_cm2:.2f} cm2)"
@@ -655,7 +701,8 @@ def compute_suv_factors(
                 if any(f < 0 for f in suvf):  # type: ignore[operator]
                     raise ctx.refuse("IMPLAUSIBLE_VALUE", f"Philips SUV scale factor (7053,1000) is negative {min(suvf)}",  # type: ignore[type-var]
                                      "The series cannot be converted.")
-                per_instance = [f / weight_g for f in suvf]  # type: ignore[operator]
+                w_b, _, _ = _scanner_normaliser_inputs(ctx, overrides, (weight_kg, height_m, sex))
+                per_instance = [f / (1000.0 * w_b) for f in suvf]  # type: ignore[operator]
                 method = "CNTS: Philips SUV scale factor (7053,1000)"
                 formulas["bw"] = "SUVbw = stored*RescaleSlope * SUVScaleFactor(7053,1000)"
                 ref_source = "not_needed (Philips SUV scale factor)"
@@ -725,6 +772,11 @@ def compute_suv_factors(
             k = k_list[0]
     if per_instance is not None and len(set(per_instance)) <= 1:
         per_instance = None
+    if ref_source.startswith("not_needed") and overrides is not None:
+        for name in not_needed_overrides:
+            if getattr(overrides, name) is not None:
+                ctx.warnings.append(f"override {name} not applicable: the stored values of {method} are already "
+                                    "decay-corrected SUV")
 
     # ------------------------------------------------------------- normalisers
     def checked(name: str, value: float) -> float:
