@@ -56,6 +56,8 @@ _SOP_KIND = {
 }
 _MODALITY_KIND = {"PT": "PT", "CT": "CT", "SEG": "SEG", "RTSTRUCT": "RTSTRUCT", "RWV": "RWV"}
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+#: Header values larger than this are not loaded by discovery (read on access).
+_DEFER_SIZE = "16 KB"
 _SUV_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 _NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR LE
 
@@ -314,11 +316,11 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
         size = path.stat().st_size
         with open(path, "rb") as fp:
             try:
-                ds = pydicom.dcmread(fp, stop_before_pixels=True)
+                ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_DEFER_SIZE)
             except InvalidDicomError:
                 fp.seek(0)
                 try:
-                    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+                    ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_DEFER_SIZE, force=True)
                 except Exception as exc:  # noqa: BLE001 - arbitrary bytes: any parser failure means "not DICOM"
                     raise InputError(f"{path}: not a DICOM file ({exc})", code="NOT_DICOM") from exc
                 if "SOPInstanceUID" not in ds and "SeriesInstanceUID" not in ds:
