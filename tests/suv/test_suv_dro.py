@@ -70,3 +70,17 @@ def test_dro_2_2_gml_ibw_sex_other_quantised(dro_root):
     assert hi == pytest.approx(3.966 * 70 / ibw, rel=1e-6)
     assert (round(lo, 2), round(med, 2), round(hi, 2)) == (0.20, 1.00, 4.00)
     assert any("PatientSex O" in w for w in factors.warnings)
+
+
+@pytest.mark.parametrize("name", ["DRO_1_0", "DRO_2_4", "DRO_3_4", "DRO_4_2"])
+def test_dro_end_to_end_through_read_pet(dro_root, name):
+    """The same acceptance through carpet's own loader (discovery, slice order, per-slice rescale and
+    per-instance factors matched by SOPInstanceUID)."""
+    from carpet.ingest.pet import read_pet
+
+    study = read_pet(dro_root / name / "PT")
+    mask = mask_on_grid(dro_root / name / "mask" / "DRO_mask.nii.gz", study.suv)
+    vals = study.suv.array[mask]
+    assert float(vals.min()) == pytest.approx(0.20, abs=1e-3)
+    assert float(np.median(vals)) == pytest.approx(1.00, abs=1e-3)
+    assert float(vals.max()) == pytest.approx(4.00, abs=1e-3)
