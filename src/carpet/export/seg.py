@@ -45,6 +45,7 @@ from carpet.errors import ConfigError, GeometryMismatchError, InputError
 
 __all__ = [
     "SEG_TRACKING_PREFIX",
+    "complete_type2",
     "labels_to_seg",
     "lesion_ids_to_segments",
     "order_source_datasets",
@@ -158,6 +159,40 @@ def order_source_datasets(labels: Volume, source_datasets: Sequence[Dataset]) ->
     return out  # type: ignore[return-value]
 
 
+#: Type 2 patient/study attributes that derived objects copy from their source; when the
+#: source lacks one (it happens after de-identification) it is added empty, as DICOM allows.
+_TYPE2_COPIED = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "StudyDate", "StudyTime",
+    "ReferringPhysicianName", "AccessionNumber",
+)  # fmt: skip
+
+
+def complete_type2(datasets: Sequence[Dataset]) -> list[Dataset]:
+    """Shallow copies of ``datasets`` with missing Type 2 patient/study attributes added empty.
+
+    The inputs are not modified.
+
+    Examples
+    --------
+    >>> ds = Dataset(); ds.PatientID = "X"
+    >>> out = complete_type2([ds])[0]
+    >>> out.PatientSex, "PatientSex" in ds
+    ('', False)
+    """
+    out = []
+    for ds in datasets:
+        missing = [kw for kw in _TYPE2_COPIED if kw not in ds]
+        if missing:
+            copy = Dataset(ds)
+            if hasattr(ds, "file_meta"):
+                copy.file_meta = ds.file_meta
+            for kw in missing:
+                setattr(copy, kw, "")
+            ds = copy
+        out.append(ds)
+    return out
+
+
 def labels_to_seg(
     labels: Volume,
     source_datasets: Sequence[Dataset],
@@ -217,7 +252,7 @@ def labels_to_seg(
         )
     if min(ids) < 0:
         raise ConfigError(f"lesion ids must be positive; got {min(ids)}", code="BAD_LABELS")
-    sources = order_source_datasets(labels, source_datasets)
+    sources = complete_type2(order_source_datasets(labels, source_datasets))
 
     algo = hd.AlgorithmIdentificationSequence(
         name="carpet",

@@ -37,7 +37,7 @@ from pydicom.dataset import Dataset
 
 from carpet._io import atomic_write_bytes
 from carpet.errors import ConfigError, InputError
-from carpet.export.seg import SEG_TRACKING_PREFIX
+from carpet.export.seg import SEG_TRACKING_PREFIX, complete_type2
 from carpet.units import Unit
 
 __all__ = ["SR_MEASUREMENTS", "SrConcept", "measurements_to_sr", "suv_concept", "write_sr"]
@@ -241,7 +241,7 @@ def measurements_to_sr(
         # single-component patient names (common after de-identification) are valid DICOM
         warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
         sr = hd.sr.Comprehensive3DSR(
-            evidence=[seg, *source_datasets],
+            evidence=complete_type2([seg, *source_datasets]),
             content=report,
             series_instance_uid=series_instance_uid or hd.UID(),
             series_number=series_number,

@@ -328,39 +328,45 @@ def read_seg(
             HeaderWarning,
         )
 
-    masks: dict[int, np.ndarray] = {}
+    # Lesion label of each selected segment (the TrackingID's lesion id when unique).
+    seg_label: dict[int, int] = {}
+    for snum in wanted:
+        lab = _lesion_label(tracking.get(snum), snum)
+        if lab in seg_label.values():
+            lab = snum if snum not in seg_label.values() else max(seg_label.values()) + 1
+        seg_label[snum] = lab
+    # Frames are written straight into one label map (memory: one int32 volume, whatever
+    # the number of segments); a voxel claimed by two segments is an overlap.
+    labels = np.zeros(reference.shape, dtype=np.int32)
+    counts = dict.fromkeys(wanted, 0)
     for f, (snum, k) in enumerate(placements):
-        if snum not in wanted:
+        lab = seg_label.get(snum)
+        if lab is None:
             continue
         frame = pixels[f]
         on = frame >= 0.5 * max_frac if is_fractional else frame != 0
-        m = masks.setdefault(snum, np.zeros(reference.shape, dtype=bool))
-        m[k] |= on
-
-    labels = np.zeros(reference.shape, dtype=np.int32)
-    infos: list[SegmentInfo] = []
-    used: dict[int, int] = {}
-    for snum in wanted:
-        m = masks.get(snum)
-        count = int(m.sum()) if m is not None else 0
-        if count == 0:
-            _warn(msgs, f"SEG {path}: segment {snum} ({names[snum]!r}) is empty on the PET grid; skipped", QualityWarning)
+        if not on.any():
             continue
-        lab = _lesion_label(tracking.get(snum), snum)
-        if lab in used:
-            lab = snum if snum not in used else max(used) + 1
-        overlap = labels[m] != 0
-        if overlap.any():
-            other = sorted(set(int(v) for v in np.unique(labels[m][overlap])))
+        plane = labels[k]
+        prev = plane[on]
+        clash = (prev != 0) & (prev != lab)
+        if clash.any():
+            other = sorted({int(v) for v in prev[clash]})
             raise InputError(
                 f"SEG {path}: segment {snum} ({names[snum]!r}) overlaps segment(s) labelled {other} in "
-                f"{int(overlap.sum())} voxels; a lesion label map cannot hold overlapping segments. "
+                f"{int(clash.sum())} voxels of slice {k}; a lesion label map cannot hold overlapping segments. "
                 "Select non-overlapping segments (--segment N).",
                 code="OVERLAPPING_SEGMENTS",
             )
-        labels[m] = lab
-        used[lab] = snum
-        infos.append(SegmentInfo(label=lab, number=snum, name=names[snum], n_voxels=count))
+        counts[snum] += int(np.count_nonzero(prev == 0))
+        plane[on] = lab
+
+    infos: list[SegmentInfo] = []
+    for snum in wanted:
+        if counts[snum] == 0:
+            _warn(msgs, f"SEG {path}: segment {snum} ({names[snum]!r}) is empty on the PET grid; skipped", QualityWarning)
+            continue
+        infos.append(SegmentInfo(label=seg_label[snum], number=snum, name=names[snum], n_voxels=counts[snum]))
     if not infos:
         raise InputError(
             f"SEG {path}: every selected segment ({wanted}) is empty on the PET grid; nothing to measure",
