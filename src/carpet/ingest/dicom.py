@@ -77,7 +77,8 @@ def unit_of_series(modality: str, units: str | None) -> Unit:
 
 # ---------------------------------------------------------------- per-slice records
 class _Slice:
-    __slots__ = ("header", "frame", "ipp", "iop", "rows", "cols", "spacing", "slope", "intercept", "sop", "position", "instance_number")
+    __slots__ = ("header", "frame", "ipp", "iop", "rows", "cols", "spacing", "slope", "intercept", "sop", "position",
+                 "instance_number", "native_dtype")
 
     def __init__(self, header: InstanceHeader, frame: int | None, ipp, iop, rows, cols, spacing, slope, intercept, sop, inst):
         self.header = header
@@ -92,6 +93,8 @@ class _Slice:
         self.sop = sop
         self.instance_number = inst
         self.position = 0.0
+        # decided here (main thread) so that pixel threads never touch the pydicom dataset
+        self.native_dtype = _native_dtype(header.dataset) if frame is None else None
 
 
 def _floats(value: Any, n: int, what: str, h: InstanceHeader, tag: str, series_uid: str) -> np.ndarray:
@@ -187,9 +190,8 @@ def _native_dtype(ds: Any) -> np.dtype | None:
     return None
 
 
-def _raw_pixels(h: InstanceHeader, n_pixels: int) -> np.ndarray:
+def _raw_pixels(h: InstanceHeader, n_pixels: int, dt: np.dtype | None) -> np.ndarray:
     """Stored pixel values of one single-frame file (any transfer syntax)."""
-    dt = _native_dtype(h.dataset)
     if h.pixel_offset is not None and dt is not None and h.pixel_length is not None and h.pixel_length >= n_pixels * dt.itemsize:
         with open(h.path, "rb") as fp:
             fp.seek(h.pixel_offset)
@@ -261,7 +263,7 @@ def _decoded(h: InstanceHeader) -> np.ndarray:
 def _fill(out: np.ndarray, k: int, s: _Slice, frames_cache: dict) -> None:
     n_pix = s.rows * s.cols
     if s.frame is None:
-        raw = _raw_pixels(s.header, n_pix).reshape(s.rows, s.cols)
+        raw = _raw_pixels(s.header, n_pix, s.native_dtype).reshape(s.rows, s.cols)
     else:
         key = id(s.header)
         arr = frames_cache.get(key)
@@ -506,6 +508,20 @@ def read_series_volume(
     if not headers:
         raise InputError(f"series {uid}: no files", code="EMPTY_SERIES")
     geo = _plan(headers, series_uid)
+    return _volume_from_plan(geo, headers, series_uid, source, dtype=dtype, max_workers=max_workers)
+
+
+def _volume_from_plan(
+    geo: SeriesGeometry,
+    headers: list[InstanceHeader],
+    series_uid: str | None,
+    source: str,
+    *,
+    dtype: Any = np.float32,
+    max_workers: int | None = None,
+) -> Volume:
+    """Read the pixels of a planned series into one preallocated array (thread pool)."""
+    uid = series_uid or "(no SeriesInstanceUID)"
     slices = geo._slices
     n, rows, cols = geo.shape
     ds0 = headers[0].dataset

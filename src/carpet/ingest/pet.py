@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +19,7 @@ from typing import Any
 
 from carpet.core.volume import Volume
 from carpet.errors import ConfigError, InputError
-from carpet.ingest.dicom import read_series_volume
+from carpet.ingest.dicom import _volume_from_plan, read_series_volume, series_geometry
 from carpet.ingest.discover import Discovery, SeriesInfo, discover
 from carpet.ingest.nifti import is_nifti_path, read_nifti
 from carpet.units import Unit
@@ -179,11 +180,22 @@ def read_pet(
 
     disc = discover(path)
     series = disc.pick_pet(series_uid)
-    acq = read_pet_acquisition(series.datasets, source=str(path))
-    factors = compute_suv_factors(acq, overrides=overrides, lbm_formula=lbm_formula)
-    vol = read_series_volume(series)
-    suv = apply_suv(vol, factors, normalization="bw", inplace=True)
+    geo = series_geometry(series)  # geometry errors first, from headers only
     ds0 = series.datasets[0]
+    for keyword in ("Modality", "Units", "StudyInstanceUID", "FrameOfReferenceUID"):
+        ds0.get(keyword)  # convert now: the pixel thread then only reads converted values
+    # Pixels (file I/O and numpy, which release the GIL) are read in the background while
+    # the SUV header facts (pure Python) are parsed here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pixels = pool.submit(_volume_from_plan, geo, series.instances, series.series_instance_uid, str(path))
+        try:
+            acq = read_pet_acquisition(series.datasets, source=str(path))
+            factors = compute_suv_factors(acq, overrides=overrides, lbm_formula=lbm_formula)
+        except BaseException:
+            pixels.cancel()
+            raise
+        vol = pixels.result()
+    suv = apply_suv(vol, factors, normalization="bw", inplace=True)
     patient = PatientInfo(
         weight_kg=factors.weight_kg_used,
         height_m=factors.height_m_used,
