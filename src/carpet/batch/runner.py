@@ -169,6 +169,21 @@ def _records(lesions: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in lesions]
 
 
+def _pop_timings(patient: dict[str, Any]) -> dict[str, Any]:
+    """Move the analysis timings out of ``patient.json`` content (they go to a timing column).
+
+    Timings differ between otherwise identical runs; keeping them out of ``patient_json``
+    makes a resumed batch's database equal an uninterrupted one's, row for row.
+    """
+    prov = patient.get("provenance")
+    if isinstance(prov, dict) and "timings_s" in prov:
+        prov = dict(prov)
+        timings = prov.pop("timings_s")
+        patient["provenance"] = prov
+        return dict(timings) if isinstance(timings, dict) else {"timings_s": timings}
+    return {}
+
+
 def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
     """Analyse one study and write its output folder; never raises for a bad study.
 
@@ -225,11 +240,14 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
         suv = provenance.get("suv") if isinstance(provenance, dict) else None
         if suv is None and getattr(pet, "suv_factors", None) is not None:
             suv = pet.suv_factors.to_dict()
+        patient = dict(result.patient)
+        timings = _pop_timings(patient)
         return StudyRecord(
             **base,
             status="done",
             suv_provenance=suv,
-            patient=dict(result.patient),
+            patient=patient,
+            timings=timings,
             warnings=[str(w) for w in (getattr(result, "warnings", None) or ())],
             lesions=_records(result.lesions),
             output_dir=rel,
@@ -249,6 +267,10 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
 # ----------------------------------------------------------------------------- backends
 
 
+#: Modules imported once by the forkserver, so that each worker starts warm.
+_WORKER_PRELOAD = ("carpet.batch.runner", "carpet.batch._warmup")
+
+
 class _LocalBackend:
     """A process pool; a worker that dies fails only its studies (the pool is rebuilt)."""
 
@@ -256,7 +278,8 @@ class _LocalBackend:
         self.workers = workers
         self._ctx = multiprocessing.get_context("forkserver")
         with contextlib.suppress(ValueError, RuntimeError):
-            self._ctx.set_forkserver_preload(["carpet.batch.runner"])
+            # Workers fork from a server that has imported the pipeline once (imports take seconds).
+            self._ctx.set_forkserver_preload(list(_WORKER_PRELOAD))
         self._pool = self._new()
 
     def _new(self) -> cf.ProcessPoolExecutor:
@@ -297,7 +320,9 @@ class _DaskBackend:
                 "check the address (tcp://host:port) and that the scheduler is running",
                 code="SCHEDULER_UNREACHABLE",
             ) from exc
-        self._wait = distributed.wait
+        from distributed.client import _wait
+
+        self._wait_coro = _wait
         info = self._client.scheduler_info()
         self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
@@ -305,7 +330,8 @@ class _DaskBackend:
         return self._client.submit(task, job, params, pure=False, key=f"carpet-batch-{job.study_key}-{os.urandom(4).hex()}")
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
-        res = self._wait(list(futures), return_when="FIRST_COMPLETED")
+        # distributed.wait() uses the default client; call its coroutine on our own client instead.
+        res = self._client.sync(self._wait_coro, list(futures), timeout=None, return_when="FIRST_COMPLETED")
         return set(res.done)
 
     @staticmethod

@@ -9,7 +9,8 @@ Tables
     overrides, ``params_hash`` = hash of the resolved analysis parameters and software version,
     ``params_json``, ``software_version``), the results (``patient_json`` = the content of
     ``patient.json``, ``suv_provenance_json``, ``n_lesions``, ``output_dir``) and timings
-    (``started_utc``, ``finished_utc``, ``duration_s``, ``run_id``).
+    (``started_utc``, ``finished_utc``, ``duration_s``, ``timings_json`` = per-stage analysis
+    timings, ``run_id``): :data:`TIMING_COLUMNS`, the only columns that differ between runs.
 ``lesions``
     One row per lesion of a ``done`` study (``lesions.csv`` rows; contract columns typed,
     every column also in ``row_json``).
@@ -41,7 +42,7 @@ from typing import Any
 
 from carpet.errors import InputError
 
-__all__ = ["LESION_COLUMNS", "SCHEMA_VERSION", "STATE_FILENAME", "BatchState", "StudyRecord"]
+__all__ = ["LESION_COLUMNS", "SCHEMA_VERSION", "STATE_FILENAME", "TIMING_COLUMNS", "BatchState", "StudyRecord"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ LESION_COLUMNS: tuple[str, ...] = (
     "centroid_z_mm",
 )
 #: Columns of ``studies`` that record when/how long, not what (excluded when comparing runs).
-TIMING_COLUMNS: tuple[str, ...] = ("started_utc", "finished_utc", "duration_s", "run_id")
+TIMING_COLUMNS: tuple[str, ...] = ("started_utc", "finished_utc", "duration_s", "timings_json", "run_id")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -101,6 +102,7 @@ CREATE TABLE IF NOT EXISTS studies (
     started_utc TEXT,
     finished_utc TEXT,
     duration_s REAL,
+    timings_json TEXT,
     run_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS lesions (
@@ -149,6 +151,7 @@ class StudyRecord:
     started_utc: str | None = None
     finished_utc: str | None = None
     duration_s: float | None = None
+    timings: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in ("done", "failed"):
@@ -285,6 +288,7 @@ class BatchState:
             "started_utc": rec.started_utc,
             "finished_utc": rec.finished_utc,
             "duration_s": rec.duration_s,
+            "timings_json": None if rec.timings is None else _json(rec.timings),
             "run_id": run_id,
         }
         cols = ", ".join(values)
