@@ -289,11 +289,15 @@ def read_seg(
             code="MASK_GRID_MISMATCH",
         )
 
+    positions = []
     for f in range(n_frames):
         pos = _item(per_frame[f], "PlanePositionSequence")
         if pos is None:
             raise InputError(f"SEG {path} frame {f + 1} has no ImagePositionPatient", code="SEG_GEOMETRY")
-        k, j, i = reference.world_to_index(np.asarray(pos.ImagePositionPatient, dtype=float))[0]
+        positions.append([float(v) for v in pos.ImagePositionPatient])
+    frac = reference.world_to_index(np.asarray(positions, dtype=float).reshape(-1, 3))
+    for f in range(n_frames):
+        k, j, i = frac[f]
         kr = int(round(k))
         off = max(abs(k - kr), abs(j), abs(i))
         if by_uid:
@@ -306,7 +310,7 @@ def read_seg(
                 )
         elif off > POSITION_TOL_VOXELS or not 0 <= kr < n_slices:
             raise GeometryMismatchError(
-                f"SEG {path} frame {f + 1} at {list(pos.ImagePositionPatient)} mm is not on the PET grid "
+                f"SEG {path} frame {f + 1} at {positions[f]} mm is not on the PET grid "
                 f"(fractional index {k:.3f}, {j:.3f}, {i:.3f}; tolerance {POSITION_TOL_VOXELS} voxel). "
                 "Resample the mask onto the PET grid first.",
                 code="MASK_GRID_MISMATCH",
