@@ -311,10 +311,14 @@ def analyze(
     # reference regions (before growth: the lesion mask is the preselection)
     t = time.perf_counter()
     # every preselected region (lesions and removed organs) is kept out of the reference VOIs
-    lesion_mask = np.zeros(arr.shape, np.uint8)
-    for sd in seeds_all.values():
-        lesion_mask[sd.box][sd.core] = 1
-    lesion_vol = Volume(lesion_mask, suv.affine, unit=Unit.MASK, frame_of_reference_uid=suv.frame_of_reference_uid)
+    want_refs = cfg.reference_regions or cfg.method == "percist" or liver_center_mm is not None \
+        or mbp_center_mm is not None
+    lesion_mask = np.zeros(arr.shape if want_refs else (1, 1, 1), np.uint8)
+    if want_refs:
+        for sd in seeds_all.values():
+            lesion_mask[sd.box][sd.core] = 1
+    lesion_vol = Volume(lesion_mask, suv.affine if want_refs else np.eye(4), unit=Unit.MASK,
+                        frame_of_reference_uid=suv.frame_of_reference_uid)
     liver, mbp = None, None
     if liver_center_mm is not None or mbp_center_mm is not None:
         from carpet.measure import reference as ref
@@ -379,11 +383,8 @@ def analyze(
     metrics["tlr"] = (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
     if liver is not None:
         warn.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(warn))
-    excluded_summary = {
-        organ: float(np.count_nonzero(seg.excluded == code) * v_ml)
-        for organ, code in EXCLUDED_CODES.items()
-    }
-    excluded_summary = {k: v for k, v in excluded_summary.items() if v > 0}
+    counts = np.bincount(seg.excluded.ravel(), minlength=256) if physio or seg.removed else np.zeros(256, np.int64)
+    excluded_summary = {organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]}
     suv_prov = None
     if study is not None and getattr(study, "suv_factors", None) is not None:
         try:

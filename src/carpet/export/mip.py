@@ -25,7 +25,7 @@ def _axis_of(volume: Volume, world_axis: int) -> int:
 
 
 def mip_arrays(suv: Volume, labels: Volume, excluded: Volume | None = None, *, view: str = "coronal"):
-    """Projected SUV, lesion ids (of the brightest lesion voxel) and excluded codes for one view.
+    """Projected SUV, lesion ids (highest id along each ray) and excluded codes for one view.
 
     Returns
     -------
@@ -37,9 +37,7 @@ def mip_arrays(suv: Volume, labels: Volume, excluded: Volume | None = None, *, v
     other = ({0, 1, 2} - {proj_axis, z_axis}).pop()
     a = suv.array
     img = a.max(axis=proj_axis)
-    lab = labels.array
-    les = np.where(lab > 0, a, -np.inf).argmax(axis=proj_axis)
-    lab_proj = np.take_along_axis(lab, np.expand_dims(les, proj_axis), axis=proj_axis).squeeze(proj_axis)
+    lab_proj = labels.array.max(axis=proj_axis)  # colour of the highest id along the ray
     exc = excluded.array.max(axis=proj_axis) if excluded is not None else np.zeros_like(img, dtype=np.uint8)
     # order remaining axes as (z, other)
     rem = [ax for ax in (0, 1, 2) if ax != proj_axis]

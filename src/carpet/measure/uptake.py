@@ -5,7 +5,7 @@ default, radius 6.2035 mm) whose centre may be any voxel of the lesion (PERCIST
 "anywhere in the lesion", not only the maximum voxel). Voxels partly inside the
 sphere are weighted by their fractional overlap (super-sampled), and the
 correlation is computed only over the lesion's bounding box padded by the sphere
-radius, so the cost is proportional to the lesion, not to the scan.
+radius (or, for small lesions, only at the lesion's voxels), so the cost is proportional to the lesion, not to the scan.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ import functools
 import math
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from carpet.errors import ConfigError
 
 __all__ = ["peak_radius_mm", "sphere_kernel", "suv_peak_in_box"]
 
-#: Kernel voxels above which SUVpeak uses FFT correlation instead of direct correlation.
-_FFT_MIN_BOX_VOXELS = 200_000
 
 
 def peak_radius_mm(peak_volume_ml: float = 1.0) -> float:
@@ -142,12 +140,8 @@ def suv_peak_in_box(
             inside = ones_p[idx[..., 0], idx[..., 1], idx[..., 2]]
             means[start : start + 4096] = (vals @ wk) / (inside @ wk)
     else:
-        if crop_p.size > _FFT_MIN_BOX_VOXELS:
-            num = signal.fftconvolve(crop_p, kernel[::-1, ::-1, ::-1], mode="same")
-            den = signal.fftconvolve(ones_p, kernel[::-1, ::-1, ::-1], mode="same")
-        else:
-            num = ndimage.correlate(crop_p, kernel, mode="constant")
-            den = ndimage.correlate(ones_p, kernel, mode="constant")
+        num = ndimage.correlate(crop_p, kernel, mode="constant")
+        den = ndimage.correlate(ones_p, kernel, mode="constant")
         q = pts + np.array(off)
         means = num[q[:, 0], q[:, 1], q[:, 2]] / den[q[:, 0], q[:, 1], q[:, 2]]
     best = int(np.argmax(means))

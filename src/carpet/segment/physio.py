@@ -23,6 +23,10 @@ Two sources of anatomy, in order of trust:
    * ureters: thin regions (< 15 mL, z extent ≥ 2.5 × transverse) 50–400 mm
      below the lung base, 10–100 mm lateral.
 
+Only one instance of each organ is removed (one brain, bladder and heart, one
+kidney per side): the largest candidate and its fragments within a few cm; other
+candidates in the same zone are kept as lesions.
+
 An organ that is not in the field of view is never removed: without lungs in view
 (head/neck-only or pelvis-only scans) only the brain rule can fire, and it needs
 the vertex in view. A region removed here is recorded in ``excluded`` with its
@@ -119,14 +123,15 @@ class BodyFrame:
 _LUNG_FRACTION_OF_BODY = 0.6
 #: A slice shows lungs when this fraction of its body cross-section is lung-like.
 _LUNG_SLICE_FRACTION = 0.13
+#: Fragments of one organ: candidate centroids within this distance (mm) of the largest one.
+_FRAGMENT_MM = {"brain": 100.0, "bladder": 60.0, "myocardium": 80.0, "kidney": 80.0, "ureter": 0.0}
 #: Shortest run of lung slices taken as lungs in view, mm.
 _MIN_LUNG_HEIGHT_MM = 80.0
 
 
 def _downsample(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
-    s = tuple((n // k) * k for n, k in zip(a.shape, f))
-    a = a[: s[0], : s[1], : s[2]]
-    return a.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2]).mean(axis=(1, 3, 5), dtype=np.float32)
+    """Every f-th voxel, starting at the centre of the first block (cheap; the frame is coarse)."""
+    return np.ascontiguousarray(a[(f[0] - 1) // 2 :: f[0], (f[1] - 1) // 2 :: f[1], (f[2] - 1) // 2 :: f[2]])
 
 
 def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -> BodyFrame:
@@ -146,7 +151,7 @@ def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -
     a = _downsample(suv.array, f)
     aff = suv.affine.copy()
     aff[:3, :3] = aff[:3, :3] * np.array(f)
-    aff[:3, 3] = suv.affine[:3, 3] + suv.affine[:3, :3] @ ((np.array(f) - 1) / 2.0)
+    aff[:3, 3] = suv.affine[:3, 3] + suv.affine[:3, :3] @ ((np.array(f) - 1) // 2)
     d = aff[:3, :3] / np.linalg.norm(aff[:3, :3], axis=0)
     axial = abs(d[2, 0]) > 0.9
     n_k = a.shape[0]
@@ -284,12 +289,12 @@ def classify_regions(
         notes.append("automatic physiological-uptake removal skipped: slices are not axial")
         return out, notes
     v_ml = suv.voxel_volume_ml
-    sp = suv.spacing_mm
     lungs = frame.lung_bottom_z_mm is not None
     if not lungs:
         notes.append("lungs not in the field of view: myocardium, kidney, bladder and ureter rules not applied")
     if not frame.vertex_in_view:
         notes.append("skull vertex not in the field of view: brain rule not applied")
+    candidates: dict[str, list] = {}
     for i, box in enumerate(boxes):
         if box is None:
             continue
@@ -319,7 +324,20 @@ def classify_regions(
             elif 50.0 <= below <= 400.0 and 10.0 <= abs(dx) <= 100.0 and vol < 15.0 and ext[2] >= 2.5 * max(ext[0], ext[1]):
                 organ = "ureter"
         if organ is not None:
+            key = f"kidney_{'left' if dx > 0 else 'right'}" if organ == "kidney" else organ
+            candidates.setdefault(key, []).append((lid, float(vol), c, organ))
+    # one organ instance each (one brain, bladder, heart, one kidney per side): the largest
+    # candidate and its fragments nearby; other candidates are lesions that merely sit there
+    for key, cands in candidates.items():
+        if key == "ureter":
+            chosen = cands
+        else:
+            big = max(cands, key=lambda t: t[1])
+            chosen = [t for t in cands if np.linalg.norm(t[2] - big[2]) <= _FRAGMENT_MM[t[3]]]
+        for lid, vol, c, organ in chosen:
             out[lid] = organ
             logger.info("region %d (%.1f mL at %s) removed as %s", lid, vol, np.round(c, 1).tolist(), organ)
-    _ = sp
+        kept = len(cands) - len(chosen)
+        if kept:
+            notes.append(f"{kept} region(s) in the {key} zone kept as lesions (not the largest, not adjacent)")
     return out, notes
