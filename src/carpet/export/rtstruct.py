@@ -76,7 +76,7 @@ def mask_slice_to_contours(mask: np.ndarray) -> list[np.ndarray]:
     --------
     >>> m = np.zeros((4, 4), bool); m[1, 1] = True
     >>> [p.tolist() for p in mask_slice_to_contours(m)]
-    [[[0.5, 1.0], [1.0, 0.5], [1.5, 1.0], [1.0, 1.5]]]
+    [[[1.0, 0.5], [0.5, 1.0], [1.0, 1.5], [1.5, 1.0]]]
     """
     import contourpy
 
