@@ -105,7 +105,7 @@ def step_suv(ctx: DemoContext) -> None:
     ctx.pet = read_pet(ctx.dicom_dir)
     f = ctx.pet.suv_factors
     ctx.console.print(
-        f"SUVbw factor {f.bw_factor:.6g} g/Bq·mL⁻¹→g/mL (SUL {f.lbm_factor:.6g}, {f.lbm_formula}); reference time "
+        f"SUVbw factor {f.bw_factor:.6g} (multiplies Bq/mL; SUL factor {f.lbm_factor:.6g}, {f.lbm_formula}); reference time "
         f"{f.reference_time_source}; injection time from {f.injection_time_source}; decay interval "
         f"{(f.decay_interval_s or 0) / 60:.1f} min; loaded in {time.perf_counter() - t0:.2f} s"
     )
