@@ -431,7 +431,7 @@ def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) ->
     series = [_series_info(uid, hs) for uid, hs in groups.items()]
     series.sort(key=lambda s: (s.study_instance_uid, s.series_number if s.series_number is not None else 1 << 30, s.series_instance_uid))
     for prob in problems:
-        logger.warning("skipped %s: %s", prob.path, prob.reason)
+        logger.info("skipped %s: %s", prob.path, prob.reason)
     return Discovery(root=root, series=series, problems=problems, n_files=len(files))
 
 
