@@ -13,6 +13,13 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Tests run with --import-mode=importlib (test files in different folders may share a
+# basename). Helper modules beside the tests (builders, harnesses) are imported by bare
+# name, so each test folder is put on sys.path; helper module names must be unique.
+for _folder in sorted(p for p in Path(__file__).parent.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 SHARED_DATA = Path(os.environ.get("CARPET_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
