@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -25,7 +24,10 @@ def read_pet_series(folder: Path) -> tuple[list, Volume]:
     normal = np.cross(iop[:3], iop[3:])
     dss.sort(key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, dtype=float))))
     arr = np.stack(
-        [d.pixel_array.astype(np.float64) * float(d.RescaleSlope) + float(d.RescaleIntercept) for d in dss]
+        [
+            d.pixel_array.astype(np.float64) * float(d.RescaleSlope) + float(d.RescaleIntercept)
+            for d in dss
+        ]
     )
     ps = [float(x) for x in dss[0].PixelSpacing]
     p0 = np.asarray(dss[0].ImagePositionPatient, dtype=float)
@@ -35,8 +37,12 @@ def read_pet_series(folder: Path) -> tuple[list, Volume]:
     aff[:3, 1] = iop[3:] * ps[0]
     aff[:3, 2] = iop[:3] * ps[1]
     aff[:3, 3] = p0
-    vol = Volume(arr, aff, unit=str(dss[0].Units),
-                 meta={"sop_instance_uids": [str(d.SOPInstanceUID) for d in dss]})
+    vol = Volume(
+        arr,
+        aff,
+        unit=str(dss[0].Units),
+        meta={"sop_instance_uids": [str(d.SOPInstanceUID) for d in dss]},
+    )
     for d in dss:  # headers only from here on
         del d.PixelData
     return dss, vol
@@ -115,5 +121,3 @@ def pet(i=0, *, acq_time="110000", frame_ref_ms=None, **kw):
 
 def rp(ds):
     return ds.RadiopharmaceuticalInformationSequence[0]
-
-

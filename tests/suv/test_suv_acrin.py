@@ -14,7 +14,9 @@ from carpet.suv import compute_suv_factors
 
 
 def headers(folder):
-    return [pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(folder.iterdir()) if p.is_file()]
+    return [
+        pydicom.dcmread(p, stop_before_pixels=True) for p in sorted(folder.iterdir()) if p.is_file()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,9 @@ def test_acrin_ge_private_date_trap(ac):
     """The GE private (0009,xx0D) scan datetime is on a different shifted date than the public tags."""
     assert ac.manufacturer.startswith("GE")
     assert ac.ge_private_scan_datetime is not None
-    assert (ac.series_datetime - ac.ge_private_scan_datetime).days == 23  # mixing them = 23-day decay
+    assert (
+        ac.series_datetime - ac.ge_private_scan_datetime
+    ).days == 23  # mixing them = 23-day decay
     f = compute_suv_factors(ac)
     assert f.decay_interval_s == pytest.approx(9527.0)  # 07:21:00 -> 09:59:47, not 23 days
     # Same header as if post-processed (SeriesTime after AcquisitionTime): the GE private time is the QIBA

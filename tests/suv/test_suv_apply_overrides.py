@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from suv_helpers import pet
 
 from carpet.core.volume import Volume
 from carpet.errors import ConfigError, SuvError, TableValidationError
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import SuvOverrides, apply_suv, compute_suv_factors, read_overrides_csv
 from carpet.units import Unit
-from suv_helpers import pet
 
 
 def _factors(**kw):
@@ -30,7 +30,12 @@ def test_apply_uniform_factor_each_normalisation(rng):
     f = _factors()
     stored = rng.uniform(0, 20000, size=(3, 4, 5))
     v = _vol(stored)
-    for norm, unit in (("bw", Unit.SUV_BW), ("lbm", Unit.SUV_LBM), ("bsa", Unit.SUV_BSA), ("ibw", Unit.SUV_IBW)):
+    for norm, unit in (
+        ("bw", Unit.SUV_BW),
+        ("lbm", Unit.SUV_LBM),
+        ("bsa", Unit.SUV_BSA),
+        ("ibw", Unit.SUV_IBW),
+    ):
         out = apply_suv(v, f, normalization=norm)
         assert out.unit is unit and out.array.dtype == np.float32
         np.testing.assert_allclose(out.array, stored * getattr(f, f"{norm}_factor"), rtol=1e-6)
@@ -70,7 +75,9 @@ def test_apply_refusals():
     with pytest.raises(SuvError) as e:
         apply_suv(_vol(np.ones((1, 2, 2)), unit="SUVbw"), f)
     assert e.value.code == "UNIT_MISMATCH" and "BQML" in str(e.value)
-    nolbm = dataclasses.replace(f, lbm_factor=None, warnings=("lbm: not computed, PatientSex (0010,0040) is absent",))
+    nolbm = dataclasses.replace(
+        f, lbm_factor=None, warnings=("lbm: not computed, PatientSex (0010,0040) is absent",)
+    )
     with pytest.raises(SuvError) as e:
         apply_suv(_vol(np.ones((1, 2, 2))), nolbm, normalization="lbm")
     assert e.value.code == "NORMALIZATION_UNAVAILABLE" and "PatientSex" in str(e.value)
@@ -82,8 +89,15 @@ def test_apply_refusals():
 def test_overrides_validation():
     assert SuvOverrides().is_empty
     assert SuvOverrides(sex="f").sex == "F"
-    for kw in ({"weight_kg": 0}, {"weight_kg": float("nan")}, {"height_m": 185}, {"injected_dose_bq": 370},
-               {"sex": "X"}, {"injection_datetime": "2025-01-01"}, {"weight_kg": "heavy"}):
+    for kw in (
+        {"weight_kg": 0},
+        {"weight_kg": float("nan")},
+        {"height_m": 185},
+        {"injected_dose_bq": 370},
+        {"sex": "X"},
+        {"injection_datetime": "2025-01-01"},
+        {"weight_kg": "heavy"},
+    ):
         with pytest.raises(ConfigError) as e:
             SuvOverrides(**kw)
         assert e.value.code == "INVALID_OVERRIDE"
@@ -97,9 +111,13 @@ def test_overrides_csv_roundtrip(tmp_path):
         "1.2.4,,,,,\n"
     )
     table = read_overrides_csv(str(p))
-    assert table["1.2.3"] == SuvOverrides(weight_kg=81.5, height_m=1.7, injected_dose_bq=3.7e8,
-                                          injection_datetime=__import__("datetime").datetime(2025, 1, 1, 9, 30),
-                                          sex="F")
+    assert table["1.2.3"] == SuvOverrides(
+        weight_kg=81.5,
+        height_m=1.7,
+        injected_dose_bq=3.7e8,
+        injection_datetime=__import__("datetime").datetime(2025, 1, 1, 9, 30),
+        sex="F",
+    )
     assert table["1.2.4"].is_empty
     assert table["1.2.3"].to_dict()["injection_datetime"] == "2025-01-01T09:30:00"
 
@@ -109,9 +127,14 @@ def test_overrides_csv_roundtrip(tmp_path):
     [
         ("weight_kg\n80\n", ["no key column"]),
         ("key,weight_kg,shoe_size\na,80,44\n", ["unknown column(s) ['shoe_size']"]),
-        ("key,weight_kg\na,eighty\nb,80\nb,81\n,70\n", ["row 2, column weight_kg: 'eighty'",
-                                                         "row 4, column key: duplicate key 'b'",
-                                                         "row 5, column key: empty key"]),
+        (
+            "key,weight_kg\na,eighty\nb,80\nb,81\n,70\n",
+            [
+                "row 2, column weight_kg: 'eighty'",
+                "row 4, column key: duplicate key 'b'",
+                "row 5, column key: empty key",
+            ],
+        ),
         ("key,weight_kg\na,80000\n", ["row 2: SUV override weight_kg=80000.0"]),
         ("key,injection_datetime\na,yesterday\n", ["row 2, column injection_datetime"]),
         ("key,weight_kg\na,80,1\n", ["row 2: 3 cells, header has 2"]),

@@ -12,12 +12,11 @@ from datetime import datetime
 
 import pytest
 from pydicom.dataset import Dataset
+from suv_helpers import DOSE, F18, UID, H, W, lam, pet, rp, t_ave  # noqa: F401
 
 from carpet.errors import ConfigError, SuvError
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import SuvOverrides, compute_suv_factors
-
-from suv_helpers import DOSE, F18, UID, H, W, lam, pet, rp, t_ave  # noqa: F401
 
 
 def series(n=3, edit=None, **kw):
@@ -43,7 +42,9 @@ def lbm_janma(w, h, sex):
 
 
 def lbm_james(w, h, sex, k=128):
-    return 1.10 * w - k * (w / (100 * h)) ** 2 if sex == "M" else 1.07 * w - 148 * (w / (100 * h)) ** 2
+    return (
+        1.10 * w - k * (w / (100 * h)) ** 2 if sex == "M" else 1.07 * w - 148 * (w / (100 * h)) ** 2
+    )
 
 
 def bsa_dubois_cm2(w, h):
@@ -87,64 +88,133 @@ def set_private(ds, group, creator, elem, vr, value):
 
 BRANCHES = {
     "bqml_start_series_time": (lambda ds: None, W * 1000 / d_ref(), "series_datetime"),
-    "dose_stored_in_mbq": (lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "100"), W * 1000 / d_ref(),
-                           "series_datetime"),
-    "weight_stored_in_grams": (lambda ds: setattr(ds, "PatientWeight", "75000"), W * 1000 / d_ref(),
-                               "series_datetime"),
+    "dose_stored_in_mbq": (
+        lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "100"),
+        W * 1000 / d_ref(),
+        "series_datetime",
+    ),
+    "weight_stored_in_grams": (
+        lambda ds: setattr(ds, "PatientWeight", "75000"),
+        W * 1000 / d_ref(),
+        "series_datetime",
+    ),
     "cnts_philips_suv_scale_factor": (
-        lambda ds: (setattr(ds, "Units", "CNTS"),
-                    set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.000551")),
-        0.000551, "not_needed (Philips SUV scale factor)"),
+        lambda ds: (
+            setattr(ds, "Units", "CNTS"),
+            set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.000551"),
+        ),
+        0.000551,
+        "not_needed (Philips SUV scale factor)",
+    ),
     "cnts_philips_suv_factor_wins_over_acsf": (
-        lambda ds: (setattr(ds, "Units", "CNTS"),
-                    set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.000551"),
-                    set_private(ds, 0x7053, "Philips PET Private Group", 0x09, "DS", "1.602563")),
-        0.000551, "not_needed (Philips SUV scale factor)"),
+        lambda ds: (
+            setattr(ds, "Units", "CNTS"),
+            set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.000551"),
+            set_private(ds, 0x7053, "Philips PET Private Group", 0x09, "DS", "1.602563"),
+        ),
+        0.000551,
+        "not_needed (Philips SUV scale factor)",
+    ),
     "cnts_philips_activity_concentration_scale_factor": (
-        lambda ds: (setattr(ds, "Units", "CNTS"),
-                    set_private(ds, 0x7053, "Philips PET Private Group", 0x09, "DS", "1.602563")),
-        1.602563 * W * 1000 / d_ref(), "series_datetime"),
+        lambda ds: (
+            setattr(ds, "Units", "CNTS"),
+            set_private(ds, 0x7053, "Philips PET Private Group", 0x09, "DS", "1.602563"),
+        ),
+        1.602563 * W * 1000 / d_ref(),
+        "series_datetime",
+    ),
     "gml_suvtype_empty_is_bw": (lambda ds: setattr(ds, "Units", "GML"), 1.0, "not_needed (GML)"),
-    "gml_lbmjanma": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBMJANMA")),
-                     W / lbm_janma(W, H, "M"), "not_needed (GML)"),
-    "gml_lbmjames128": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBMJAMES128")),
-                        W / lbm_james(W, H, "M", 128), "not_needed (GML)"),
-    "gml_lbm_james120": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBM")),
-                         W / lbm_james(W, H, "M", 120), "not_needed (GML)"),
-    "gml_ibw_female": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "IBW"),
-                                   setattr(ds, "PatientSex", "F")),
-                       W / ibw(W, H, "F"), "not_needed (GML)"),
-    "cm2ml_suvbsa_dubois": (lambda ds: (setattr(ds, "Units", "CM2ML"), setattr(ds, "SUVType", "BSA")),
-                            W * 1000 / bsa_dubois_cm2(W, H), "not_needed (CM2ML)"),
+    "gml_lbmjanma": (
+        lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBMJANMA")),
+        W / lbm_janma(W, H, "M"),
+        "not_needed (GML)",
+    ),
+    "gml_lbmjames128": (
+        lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBMJAMES128")),
+        W / lbm_james(W, H, "M", 128),
+        "not_needed (GML)",
+    ),
+    "gml_lbm_james120": (
+        lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBM")),
+        W / lbm_james(W, H, "M", 120),
+        "not_needed (GML)",
+    ),
+    "gml_ibw_female": (
+        lambda ds: (
+            setattr(ds, "Units", "GML"),
+            setattr(ds, "SUVType", "IBW"),
+            setattr(ds, "PatientSex", "F"),
+        ),
+        W / ibw(W, H, "F"),
+        "not_needed (GML)",
+    ),
+    "cm2ml_suvbsa_dubois": (
+        lambda ds: (setattr(ds, "Units", "CM2ML"), setattr(ds, "SUVType", "BSA")),
+        W * 1000 / bsa_dubois_cm2(W, H),
+        "not_needed (CM2ML)",
+    ),
     "admin_no_decay_no_times_needed": (
-        lambda ds: (setattr(ds, "DecayCorrection", "ADMIN"), delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
-                    delattr(rp(ds), "RadiopharmaceuticalStartTime")),
-        W * 1000 / DOSE, "admin (DecayCorrection ADMIN)"),
-    "start_time_only_plus_series_date": (lambda ds: delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
-                                         W * 1000 / d_ref(), "series_datetime"),
-    "half_life_from_radionuclide_code": (lambda ds: delattr(rp(ds), "RadionuclideHalfLife"),
-                                         W * 1000 / d_ref(), "series_datetime"),
+        lambda ds: (
+            setattr(ds, "DecayCorrection", "ADMIN"),
+            delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
+            delattr(rp(ds), "RadiopharmaceuticalStartTime"),
+        ),
+        W * 1000 / DOSE,
+        "admin (DecayCorrection ADMIN)",
+    ),
+    "start_time_only_plus_series_date": (
+        lambda ds: delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
+        W * 1000 / d_ref(),
+        "series_datetime",
+    ),
+    "half_life_from_radionuclide_code": (
+        lambda ds: delattr(rp(ds), "RadionuclideHalfLife"),
+        W * 1000 / d_ref(),
+        "series_datetime",
+    ),
     "ga68_half_life_from_code_meaning": (
-        lambda ds: (delattr(rp(ds), "RadionuclideHalfLife"),
-                    setattr(rp(ds).RadionuclideCodeSequence[0], "CodeValue", "C-XXXX"),
-                    setattr(rp(ds).RadionuclideCodeSequence[0], "CodeMeaning", "^68^Gallium")),
-        W * 1000 / d_ref(t_half=4062.6), "series_datetime"),
+        lambda ds: (
+            delattr(rp(ds), "RadionuclideHalfLife"),
+            setattr(rp(ds).RadionuclideCodeSequence[0], "CodeValue", "C-XXXX"),
+            setattr(rp(ds).RadionuclideCodeSequence[0], "CodeMeaning", "^68^Gallium"),
+        ),
+        W * 1000 / d_ref(t_half=4062.6),
+        "series_datetime",
+    ),
     "series_after_acquisition_frame_back_computed": (
-        lambda ds: setattr(ds, "SeriesTime", "113000"), W * 1000 / d_ref(), "frame_back_computed"),
+        lambda ds: setattr(ds, "SeriesTime", "113000"),
+        W * 1000 / d_ref(),
+        "frame_back_computed",
+    ),
     "series_after_acquisition_ge_private_same_date": (
-        lambda ds: (setattr(ds, "SeriesTime", "113000"), setattr(ds, "Manufacturer", "GE MEDICAL SYSTEMS"),
-                    delattr(ds, "FrameReferenceTime"),
-                    set_private(ds, 0x0009, "GEMS_PETD_01", 0x0D, "DT", "20250101110000")),
-        W * 1000 / d_ref(), "ge_private_scan_datetime"),
+        lambda ds: (
+            setattr(ds, "SeriesTime", "113000"),
+            setattr(ds, "Manufacturer", "GE MEDICAL SYSTEMS"),
+            delattr(ds, "FrameReferenceTime"),
+            set_private(ds, 0x0009, "GEMS_PETD_01", 0x0D, "DT", "20250101110000"),
+        ),
+        W * 1000 / d_ref(),
+        "ge_private_scan_datetime",
+    ),
     "series_time_absent_frame_back_computed": (
-        lambda ds: delattr(ds, "SeriesTime"), W * 1000 / d_ref(), "frame_back_computed"),
+        lambda ds: delattr(ds, "SeriesTime"),
+        W * 1000 / d_ref(),
+        "frame_back_computed",
+    ),
     "series_time_absent_no_frame_info_earliest_acquisition": (
         lambda ds: (delattr(ds, "SeriesTime"), delattr(ds, "ActualFrameDuration")),
-        W * 1000 / d_ref(), "earliest_acquisition_datetime"),
+        W * 1000 / d_ref(),
+        "earliest_acquisition_datetime",
+    ),
     "decay_correction_datetime_enhanced_style": (
-        lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "DecayCorrection"),
-                    setattr(ds, "DecayCorrectionDateTime", "20250101110000")),
-        W * 1000 / d_ref(), "decay_correction_datetime"),
+        lambda ds: (
+            setattr(ds, "SeriesTime", "113000"),
+            delattr(ds, "DecayCorrection"),
+            setattr(ds, "DecayCorrectionDateTime", "20250101110000"),
+        ),
+        W * 1000 / d_ref(),
+        "decay_correction_datetime",
+    ),
 }
 
 
@@ -211,13 +281,21 @@ def test_decay_correction_none_per_frame_factors():
     f = factors(build())
     T = 300.0
     expected = {
-        f"{UID}.{i + 1}": W * 1000 / DOSE * lam() * T / (1 - math.exp(-lam() * T)) * math.exp(lam() * (3600 + 300 * i))
+        f"{UID}.{i + 1}": W
+        * 1000
+        / DOSE
+        * lam()
+        * T
+        / (1 - math.exp(-lam() * T))
+        * math.exp(lam() * (3600 + 300 * i))
         for i in range(3)
     }
     assert f.slice_bw_factors.keys() == expected.keys()
     for k, v in expected.items():
         assert f.slice_bw_factors[k] == pytest.approx(v, rel=1e-9)
-    assert f.bw_factor == pytest.approx(expected[f"{UID}.1"], rel=1e-9)  # earliest-acquired instance
+    assert f.bw_factor == pytest.approx(
+        expected[f"{UID}.1"], rel=1e-9
+    )  # earliest-acquired instance
     assert f.reference_time_source == "per_frame (DecayCorrection NONE)"
     ratio = f.lbm_factor / f.bw_factor
     for k, v in f.slice_factors("lbm").items():
@@ -265,11 +343,22 @@ def test_overrides_win_and_are_recorded():
         del rp(ds).RadiopharmaceuticalStartDateTime
         del rp(ds).RadiopharmaceuticalStartTime
 
-    ov = SuvOverrides(weight_kg=80.0, injected_dose_bq=2e8, injection_datetime=datetime(2025, 1, 1, 9, 30),
-                      height_m=1.7, sex="F")
+    ov = SuvOverrides(
+        weight_kg=80.0,
+        injected_dose_bq=2e8,
+        injection_datetime=datetime(2025, 1, 1, 9, 30),
+        height_m=1.7,
+        sex="F",
+    )
     f = factors(series(edit=edit), overrides=ov)
     assert f.bw_factor == pytest.approx(80_000 / d_ref(5400.0, dose=2e8), rel=1e-12)
-    assert set(f.overrides_applied) == {"weight_kg", "injected_dose_bq", "injection_datetime", "height_m", "sex"}
+    assert set(f.overrides_applied) == {
+        "weight_kg",
+        "injected_dose_bq",
+        "injection_datetime",
+        "height_m",
+        "sex",
+    }
     assert f.injection_time_source == "override"
     assert f.to_dict()["overrides_applied"]
 
@@ -311,64 +400,217 @@ def _del_rp(*names):
 
 
 REFUSALS = {
-    "weight_absent": (lambda ds: delattr(ds, "PatientWeight"), {}, "MISSING_WEIGHT", "PatientWeight (0010,1030)"),
-    "weight_zero": (lambda ds: setattr(ds, "PatientWeight", "0"), {}, "MISSING_WEIGHT", "--weight-kg"),
-    "weight_negative": (lambda ds: setattr(ds, "PatientWeight", "-70"), {}, "IMPLAUSIBLE_VALUE", "PatientWeight"),
-    "weight_absurd": (lambda ds: setattr(ds, "PatientWeight", "700"), {}, "IMPLAUSIBLE_VALUE", "PatientWeight"),
-    "height_absent_cm2ml": (lambda ds: (setattr(ds, "Units", "CM2ML"), delattr(ds, "PatientSize")), {},
-                            "MISSING_HEIGHT", "PatientSize (0010,1020)"),
-    "height_zero_gml_lbm": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "LBMJANMA"),
-                                        setattr(ds, "PatientSize", "0")), {}, "MISSING_HEIGHT", "--height-m"),
-    "sex_absent_gml_ibw": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "IBW"),
-                                       delattr(ds, "PatientSex")), {}, "MISSING_SEX", "PatientSex (0010,0040)"),
-    "dose_absent": (_del_rp("RadionuclideTotalDose"), {}, "MISSING_DOSE", "RadionuclideTotalDose (0018,1074)"),
-    "dose_zero": (lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "0"), {}, "MISSING_DOSE", "--injected-dose-bq"),
-    "dose_negative": (lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "-3.7e8"), {}, "NEGATIVE_DOSE",
-                      "RadionuclideTotalDose"),
-    "dose_neither_mbq_nor_bq": (lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "50000"), {},
-                                "IMPLAUSIBLE_VALUE", "RadionuclideTotalDose"),
-    "injection_time_absent": (_del_rp("RadiopharmaceuticalStartDateTime", "RadiopharmaceuticalStartTime"), {},
-                              "MISSING_INJECTION_TIME", "--injection-datetime"),
-    "zr89_time_only": (lambda ds: (delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
-                                   setattr(rp(ds), "RadionuclideHalfLife", "282276")), {},
-                       "INJECTION_DATETIME_REQUIRED", "RadiopharmaceuticalStartTime (0018,1072)"),
-    "half_life_and_code_absent": (_del_rp("RadionuclideHalfLife", "RadionuclideCodeSequence"), {},
-                                  "MISSING_HALF_LIFE", "RadionuclideHalfLife (0018,1075)"),
-    "half_life_absurd": (lambda ds: setattr(rp(ds), "RadionuclideHalfLife", "1"), {}, "IMPLAUSIBLE_VALUE",
-                         "RadionuclideHalfLife"),
-    "units_propcnts": (lambda ds: setattr(ds, "Units", "PROPCNTS"), {}, "UNSUPPORTED_UNITS", "'PROPCNTS'"),
-    "units_cps": (lambda ds: setattr(ds, "Units", "CPS"), {}, "UNSUPPORTED_UNITS", "Units (0054,1001)"),
+    "weight_absent": (
+        lambda ds: delattr(ds, "PatientWeight"),
+        {},
+        "MISSING_WEIGHT",
+        "PatientWeight (0010,1030)",
+    ),
+    "weight_zero": (
+        lambda ds: setattr(ds, "PatientWeight", "0"),
+        {},
+        "MISSING_WEIGHT",
+        "--weight-kg",
+    ),
+    "weight_negative": (
+        lambda ds: setattr(ds, "PatientWeight", "-70"),
+        {},
+        "IMPLAUSIBLE_VALUE",
+        "PatientWeight",
+    ),
+    "weight_absurd": (
+        lambda ds: setattr(ds, "PatientWeight", "700"),
+        {},
+        "IMPLAUSIBLE_VALUE",
+        "PatientWeight",
+    ),
+    "height_absent_cm2ml": (
+        lambda ds: (setattr(ds, "Units", "CM2ML"), delattr(ds, "PatientSize")),
+        {},
+        "MISSING_HEIGHT",
+        "PatientSize (0010,1020)",
+    ),
+    "height_zero_gml_lbm": (
+        lambda ds: (
+            setattr(ds, "Units", "GML"),
+            setattr(ds, "SUVType", "LBMJANMA"),
+            setattr(ds, "PatientSize", "0"),
+        ),
+        {},
+        "MISSING_HEIGHT",
+        "--height-m",
+    ),
+    "sex_absent_gml_ibw": (
+        lambda ds: (
+            setattr(ds, "Units", "GML"),
+            setattr(ds, "SUVType", "IBW"),
+            delattr(ds, "PatientSex"),
+        ),
+        {},
+        "MISSING_SEX",
+        "PatientSex (0010,0040)",
+    ),
+    "dose_absent": (
+        _del_rp("RadionuclideTotalDose"),
+        {},
+        "MISSING_DOSE",
+        "RadionuclideTotalDose (0018,1074)",
+    ),
+    "dose_zero": (
+        lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "0"),
+        {},
+        "MISSING_DOSE",
+        "--injected-dose-bq",
+    ),
+    "dose_negative": (
+        lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "-3.7e8"),
+        {},
+        "NEGATIVE_DOSE",
+        "RadionuclideTotalDose",
+    ),
+    "dose_neither_mbq_nor_bq": (
+        lambda ds: setattr(rp(ds), "RadionuclideTotalDose", "50000"),
+        {},
+        "IMPLAUSIBLE_VALUE",
+        "RadionuclideTotalDose",
+    ),
+    "injection_time_absent": (
+        _del_rp("RadiopharmaceuticalStartDateTime", "RadiopharmaceuticalStartTime"),
+        {},
+        "MISSING_INJECTION_TIME",
+        "--injection-datetime",
+    ),
+    "zr89_time_only": (
+        lambda ds: (
+            delattr(rp(ds), "RadiopharmaceuticalStartDateTime"),
+            setattr(rp(ds), "RadionuclideHalfLife", "282276"),
+        ),
+        {},
+        "INJECTION_DATETIME_REQUIRED",
+        "RadiopharmaceuticalStartTime (0018,1072)",
+    ),
+    "half_life_and_code_absent": (
+        _del_rp("RadionuclideHalfLife", "RadionuclideCodeSequence"),
+        {},
+        "MISSING_HALF_LIFE",
+        "RadionuclideHalfLife (0018,1075)",
+    ),
+    "half_life_absurd": (
+        lambda ds: setattr(rp(ds), "RadionuclideHalfLife", "1"),
+        {},
+        "IMPLAUSIBLE_VALUE",
+        "RadionuclideHalfLife",
+    ),
+    "units_propcnts": (
+        lambda ds: setattr(ds, "Units", "PROPCNTS"),
+        {},
+        "UNSUPPORTED_UNITS",
+        "'PROPCNTS'",
+    ),
+    "units_cps": (
+        lambda ds: setattr(ds, "Units", "CPS"),
+        {},
+        "UNSUPPORTED_UNITS",
+        "Units (0054,1001)",
+    ),
     "units_absent": (lambda ds: delattr(ds, "Units"), {}, "UNSUPPORTED_UNITS", "absent"),
-    "cnts_without_factors": (lambda ds: setattr(ds, "Units", "CNTS"), {}, "CNTS_WITHOUT_SCALE_FACTOR", "(7053,1000)"),
-    "cnts_zero_factor": (lambda ds: (setattr(ds, "Units", "CNTS"),
-                                     set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.0")), {},
-                         "CNTS_WITHOUT_SCALE_FACTOR", "(7053,1009)"),
-    "not_attenuation_corrected": (lambda ds: setattr(ds, "CorrectedImage", ["NORM", "DECY"]), {},
-                                  "NOT_ATTENUATION_CORRECTED", "CorrectedImage (0028,0051)"),
-    "corrected_image_absent": (lambda ds: delattr(ds, "CorrectedImage"), {}, "NOT_ATTENUATION_CORRECTED", "ATTN"),
-    "start_without_decy": (lambda ds: setattr(ds, "CorrectedImage", ["ATTN"]), {}, "NOT_DECAY_CORRECTED", "DECY"),
-    "none_with_decy": (lambda ds: setattr(ds, "DecayCorrection", "NONE"), {}, "NOT_DECAY_CORRECTED", "NONE"),
-    "decay_correction_absent": (lambda ds: delattr(ds, "DecayCorrection"), {}, "UNSUPPORTED_DECAY_CORRECTION",
-                                "DecayCorrection (0054,1102)"),
-    "decay_correction_unknown": (lambda ds: setattr(ds, "DecayCorrection", "SOMETIME"), {},
-                                 "UNSUPPORTED_DECAY_CORRECTION", "'SOMETIME'"),
-    "nonzero_intercept": (lambda ds: setattr(ds, "RescaleIntercept", "-10"), {}, "NONZERO_INTERCEPT",
-                          "RescaleIntercept (0028,1052)"),
-    "none_without_frame_duration": (lambda ds: (setattr(ds, "DecayCorrection", "NONE"),
-                                                setattr(ds, "CorrectedImage", ["ATTN"]),
-                                                delattr(ds, "ActualFrameDuration")), {},
-                                    "MISSING_FRAME_DURATION", "ActualFrameDuration (0018,1242)"),
+    "cnts_without_factors": (
+        lambda ds: setattr(ds, "Units", "CNTS"),
+        {},
+        "CNTS_WITHOUT_SCALE_FACTOR",
+        "(7053,1000)",
+    ),
+    "cnts_zero_factor": (
+        lambda ds: (
+            setattr(ds, "Units", "CNTS"),
+            set_private(ds, 0x7053, "Philips PET Private Group", 0x00, "DS", "0.0"),
+        ),
+        {},
+        "CNTS_WITHOUT_SCALE_FACTOR",
+        "(7053,1009)",
+    ),
+    "not_attenuation_corrected": (
+        lambda ds: setattr(ds, "CorrectedImage", ["NORM", "DECY"]),
+        {},
+        "NOT_ATTENUATION_CORRECTED",
+        "CorrectedImage (0028,0051)",
+    ),
+    "corrected_image_absent": (
+        lambda ds: delattr(ds, "CorrectedImage"),
+        {},
+        "NOT_ATTENUATION_CORRECTED",
+        "ATTN",
+    ),
+    "start_without_decy": (
+        lambda ds: setattr(ds, "CorrectedImage", ["ATTN"]),
+        {},
+        "NOT_DECAY_CORRECTED",
+        "DECY",
+    ),
+    "none_with_decy": (
+        lambda ds: setattr(ds, "DecayCorrection", "NONE"),
+        {},
+        "NOT_DECAY_CORRECTED",
+        "NONE",
+    ),
+    "decay_correction_absent": (
+        lambda ds: delattr(ds, "DecayCorrection"),
+        {},
+        "UNSUPPORTED_DECAY_CORRECTION",
+        "DecayCorrection (0054,1102)",
+    ),
+    "decay_correction_unknown": (
+        lambda ds: setattr(ds, "DecayCorrection", "SOMETIME"),
+        {},
+        "UNSUPPORTED_DECAY_CORRECTION",
+        "'SOMETIME'",
+    ),
+    "nonzero_intercept": (
+        lambda ds: setattr(ds, "RescaleIntercept", "-10"),
+        {},
+        "NONZERO_INTERCEPT",
+        "RescaleIntercept (0028,1052)",
+    ),
+    "none_without_frame_duration": (
+        lambda ds: (
+            setattr(ds, "DecayCorrection", "NONE"),
+            setattr(ds, "CorrectedImage", ["ATTN"]),
+            delattr(ds, "ActualFrameDuration"),
+        ),
+        {},
+        "MISSING_FRAME_DURATION",
+        "ActualFrameDuration (0018,1242)",
+    ),
     "series_after_acquisition_without_frame_timing": (
-        lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "FrameReferenceTime")), {},
-        "MISSING_FRAME_DURATION", "FrameReferenceTime (0054,1300)"),
-    "injection_after_reference": (lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101120000"),
-                                  {}, "NEGATIVE_DECAY_TIME", "injection"),
-    "decay_interval_23_days": (lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20241209100000"),
-                               {}, "IMPLAUSIBLE_VALUE", "half-lives"),
-    "no_reference_time": (lambda ds: (delattr(ds, "SeriesTime"), delattr(ds, "AcquisitionTime")), {},
-                          "MISSING_REFERENCE_TIME", "SeriesDate/SeriesTime"),
-    "gml_with_bsa_suvtype": (lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "BSA")), {},
-                             "UNSUPPORTED_SUV_TYPE", "SUVType (0054,1006)"),
+        lambda ds: (setattr(ds, "SeriesTime", "113000"), delattr(ds, "FrameReferenceTime")),
+        {},
+        "MISSING_FRAME_DURATION",
+        "FrameReferenceTime (0054,1300)",
+    ),
+    "injection_after_reference": (
+        lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101120000"),
+        {},
+        "NEGATIVE_DECAY_TIME",
+        "injection",
+    ),
+    "decay_interval_23_days": (
+        lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20241209100000"),
+        {},
+        "IMPLAUSIBLE_VALUE",
+        "half-lives",
+    ),
+    "no_reference_time": (
+        lambda ds: (delattr(ds, "SeriesTime"), delattr(ds, "AcquisitionTime")),
+        {},
+        "MISSING_REFERENCE_TIME",
+        "SeriesDate/SeriesTime",
+    ),
+    "gml_with_bsa_suvtype": (
+        lambda ds: (setattr(ds, "Units", "GML"), setattr(ds, "SUVType", "BSA")),
+        {},
+        "UNSUPPORTED_SUV_TYPE",
+        "SUVType (0054,1006)",
+    ),
 }
 
 
@@ -396,7 +638,11 @@ def test_every_documented_code_is_exercised():
     from carpet.suv import REFUSAL_CODES
 
     exercised = {v[2] for v in REFUSALS.values()} | {
-        "INCONSISTENT_SERIES", "NORMALIZATION_UNAVAILABLE", "UNIT_MISMATCH", "MISSING_SLICE_UIDS"}
+        "INCONSISTENT_SERIES",
+        "NORMALIZATION_UNAVAILABLE",
+        "UNIT_MISMATCH",
+        "MISSING_SLICE_UIDS",
+    }
     assert set(REFUSAL_CODES) == exercised
     import carpet.suv as suv
 
@@ -410,13 +656,19 @@ def test_malformed_value_is_named_in_the_refusal():
     from pydicom.tag import Tag
 
     def edit(ds):
-        ds[0x00101030] = RawDataElement(Tag(0x00101030), "DS", 4, b"abc ", 0, False, True, True, False)
+        ds[0x00101030] = RawDataElement(
+            Tag(0x00101030), "DS", 4, b"abc ", 0, False, True, True, False
+        )
 
     acq = read_pet_acquisition(series(edit=edit), source="catalogue")
     assert any("PatientWeight" in p and "'abc'" in p for p in acq.header_problems)
     with pytest.raises(SuvError) as e:
         compute_suv_factors(acq)
-    assert e.value.code == "MISSING_WEIGHT" and "malformed in the header" in str(e.value) and "'abc'" in str(e.value)
+    assert (
+        e.value.code == "MISSING_WEIGHT"
+        and "malformed in the header" in str(e.value)
+        and "'abc'" in str(e.value)
+    )
 
 
 def test_weight_override_renormalises_already_suv_images():
@@ -442,4 +694,6 @@ def test_header_weight_absent_override_taken_as_scanner_weight():
         factors(gml)
     assert e.value.code == "MISSING_WEIGHT"
     f = factors(gml, overrides=SuvOverrides(weight_kg=80.0))
-    assert f.bw_factor == pytest.approx(1.0) and any("assumed to be the weight" in w for w in f.warnings)
+    assert f.bw_factor == pytest.approx(1.0) and any(
+        "assumed to be the weight" in w for w in f.warnings
+    )

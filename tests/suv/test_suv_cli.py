@@ -53,7 +53,9 @@ def test_cli_suv_overrides_csv_and_command_line_precedence(cli, dro_without_weig
     doc = json.loads(cli("suv", dro_without_weight, "--json", "--overrides-csv", csv).stdout)
     assert doc["weight_kg_used"] == 70.0 and doc["sex_used"] == "F"
     assert set(doc["overrides_applied"]) == {"weight_kg", "sex"}
-    doc = json.loads(cli("suv", dro_without_weight, "--json", "--overrides-csv", csv, "--weight-kg", "80").stdout)
+    doc = json.loads(
+        cli("suv", dro_without_weight, "--json", "--overrides-csv", csv, "--weight-kg", "80").stdout
+    )
     assert doc["weight_kg_used"] == 80.0 and doc["sex_used"] == "F"
 
 

@@ -9,8 +9,13 @@ import pytest
 
 import carpet.suv
 
-MODULES = ["carpet.suv.factors", "carpet.suv.convert", "carpet.suv.decay", "carpet.suv.normalization",
-           "carpet.suv.overrides"]
+MODULES = [
+    "carpet.suv.factors",
+    "carpet.suv.convert",
+    "carpet.suv.decay",
+    "carpet.suv.normalization",
+    "carpet.suv.overrides",
+]
 
 
 @pytest.mark.parametrize("modname", MODULES)

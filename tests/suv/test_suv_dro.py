@@ -6,14 +6,29 @@ import csv
 
 import numpy as np
 import pytest
+from suv_helpers import mask_on_grid, read_pet_series
 
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import apply_suv, compute_suv_factors
-from suv_helpers import mask_on_grid, read_pet_series
 
 DROS = [
-    "DRO_0_0", "DRO_1_0", "DRO_2_0", "DRO_2_1", "DRO_2_2", "DRO_2_3", "DRO_2_4", "DRO_2_5", "DRO_3_0",
-    "DRO_3_1", "DRO_3_2", "DRO_3_3", "DRO_3_4", "DRO_4_0", "DRO_4_1", "DRO_4_2", "DRO_5_0",
+    "DRO_0_0",
+    "DRO_1_0",
+    "DRO_2_0",
+    "DRO_2_1",
+    "DRO_2_2",
+    "DRO_2_3",
+    "DRO_2_4",
+    "DRO_2_5",
+    "DRO_3_0",
+    "DRO_3_1",
+    "DRO_3_2",
+    "DRO_3_3",
+    "DRO_3_4",
+    "DRO_4_0",
+    "DRO_4_1",
+    "DRO_4_2",
+    "DRO_5_0",
 ]
 
 # DRO_2_3 (Units CM2ML): the stored SUVbsa values were written with a rounded BSA, so the exact
@@ -35,8 +50,11 @@ def test_dro_list_matches_the_cases_we_test(dro_root):
     with open(dro_root / "DRO_list.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["ID"] for r in rows) == sorted(DROS)
-    assert all((r["SUVmin_expected"], r["SUVmed_expected"], r["SUVmax_expected"]) == ("0.20", "1.00", "4.00")
-               for r in rows)
+    assert all(
+        (r["SUVmin_expected"], r["SUVmed_expected"], r["SUVmax_expected"])
+        == ("0.20", "1.00", "4.00")
+        for r in rows
+    )
 
 
 @pytest.mark.parametrize("name", [d for d in DROS if d not in ("DRO_2_2", "DRO_2_3")])

@@ -23,16 +23,69 @@ from carpet.suv import REFUSAL_CODES, compute_suv_factors
 
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR")
 
-TOP = ["Units", "DecayCorrection", "CorrectedImage", "PatientWeight", "PatientSize", "PatientSex", "SeriesDate",
-       "SeriesTime", "AcquisitionDate", "AcquisitionTime", "ActualFrameDuration", "FrameReferenceTime",
-       "RescaleSlope", "RescaleIntercept", "SUVType", "DecayFactor", "StudyDate"]
-RP = ["RadionuclideTotalDose", "RadionuclideHalfLife", "RadiopharmaceuticalStartTime",
-      "RadiopharmaceuticalStartDateTime"]
+TOP = [
+    "Units",
+    "DecayCorrection",
+    "CorrectedImage",
+    "PatientWeight",
+    "PatientSize",
+    "PatientSex",
+    "SeriesDate",
+    "SeriesTime",
+    "AcquisitionDate",
+    "AcquisitionTime",
+    "ActualFrameDuration",
+    "FrameReferenceTime",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "SUVType",
+    "DecayFactor",
+    "StudyDate",
+]
+RP = [
+    "RadionuclideTotalDose",
+    "RadionuclideHalfLife",
+    "RadiopharmaceuticalStartTime",
+    "RadiopharmaceuticalStartDateTime",
+]
 VALUES = {
-    "DS": ["", "abc", "-1", "0", "1e400", "nan", "-3.7e8", "99999999999", "1", "70.0", "368.08", "1e-30", "12\\13"],
+    "DS": [
+        "",
+        "abc",
+        "-1",
+        "0",
+        "1e400",
+        "nan",
+        "-3.7e8",
+        "99999999999",
+        "1",
+        "70.0",
+        "368.08",
+        "1e-30",
+        "12\\13",
+    ],
     "IS": ["", "x", "-5", "0", "300000", "99999999999", "1.5e3"],
-    "CS": ["", "BQML", "CNTS", "GML", "CM2ML", "PROPCNTS", "START", "ADMIN", "NONE", "M", "F", "O", "X",
-           "ATTN\\DECY", "DECY", "LBM", "IBW", "BSA", "LBMJANMA"],
+    "CS": [
+        "",
+        "BQML",
+        "CNTS",
+        "GML",
+        "CM2ML",
+        "PROPCNTS",
+        "START",
+        "ADMIN",
+        "NONE",
+        "M",
+        "F",
+        "O",
+        "X",
+        "ATTN\\DECY",
+        "DECY",
+        "LBM",
+        "IBW",
+        "BSA",
+        "LBMJANMA",
+    ],
     "DA": ["", "20250101", "2025", "20251301", "19591224", "20250102", "abcdefgh"],
     "TM": ["", "100000", "110000", "250000", "235959.999999", "0030", "xx", "113000.5"],
     "DT": ["", "20250101100000", "20241209100000", "2025", "20250101250000", "20250102003000+0100"],
@@ -58,12 +111,23 @@ def mutate(rng: random.Random, dss: list[Dataset]) -> None:
         elif where < 0.85:
             kw, in_rp = RP[int((where - 0.6) / 0.25 * len(RP))], True
         elif where < 0.9:
-            kw, in_rp = ("RadiopharmaceuticalInformationSequence" if op < 0.5 else "RadionuclideCodeSequence"), op >= 0.5
+            kw, in_rp = (
+                (
+                    "RadiopharmaceuticalInformationSequence"
+                    if op < 0.5
+                    else "RadionuclideCodeSequence"
+                ),
+                op >= 0.5,
+            )
             op = 0.0  # delete
         else:
-            group, creator, elem = rng.choice([(0x7053, "Philips PET Private Group", 0x00),
-                                               (0x7053, "Philips PET Private Group", 0x09),
-                                               (0x0009, "GEMS_PETD_01", 0x0D)])
+            group, creator, elem = rng.choice(
+                [
+                    (0x7053, "Philips PET Private Group", 0x00),
+                    (0x7053, "Philips PET Private Group", 0x09),
+                    (0x0009, "GEMS_PETD_01", 0x0D),
+                ]
+            )
             vr = "DT" if group == 0x0009 else "DS"
             value = rng.choice(VALUES[vr]).encode()
             value += b" " * (len(value) % 2)
@@ -71,7 +135,11 @@ def mutate(rng: random.Random, dss: list[Dataset]) -> None:
                 tag = ds.private_block(group, creator, create=True).get_tag(elem)
                 ds[tag] = RawDataElement(tag, vr, len(value), value, 0, False, True, True, False)
             continue
-        text = None if op < 0.3 else rng.choice(VALUES[dictionary_VR(tag_for_keyword(kw))] if kw in TOP + RP else [""])
+        text = (
+            None
+            if op < 0.3
+            else rng.choice(VALUES[dictionary_VR(tag_for_keyword(kw))] if kw in TOP + RP else [""])
+        )
         for ds in targets:
             holder = ds
             if in_rp:
@@ -93,7 +161,13 @@ def check(dss: list[Dataset]) -> str:
     except SuvError as exc:
         assert exc.code in REFUSAL_CODES, exc.code
         return exc.code
-    for v in (f.bw_factor, f.lbm_factor, f.bsa_factor, f.ibw_factor, *(f.slice_bw_factors or {}).values()):
+    for v in (
+        f.bw_factor,
+        f.lbm_factor,
+        f.bsa_factor,
+        f.ibw_factor,
+        *(f.slice_bw_factors or {}).values(),
+    ):
         assert v is None or (math.isfinite(v) and v > 0), f.to_dict()
     assert math.isfinite(f.bw_factor)
     f.to_dict()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from carpet.suv.decay import decay_factor, frame_average_time_s, frame_decay_correction, half_life_from_code
+from carpet.suv.decay import (
+    decay_factor,
+    frame_average_time_s,
+    frame_decay_correction,
+    half_life_from_code,
+)
 from carpet.suv.normalization import body_surface_area_m2, ideal_body_weight_kg, lean_body_mass_kg
 
 W, H = 75.0, 1.85
@@ -15,9 +20,9 @@ W, H = 75.0, 1.85
     [
         ("james120", "M", 62.777575),  # calculate-suv 62777.575 g
         ("james120", "F", 55.925676),  # calculate-suv 55925.676 g
-        ("james128", "M", 61.4627),    # methods.md §1.1
-        ("janma", "M", 60.915336),     # calculate-suv 60915.336 g
-        ("janma", "F", 49.214380),     # calculate-suv 49214.380 g
+        ("james128", "M", 61.4627),  # methods.md §1.1
+        ("janma", "M", 60.915336),  # calculate-suv 60915.336 g
+        ("janma", "F", 49.214380),  # calculate-suv 49214.380 g
     ],
 )
 def test_lbm_vectors(formula, sex, expected_kg):
@@ -25,7 +30,9 @@ def test_lbm_vectors(formula, sex, expected_kg):
 
 
 def test_bsa_vectors():
-    assert body_surface_area_m2(W, H, "dubois") * 1e4 == pytest.approx(19813.758427, rel=1e-9)  # calculate-suv
+    assert body_surface_area_m2(W, H, "dubois") * 1e4 == pytest.approx(
+        19813.758427, rel=1e-9
+    )  # calculate-suv
     assert body_surface_area_m2(W, H, "mosteller") == pytest.approx(1.96320, abs=5e-6)
 
 
@@ -50,7 +57,9 @@ def test_sex_other_is_mean_and_bad_inputs_raise():
 
 def test_james_non_monotonic_at_high_bmi():
     """James LBM falls towards 0 at very high BMI (Nyman 2016); Janmahasatian does not."""
-    assert lean_body_mass_kg(250, 1.60, "F", "james128") < lean_body_mass_kg(150, 1.60, "F", "james128")
+    assert lean_body_mass_kg(250, 1.60, "F", "james128") < lean_body_mass_kg(
+        150, 1.60, "F", "james128"
+    )
     assert lean_body_mass_kg(250, 1.60, "F", "janma") > lean_body_mass_kg(150, 1.60, "F", "janma")
 
 

@@ -6,15 +6,17 @@ from datetime import datetime, time
 
 import pytest
 from pydicom.dataelem import RawDataElement
-from pydicom.tag import Tag
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+from suv_helpers import UID, pet, rp
 
 from carpet.ingest.pet_header import read_pet_acquisition
-from suv_helpers import UID, pet, rp
 
 
 def test_reads_the_suv_facts_as_stored():
-    acq = read_pet_acquisition([pet(2, acq_time="110500"), pet(0), pet(1, acq_time="110200")], source="here")
+    acq = read_pet_acquisition(
+        [pet(2, acq_time="110500"), pet(0), pet(1, acq_time="110200")], source="here"
+    )
     assert acq.units == "BQML" and acq.decay_correction == "START" and acq.is_decay_corrected
     assert acq.radionuclide_total_dose == 1e8 and acq.radionuclide_half_life_s == 6586.2
     assert acq.radionuclide_code == "C-111A1" and acq.radionuclide_code_meaning == "^18^Fluorine"
@@ -42,14 +44,19 @@ def test_private_factors_by_creator_in_any_block():
     ds.add_new(0x0009123B, "DT", "20250101100000")
     acq = read_pet_acquisition([ds])
     r = acq.instances[0]
-    assert r.philips_suv_scale_factor == 0.000551 and r.philips_activity_concentration_scale_factor == 1.6
+    assert (
+        r.philips_suv_scale_factor == 0.000551
+        and r.philips_activity_concentration_scale_factor == 1.6
+    )
     assert acq.ge_private_scan_datetime == datetime(2025, 1, 1, 11)
     assert acq.ge_private_admin_datetime == datetime(2025, 1, 1, 10)
 
 
 def test_philips_factor_without_creator_uses_conventional_tag():
     ds = pet()
-    ds[0x70531000] = RawDataElement(Tag(0x70531000), "UN", 8, b"0.000551", 0, False, True, True, False)
+    ds[0x70531000] = RawDataElement(
+        Tag(0x70531000), "UN", 8, b"0.000551", 0, False, True, True, False
+    )
     assert read_pet_acquisition([ds]).instances[0].philips_suv_scale_factor == 0.000551
 
 
@@ -65,15 +72,24 @@ def test_malformed_values_are_recorded_not_raised():
     ds = pet()
     ds[0x00101030] = RawDataElement(Tag(0x00101030), "DS", 4, b"abc ", 0, False, True, True, False)
     ds[0x00080031] = RawDataElement(Tag(0x00080031), "TM", 4, b"2599", 0, False, True, True, False)
-    ds[0x00080021] = RawDataElement(Tag(0x00080021), "DA", 8, b"20251301", 0, False, True, True, False)
-    rp(ds)[0x00181074] = RawDataElement(Tag(0x00181074), "DS", 6, b"1e400 ", 0, False, True, True, False)
+    ds[0x00080021] = RawDataElement(
+        Tag(0x00080021), "DA", 8, b"20251301", 0, False, True, True, False
+    )
+    rp(ds)[0x00181074] = RawDataElement(
+        Tag(0x00181074), "DS", 6, b"1e400 ", 0, False, True, True, False
+    )
     ds.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartDateTime = "2025"
     acq = read_pet_acquisition([ds])
     assert acq.patient_weight is None and acq.series_time is None and acq.series_date is None
     assert acq.radionuclide_total_dose is None and acq.radiopharmaceutical_start_datetime is None
     text = " | ".join(acq.header_problems)
-    for frag in ("PatientWeight (0010,1030): 'abc'", "SeriesTime (0008,0031)", "SeriesDate (0008,0021)",
-                 "RadionuclideTotalDose (0018,1074)", "RadiopharmaceuticalStartDateTime (0018,1078)"):
+    for frag in (
+        "PatientWeight (0010,1030): 'abc'",
+        "SeriesTime (0008,0031)",
+        "SeriesDate (0008,0021)",
+        "RadionuclideTotalDose (0018,1074)",
+        "RadiopharmaceuticalStartDateTime (0018,1078)",
+    ):
         assert frag in text
 
 

@@ -323,8 +323,13 @@ def read_pet_acquisition(datasets: Iterable[Any], *, source: str | None = None) 
     records: list[InstanceRecord] = []
     for ds in dss:
         records.extend(_instance_records(ds, rd, study_date))
-    records.sort(key=lambda r: (r.acquisition_datetime is None, r.acquisition_datetime or datetime.min,
-                                r.sop_instance_uid or ""))
+    records.sort(
+        key=lambda r: (
+            r.acquisition_datetime is None,
+            r.acquisition_datetime or datetime.min,
+            r.sop_instance_uid or "",
+        )
+    )
 
     acq = PetAcquisition(
         series_instance_uid=_text(rd.raw(first, "SeriesInstanceUID")),
@@ -344,18 +349,24 @@ def read_pet_acquisition(datasets: Iterable[Any], *, source: str | None = None) 
         radiopharmaceutical=_text(rd.raw(rp, "Radiopharmaceutical")) if rp is not None else None,
         radiopharmaceutical_start_datetime=(
             rd.when(rp, "RadiopharmaceuticalStartDateTime", "(0018,1078)", parse_dt)
-            if rp is not None else None
+            if rp is not None
+            else None
         ),
         radiopharmaceutical_start_time=(
             rd.when(rp, "RadiopharmaceuticalStartTime", "(0018,1072)", parse_tm)
-            if rp is not None else None
+            if rp is not None
+            else None
         ),
         series_date=rd.when(first, "SeriesDate", "(0008,0021)", parse_da),
         series_time=rd.when(first, "SeriesTime", "(0008,0031)", parse_tm),
         study_date=study_date,
-        decay_correction_datetime=rd.when(first, "DecayCorrectionDateTime", "(0018,9701)", parse_dt),
+        decay_correction_datetime=rd.when(
+            first, "DecayCorrectionDateTime", "(0018,9701)", parse_dt
+        ),
         ge_private_scan_datetime=dt_or_problem(ge_scan, f"GE private (0009,xx0D) {GE_PET_CREATOR}"),
-        ge_private_admin_datetime=dt_or_problem(ge_admin, f"GE private (0009,xx3B) {GE_PET_CREATOR}"),
+        ge_private_admin_datetime=dt_or_problem(
+            ge_admin, f"GE private (0009,xx3B) {GE_PET_CREATOR}"
+        ),
         patient_weight=rd.number(first, "PatientWeight", "(0010,1030)"),
         patient_size=rd.number(first, "PatientSize", "(0010,1020)"),
         patient_sex=_sex(rd.string(first, "PatientSex")),
@@ -374,7 +385,8 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
     if acq_date is not None and acq_time is not None:
         acq_dt = datetime.combine(acq_date, acq_time)
     suv_f = rd.to_float(
-        rd.private(ds, 0x7053, PHILIPS_PET_CREATOR, 0x00, 0x70531000), "Philips SUV scale factor (7053,1000)"
+        rd.private(ds, 0x7053, PHILIPS_PET_CREATOR, 0x00, 0x70531000),
+        "Philips SUV scale factor (7053,1000)",
     )
     acsf = rd.to_float(
         rd.private(ds, 0x7053, PHILIPS_PET_CREATOR, 0x09, 0x70531009),
@@ -408,7 +420,8 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
         rd.problems.append("PerFrameFunctionalGroupsSequence: not a readable sequence")
         frames = []
     for n, fg in enumerate(frames, start=1):
-        def group(keyword: str) -> Any:
+
+        def group(keyword: str, fg: Any = fg) -> Any:
             item = rd.seq_item(fg, keyword)
             if item is None and shared is not None:
                 item = rd.seq_item(shared, keyword)
@@ -416,9 +429,15 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
 
         content = group("FrameContentSequence")
         pvt = group("PixelValueTransformationSequence")
-        f_dt = rd.when(content, "FrameAcquisitionDateTime", "(0018,9074)", parse_dt) if content else None
+        f_dt = (
+            rd.when(content, "FrameAcquisitionDateTime", "(0018,9074)", parse_dt)
+            if content
+            else None
+        )
         f_dur = rd.number(content, "FrameAcquisitionDuration", "(0018,9220)") if content else None
-        f_ref = rd.when(content, "FrameReferenceDateTime", "(0018,9151)", parse_dt) if content else None
+        f_ref = (
+            rd.when(content, "FrameReferenceDateTime", "(0018,9151)", parse_dt) if content else None
+        )
         ref_ms = None
         if f_ref is not None and f_dt is not None:
             ref_ms = (f_ref - f_dt).total_seconds() * 1000.0
@@ -430,7 +449,9 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
                 frame_reference_time_ms=ref_ms,
                 decay_factor=common["decay_factor"],
                 rescale_slope=rd.number(pvt, "RescaleSlope", "(0028,1053)") if pvt else None,
-                rescale_intercept=rd.number(pvt, "RescaleIntercept", "(0028,1052)") if pvt else None,
+                rescale_intercept=rd.number(pvt, "RescaleIntercept", "(0028,1052)")
+                if pvt
+                else None,
                 philips_suv_scale_factor=suv_f,
                 philips_activity_concentration_scale_factor=acsf,
             )
@@ -438,7 +459,12 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
     return out
 
 
-_NUMERIC_SERIES_LEVEL = ("PatientWeight", "PatientSize", "RadionuclideTotalDose", "RadionuclideHalfLife")
+_NUMERIC_SERIES_LEVEL = (
+    "PatientWeight",
+    "PatientSize",
+    "RadionuclideTotalDose",
+    "RadionuclideHalfLife",
+)
 
 
 def _series_value(holder: Any, keyword: str) -> Any:
@@ -470,7 +496,9 @@ def _inconsistencies(dss: list[Any]) -> tuple[str, ...]:
             rp = seq[0] if seq else None
         except Exception:  # noqa: BLE001
             rp = None
-        rows.append([_series_value(rp if kw.startswith("Radio") else ds, kw) for kw, _ in _SERIES_LEVEL])
+        rows.append(
+            [_series_value(rp if kw.startswith("Radio") else ds, kw) for kw, _ in _SERIES_LEVEL]
+        )
     out = []
     for n, (keyword, tag) in enumerate(_SERIES_LEVEL):
         values = {row[n] for row in rows}
@@ -479,4 +507,3 @@ def _inconsistencies(dss: list[Any]) -> tuple[str, ...]:
             more = f" ... ({len(shown)} distinct values)" if len(shown) > 5 else ""
             out.append(f"{keyword} {tag}: {shown[:5]}{more}")
     return tuple(out)
-

@@ -80,8 +80,10 @@ def apply_suv(
     ('SUVbw', 1.0)
     """
     if normalization not in NORMALIZATIONS:
-        raise ConfigError(f"normalization must be one of {NORMALIZATIONS}; got {normalization!r}",
-                          code="INVALID_PARAMETER")
+        raise ConfigError(
+            f"normalization must be one of {NORMALIZATIONS}; got {normalization!r}",
+            code="INVALID_PARAMETER",
+        )
     f = factors.factor(normalization)
     if volume.unit not in (Unit(factors.units), Unit.UNKNOWN):
         raise SuvError(
@@ -115,5 +117,10 @@ def apply_suv(
             np.multiply(arr[k], fk[k], out=out[k], casting="unsafe")
     meta = dict(volume.meta)
     meta["suv"] = {"normalization": normalization, "factor": f, **factors.to_dict()}
-    return Volume(out, volume.affine, unit=_OUT_UNIT[normalization],
-                  frame_of_reference_uid=volume.frame_of_reference_uid, meta=meta)
+    return Volume(
+        out,
+        volume.affine,
+        unit=_OUT_UNIT[normalization],
+        frame_of_reference_uid=volume.frame_of_reference_uid,
+        meta=meta,
+    )

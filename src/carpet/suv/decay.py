@@ -49,8 +49,15 @@ HALF_LIFE_BY_CODE: dict[str, str] = {
 }
 
 _ELEMENTS = {
-    "FLUORINE": "F", "GALLIUM": "GA", "CARBON": "C", "NITROGEN": "N", "OXYGEN": "O",
-    "COPPER": "CU", "ZIRCONIUM": "ZR", "RUBIDIUM": "RB", "IODINE": "I",
+    "FLUORINE": "F",
+    "GALLIUM": "GA",
+    "CARBON": "C",
+    "NITROGEN": "N",
+    "OXYGEN": "O",
+    "COPPER": "CU",
+    "ZIRCONIUM": "ZR",
+    "RUBIDIUM": "RB",
+    "IODINE": "I",
 }
 
 

@@ -215,8 +215,12 @@ class _Ctx:
         malformed = [p for p in self.acq.header_problems if p.split(" ")[0].rstrip(":") in what]
         if malformed:
             what += f" (malformed in the header: {'; '.join(malformed)})"
-        return SuvError(f"SUV refused for {self.who}: {what}. {remedy}", code=code,
-                        series_uid=self.acq.series_instance_uid, source=self.acq.source)
+        return SuvError(
+            f"SUV refused for {self.who}: {what}. {remedy}",
+            code=code,
+            series_uid=self.acq.series_instance_uid,
+            source=self.acq.source,
+        )
 
 
 def _weight_kg(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
@@ -226,24 +230,36 @@ def _weight_kg(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     w = ctx.acq.patient_weight
     if w is None or w == 0:
         got = "absent" if w is None else "0"
-        raise ctx.refuse("MISSING_WEIGHT", f"{_TAG['PatientWeight']} is {got}; expected the weight in kg",
-                         "Give it with --weight-kg or the weight_kg column of an overrides CSV.")
+        raise ctx.refuse(
+            "MISSING_WEIGHT",
+            f"{_TAG['PatientWeight']} is {got}; expected the weight in kg",
+            "Give it with --weight-kg or the weight_kg column of an overrides CSV.",
+        )
     if w < 0:
-        raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{_TAG['PatientWeight']} is negative ({w})",
-                         "Give the weight with --weight-kg or an overrides CSV.")
+        raise ctx.refuse(
+            "IMPLAUSIBLE_VALUE",
+            f"{_TAG['PatientWeight']} is negative ({w})",
+            "Give the weight with --weight-kg or an overrides CSV.",
+        )
     if w > WEIGHT_GRAMS_ABOVE:
-        ctx.warnings.append(f"{_TAG['PatientWeight']} {w} > {WEIGHT_GRAMS_ABOVE:g}: taken as grams "
-                            f"({w / 1000.0:g} kg)")
+        ctx.warnings.append(
+            f"{_TAG['PatientWeight']} {w} > {WEIGHT_GRAMS_ABOVE:g}: taken as grams "
+            f"({w / 1000.0:g} kg)"
+        )
         w = w / 1000.0
     lo, hi = WEIGHT_KG_RANGE
     if not lo <= w <= hi:
-        raise ctx.refuse("IMPLAUSIBLE_VALUE",
-                         f"{_TAG['PatientWeight']} {ctx.acq.patient_weight} gives {w:g} kg, outside [{lo}, {hi}] kg",
-                         "Check the header; give the weight with --weight-kg or an overrides CSV.")
+        raise ctx.refuse(
+            "IMPLAUSIBLE_VALUE",
+            f"{_TAG['PatientWeight']} {ctx.acq.patient_weight} gives {w:g} kg, outside [{lo}, {hi}] kg",
+            "Check the header; give the weight with --weight-kg or an overrides CSV.",
+        )
     return float(w)
 
 
-def _height_m(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> tuple[float | None, str | None]:
+def _height_m(
+    ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]
+) -> tuple[float | None, str | None]:
     """Height in m, or (None, reason)."""
     if ov is not None and ov.height_m is not None:
         applied.append("height_m")
@@ -256,7 +272,10 @@ def _height_m(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> tuple[f
         h = h / 100.0
     lo, hi = HEIGHT_M_RANGE
     if not lo <= h <= hi:
-        return None, f"{_TAG['PatientSize']} {ctx.acq.patient_size} is implausible (expected {lo}-{hi} m)"
+        return (
+            None,
+            f"{_TAG['PatientSize']} {ctx.acq.patient_size} is implausible (expected {lo}-{hi} m)",
+        )
     return float(h), None
 
 
@@ -285,8 +304,10 @@ def _scanner_normaliser_inputs(
         if ov is None or ov.weight_kg is None:
             raise
         w = ov.weight_kg
-        ctx.warnings.append(f"{_TAG['PatientWeight']} absent: the override {w:g} kg is assumed to be the weight "
-                            "the scanner normalised the stored SUV with")
+        ctx.warnings.append(
+            f"{_TAG['PatientWeight']} absent: the override {w:g} kg is assumed to be the weight "
+            "the scanner normalised the stored SUV with"
+        )
     h, _ = _height_m(ctx, None, [])
     if h is None and ov is not None and ov.height_m is not None:
         h = ov.height_m
@@ -295,8 +316,10 @@ def _scanner_normaliser_inputs(
         sx = ov.sex
     for name, header, new in (("weight", w, used[0]), ("height", h, used[1]), ("sex", sx, used[2])):
         if header is not None and new is not None and header != new:
-            ctx.warnings.append(f"override {name} {new} differs from the header's {header}: the scanner's SUV "
-                                "normalisation is undone with the header value and redone with the override")
+            ctx.warnings.append(
+                f"override {name} {new} differs from the header's {header}: the scanner's SUV "
+                "normalisation is undone with the header value and redone with the override"
+            )
     return w, h, sx
 
 
@@ -307,18 +330,26 @@ def _dose_bq(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     d = ctx.acq.radionuclide_total_dose
     remedy = "Give the injected activity with --injected-dose-bq or the injected_dose_bq column of an overrides CSV."
     if d is None or d == 0:
-        raise ctx.refuse("MISSING_DOSE", f"{_TAG['Dose']} is {'absent' if d is None else '0'}; "
-                         "expected the injected activity in Bq", remedy)
+        raise ctx.refuse(
+            "MISSING_DOSE",
+            f"{_TAG['Dose']} is {'absent' if d is None else '0'}; "
+            "expected the injected activity in Bq",
+            remedy,
+        )
     if d < 0:
         raise ctx.refuse("NEGATIVE_DOSE", f"{_TAG['Dose']} is negative ({d})", remedy)
     if d < DOSE_MBQ_BELOW:
-        ctx.warnings.append(f"{_TAG['Dose']} {d:g} < {DOSE_MBQ_BELOW:g}: taken as MBq ({mbq_to_bq(d):g} Bq)")
+        ctx.warnings.append(
+            f"{_TAG['Dose']} {d:g} < {DOSE_MBQ_BELOW:g}: taken as MBq ({mbq_to_bq(d):g} Bq)"
+        )
         d = mbq_to_bq(d)
     lo, hi = DOSE_BQ_RANGE
     if not lo <= d <= hi:
-        raise ctx.refuse("IMPLAUSIBLE_VALUE",
-                         f"{_TAG['Dose']} {ctx.acq.radionuclide_total_dose:g} gives {d:g} Bq, outside [{lo:g}, {hi:g}] Bq",
-                         remedy)
+        raise ctx.refuse(
+            "IMPLAUSIBLE_VALUE",
+            f"{_TAG['Dose']} {ctx.acq.radionuclide_total_dose:g} gives {d:g} Bq, outside [{lo:g}, {hi:g}] Bq",
+            remedy,
+        )
     return float(d)
 
 
@@ -329,16 +360,23 @@ def _half_life(ctx: _Ctx) -> tuple[float, str]:
     if hl is not None and hl > 0:
         lo, hi = HALF_LIFE_S_RANGE
         if not lo <= hl <= hi:
-            raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{_TAG['HalfLife']} {hl:g} s is outside [{lo:g}, {hi:g}] s",
-                             "Check the header; the series cannot be converted as stored.")
+            raise ctx.refuse(
+                "IMPLAUSIBLE_VALUE",
+                f"{_TAG['HalfLife']} {hl:g} s is outside [{lo:g}, {hi:g}] s",
+                "Check the header; the series cannot be converted as stored.",
+            )
         if from_code is not None and abs(from_code[0] - hl) / hl > 0.05:
-            ctx.warnings.append(f"{_TAG['HalfLife']} {hl:g} s differs from the {from_code[1]} half-life "
-                                f"{from_code[0]:g} s of the RadionuclideCodeSequence; header value used")
+            ctx.warnings.append(
+                f"{_TAG['HalfLife']} {hl:g} s differs from the {from_code[1]} half-life "
+                f"{from_code[0]:g} s of the RadionuclideCodeSequence; header value used"
+            )
         return float(hl), "RadionuclideHalfLife (0018,1075)"
     if from_code is not None:
         got = "absent" if hl is None else f"{hl:g}"
-        ctx.warnings.append(f"{_TAG['HalfLife']} is {got}: {from_code[1]} half-life {from_code[0]:g} s "
-                            "taken from RadionuclideCodeSequence (0054,0300)")
+        ctx.warnings.append(
+            f"{_TAG['HalfLife']} is {got}: {from_code[1]} half-life {from_code[0]:g} s "
+            "taken from RadionuclideCodeSequence (0054,0300)"
+        )
         return from_code[0], f"RadionuclideCodeSequence (0054,0300) {from_code[1]}"
     raise ctx.refuse(
         "MISSING_HALF_LIFE",
@@ -407,7 +445,9 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
             )
         ge = acq.ge_private_scan_datetime
         if ge is not None:
-            public_dates = {d for d in (acq.series_date, earliest.date() if earliest else None) if d is not None}
+            public_dates = {
+                d for d in (acq.series_date, earliest.date() if earliest else None) if d is not None
+            }
             if ge.date() in public_dates:
                 chosen = (ge, "ge_private_scan_datetime")
             else:
@@ -418,9 +458,14 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
         if chosen is None and frame_ref is not None:
             chosen = (frame_ref, "frame_back_computed")
         if chosen is None and earliest is not None:
-            missing = [tag for tag, attr in (("ActualFrameDuration (0018,1242)", "frame_duration_ms"),
-                                             ("FrameReferenceTime (0054,1300)", "frame_reference_time_ms"))
-                       if any(getattr(r, attr) is None for r in acq.instances)]
+            missing = [
+                tag
+                for tag, attr in (
+                    ("ActualFrameDuration (0018,1242)", "frame_duration_ms"),
+                    ("FrameReferenceTime (0054,1300)", "frame_reference_time_ms"),
+                )
+                if any(getattr(r, attr) is None for r in acq.instances)
+            ]
             if series is not None:
                 # Post-processed series: the earliest AcquisitionTime of what is left is not reliably the
                 # decay reference (cropped/multi-bed series; IBSI DRO_3_2), so refuse (IBSI error case).
@@ -443,7 +488,10 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
             "and FrameReferenceTime (0054,1300) are absent or invalid",
             "The series cannot be decay-corrected; fix the header.",
         )
-    if chosen[1] in ("series_datetime", "ge_private_scan_datetime", "decay_correction_datetime") and frame_ref:
+    if (
+        chosen[1] in ("series_datetime", "ge_private_scan_datetime", "decay_correction_datetime")
+        and frame_ref
+    ):
         diff = abs((chosen[0] - frame_ref).total_seconds())
         if diff > tol_s:
             ctx.warnings.append(
@@ -467,14 +515,21 @@ def _injection_time(
             a = dt.hour * 3600 + dt.minute * 60 + dt.second
             b = st.hour * 3600 + st.minute * 60 + st.second
             if abs(a - b) > 1:
-                ctx.warnings.append(f"{_TAG['StartDateTime']} {dt.isoformat()} and {_TAG['StartTime']} "
-                                    f"{st.isoformat()} disagree; the DateTime is used")
+                ctx.warnings.append(
+                    f"{_TAG['StartDateTime']} {dt.isoformat()} and {_TAG['StartTime']} "
+                    f"{st.isoformat()} disagree; the DateTime is used"
+                )
         return dt, "RadiopharmaceuticalStartDateTime (0018,1078)", False
     st = acq.radiopharmaceutical_start_time
-    remedy = "Give it with --injection-datetime or the injection_datetime column of an overrides CSV."
+    remedy = (
+        "Give it with --injection-datetime or the injection_datetime column of an overrides CSV."
+    )
     if st is None:
-        raise ctx.refuse("MISSING_INJECTION_TIME",
-                         f"{_TAG['StartDateTime']} and {_TAG['StartTime']} are both absent or invalid", remedy)
+        raise ctx.refuse(
+            "MISSING_INJECTION_TIME",
+            f"{_TAG['StartDateTime']} and {_TAG['StartTime']} are both absent or invalid",
+            remedy,
+        )
     if half_life_s > DATETIME_REQUIRED_HALF_LIFE_S:
         raise ctx.refuse(
             "INJECTION_DATETIME_REQUIRED",
@@ -487,13 +542,21 @@ def _injection_time(
     if adm > t_ref:
         adm -= timedelta(days=1)
         adjusted = True
-        ctx.warnings.append(f"injection time {st.isoformat()} is after the reference time {t_ref.time().isoformat()}: "
-                            "injection taken on the previous day (midnight crossing)")
+        ctx.warnings.append(
+            f"injection time {st.isoformat()} is after the reference time {t_ref.time().isoformat()}: "
+            "injection taken on the previous day (midnight crossing)"
+        )
     return adm, "RadiopharmaceuticalStartTime (0018,1072) + date of the reference time", adjusted
 
 
-def _check_interval(ctx: _Ctx, interval_s: float, half_life_s: float, t_ref: datetime, t_adm: datetime,
-                    ref_source: str) -> None:
+def _check_interval(
+    ctx: _Ctx,
+    interval_s: float,
+    half_life_s: float,
+    t_ref: datetime,
+    t_adm: datetime,
+    ref_source: str,
+) -> None:
     if interval_s < 0:
         raise ctx.refuse(
             "NEGATIVE_DECAY_TIME",
@@ -580,9 +643,15 @@ def compute_suv_factors(
     (1.0, 'series_datetime')
     """
     if lbm_formula not in LBM_FORMULAS:
-        raise ConfigError(f"lbm_formula must be one of {LBM_FORMULAS}; got {lbm_formula!r}", code="INVALID_PARAMETER")
+        raise ConfigError(
+            f"lbm_formula must be one of {LBM_FORMULAS}; got {lbm_formula!r}",
+            code="INVALID_PARAMETER",
+        )
     if bsa_formula not in BSA_FORMULAS:
-        raise ConfigError(f"bsa_formula must be one of {BSA_FORMULAS}; got {bsa_formula!r}", code="INVALID_PARAMETER")
+        raise ConfigError(
+            f"bsa_formula must be one of {BSA_FORMULAS}; got {bsa_formula!r}",
+            code="INVALID_PARAMETER",
+        )
     acq = acquisition
     ctx = _Ctx(acq)
     applied: list[str] = []
@@ -590,46 +659,70 @@ def compute_suv_factors(
 
     # ------------------------------------------------------------- pre-checks
     if acq.inconsistencies:
-        raise ctx.refuse("INCONSISTENT_SERIES",
-                         "series-level attributes differ between instances: " + "; ".join(acq.inconsistencies),
-                         "Split the series or fix the headers; carpet does not guess which value is right.")
+        raise ctx.refuse(
+            "INCONSISTENT_SERIES",
+            "series-level attributes differ between instances: " + "; ".join(acq.inconsistencies),
+            "Split the series or fix the headers; carpet does not guess which value is right.",
+        )
     units = acq.units
     if units not in SUPPORTED_UNITS:
         raise ctx.refuse(
             "UNSUPPORTED_UNITS",
             f"{_TAG['Units']} is {'absent' if units is None else repr(units)}; expected one of {list(SUPPORTED_UNITS)}"
-            + (" (PROPCNTS/PROPCPS/CPS are not quantitative or not calibrated; NAC series are not convertible)"
-               if units else ""),
+            + (
+                " (PROPCNTS/PROPCPS/CPS are not quantitative or not calibrated; NAC series are not convertible)"
+                if units
+                else ""
+            ),
             "Use the attenuation-corrected quantitative series.",
         )
     if not acq.is_attenuation_corrected:
-        raise ctx.refuse("NOT_ATTENUATION_CORRECTED",
-                         f"{_TAG['CorrectedImage']} is {list(acq.corrected_image)}; expected it to contain ATTN",
-                         "SUV needs an attenuation-corrected series; use the AC series.")
+        raise ctx.refuse(
+            "NOT_ATTENUATION_CORRECTED",
+            f"{_TAG['CorrectedImage']} is {list(acq.corrected_image)}; expected it to contain ATTN",
+            "SUV needs an attenuation-corrected series; use the AC series.",
+        )
     dc = acq.decay_correction
     if dc is None and acq.decay_correction_datetime is not None:
         dc = "START"
     if units in ("BQML", "CNTS") or dc is not None:
         if dc not in ("START", "ADMIN", "NONE"):
-            raise ctx.refuse("UNSUPPORTED_DECAY_CORRECTION",
-                             f"{_TAG['DecayCorrection']} is {'absent' if dc is None else repr(dc)}; "
-                             "expected START, ADMIN or NONE", "The series cannot be converted as stored.")
+            raise ctx.refuse(
+                "UNSUPPORTED_DECAY_CORRECTION",
+                f"{_TAG['DecayCorrection']} is {'absent' if dc is None else repr(dc)}; "
+                "expected START, ADMIN or NONE",
+                "The series cannot be converted as stored.",
+            )
     if dc in ("START", "ADMIN") and not acq.is_decay_corrected:
-        raise ctx.refuse("NOT_DECAY_CORRECTED",
-                         f"{_TAG['CorrectedImage']} is {list(acq.corrected_image)} without DECY while "
-                         f"{_TAG['DecayCorrection']} is {dc}; expected DECY",
-                         "The decay state of the pixels is contradictory; fix the header.")
+        raise ctx.refuse(
+            "NOT_DECAY_CORRECTED",
+            f"{_TAG['CorrectedImage']} is {list(acq.corrected_image)} without DECY while "
+            f"{_TAG['DecayCorrection']} is {dc}; expected DECY",
+            "The decay state of the pixels is contradictory; fix the header.",
+        )
     if dc == "NONE" and acq.is_decay_corrected:
-        raise ctx.refuse("NOT_DECAY_CORRECTED",
-                         f"{_TAG['DecayCorrection']} is NONE but {_TAG['CorrectedImage']} contains DECY",
-                         "The decay state of the pixels is contradictory; fix the header.")
-    bad_icpt = sorted({r.rescale_intercept for r in acq.instances
-                       if r.rescale_intercept is not None and r.rescale_intercept != 0})
+        raise ctx.refuse(
+            "NOT_DECAY_CORRECTED",
+            f"{_TAG['DecayCorrection']} is NONE but {_TAG['CorrectedImage']} contains DECY",
+            "The decay state of the pixels is contradictory; fix the header.",
+        )
+    bad_icpt = sorted(
+        {
+            r.rescale_intercept
+            for r in acq.instances
+            if r.rescale_intercept is not None and r.rescale_intercept != 0
+        }
+    )
     if bad_icpt:
-        raise ctx.refuse("NONZERO_INTERCEPT", f"{_TAG['Intercept']} is {bad_icpt[:3]}; expected 0 for PET",
-                         "IBSI-SUV recommends excluding such series.")
+        raise ctx.refuse(
+            "NONZERO_INTERCEPT",
+            f"{_TAG['Intercept']} is {bad_icpt[:3]}; expected 0 for PET",
+            "IBSI-SUV recommends excluding such series.",
+        )
     if any(r.rescale_slope is None for r in acq.instances):
-        ctx.warnings.append("RescaleSlope (0028,1053) absent on some instances (the pixel reader applies 1)")
+        ctx.warnings.append(
+            "RescaleSlope (0028,1053) absent on some instances (the pixel reader applies 1)"
+        )
 
     weight_kg = _weight_kg(ctx, overrides, applied)
     weight_g = 1000.0 * weight_kg
@@ -663,30 +756,49 @@ def compute_suv_factors(
             formulas["bw"] = "SUVbw = stored*RescaleSlope (GML, SUVType BW)"
         elif suv_type in _LBM_SUVTYPES or suv_type == "IBW":
             what = f"Units GML with SUVType {suv_type}"
-            h = need("MISSING_HEIGHT", h_b, height_reason, what, "Give --height-m or an overrides CSV.")
+            h = need(
+                "MISSING_HEIGHT", h_b, height_reason, what, "Give --height-m or an overrides CSV."
+            )
             s = need("MISSING_SEX", s_b, sex_reason, what, "Give --sex or an overrides CSV.")
             if s == "O":
-                ctx.warnings.append(f"PatientSex O: {suv_type} normaliser = mean of the male and female values "
-                                    "(IBSI-SUV manual)")
+                ctx.warnings.append(
+                    f"PatientSex O: {suv_type} normaliser = mean of the male and female values "
+                    "(IBSI-SUV manual)"
+                )
             if suv_type == "IBW":
                 x_kg = ideal_body_weight_kg(w_b, h, s)
             else:
                 x_kg = lean_body_mass_kg(w_b, h, s, _LBM_SUVTYPES[suv_type])
             if not x_kg > 0:
-                raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{suv_type} normaliser is {x_kg:.3g} kg for W={w_b:g} kg, "
-                                 f"H={h:g} m", "Check weight and height.")
+                raise ctx.refuse(
+                    "IMPLAUSIBLE_VALUE",
+                    f"{suv_type} normaliser is {x_kg:.3g} kg for W={w_b:g} kg, H={h:g} m",
+                    "Check weight and height.",
+                )
             k = 1.0 / (1000.0 * x_kg)
             formulas["bw"] = f"SUVbw = stored*RescaleSlope * W/{suv_type} ({x_kg:.4f} kg)"
         else:
-            raise ctx.refuse("UNSUPPORTED_SUV_TYPE",
-                             f"{_TAG['SUVType']} is {suv_type!r} with Units GML; expected BW, LBM, LBMJAMES128, "
-                             "LBMJANMA or IBW (BSA images have Units CM2ML)", "The series cannot be converted.")
+            raise ctx.refuse(
+                "UNSUPPORTED_SUV_TYPE",
+                f"{_TAG['SUVType']} is {suv_type!r} with Units GML; expected BW, LBM, LBMJAMES128, "
+                "LBMJANMA or IBW (BSA images have Units CM2ML)",
+                "The series cannot be converted.",
+            )
         ref_source = "not_needed (GML)"
     elif units == "CM2ML":
         if acq.suv_type not in (None, "BSA"):
-            raise ctx.refuse("UNSUPPORTED_SUV_TYPE", f"{_TAG['SUVType']} is {acq.suv_type!r} with Units CM2ML; "
-                             "expected BSA or empty", "The series cannot be converted.")
-        h = need("MISSING_HEIGHT", h_b, height_reason, "Units CM2ML (SUVbsa)", "Give --height-m or an overrides CSV.")
+            raise ctx.refuse(
+                "UNSUPPORTED_SUV_TYPE",
+                f"{_TAG['SUVType']} is {acq.suv_type!r} with Units CM2ML; expected BSA or empty",
+                "The series cannot be converted.",
+            )
+        h = need(
+            "MISSING_HEIGHT",
+            h_b,
+            height_reason,
+            "Units CM2ML (SUVbsa)",
+            "Give --height-m or an overrides CSV.",
+        )
         bsa_cm2 = 1e4 * body_surface_area_m2(w_b, h, "dubois")
         k = 1.0 / bsa_cm2
         method = "CM2ML (SUVbsa, DuBois)"
@@ -699,8 +811,11 @@ def compute_suv_factors(
             acsf = [r.philips_activity_concentration_scale_factor for r in acq.instances]
             if acq.instances and all(f is not None and f != 0 for f in suvf):
                 if any(f < 0 for f in suvf):  # type: ignore[operator]
-                    raise ctx.refuse("IMPLAUSIBLE_VALUE", f"Philips SUV scale factor (7053,1000) is negative {min(suvf)}",  # type: ignore[type-var]
-                                     "The series cannot be converted.")
+                    raise ctx.refuse(
+                        "IMPLAUSIBLE_VALUE",
+                        f"Philips SUV scale factor (7053,1000) is negative {min(suvf)}",  # type: ignore[type-var]
+                        "The series cannot be converted.",
+                    )
                 w_b, _, _ = _scanner_normaliser_inputs(ctx, overrides, (weight_kg, height_m, sex))
                 per_instance = [f / (1000.0 * w_b) for f in suvf]  # type: ignore[operator]
                 method = "CNTS: Philips SUV scale factor (7053,1000)"
@@ -709,8 +824,12 @@ def compute_suv_factors(
                 k = per_instance[0]
             elif acq.instances and all(f is not None and f != 0 for f in acsf):
                 if any(f < 0 for f in acsf):  # type: ignore[operator]
-                    raise ctx.refuse("IMPLAUSIBLE_VALUE", f"Philips activity concentration scale factor (7053,1009) "
-                                     f"is negative {min(acsf)}", "The series cannot be converted.")  # type: ignore[type-var]
+                    raise ctx.refuse(
+                        "IMPLAUSIBLE_VALUE",
+                        f"Philips activity concentration scale factor (7053,1009) "
+                        f"is negative {min(acsf)}",
+                        "The series cannot be converted.",
+                    )  # type: ignore[type-var]
                 scales = [float(f) for f in acsf]  # type: ignore[arg-type]
                 method = "CNTS: Philips activity concentration scale factor (7053,1009)"
             else:
@@ -736,28 +855,40 @@ def compute_suv_factors(
                 half_life, half_life_src = _half_life(ctx)
                 if dc == "START":
                     t_ref, ref_source = _reference_time(ctx, half_life, reference_time_tolerance_s)
-                    t_adm, inj_source, midnight = _injection_time(ctx, overrides, applied, t_ref, half_life)
+                    t_adm, inj_source, midnight = _injection_time(
+                        ctx, overrides, applied, t_ref, half_life
+                    )
                     interval = (t_ref - t_adm).total_seconds()
                     _check_interval(ctx, interval, half_life, t_ref, t_adm, ref_source)
                     d_ref = dose_bq * decay_factor(interval, half_life)
                     k_list = [s / d_ref for s in scales]
                     formulas["bw"] = "SUVbw = A*W[g]/D_ref; D_ref = D_adm*2^(-(t_ref-t_adm)/T_half)"
                 else:  # NONE: per-frame decay correction
-                    missing = [u for r, u in zip(acq.instances, uids, strict=True)
-                               if r.frame_duration_ms is None or r.frame_duration_ms < 0]
+                    missing = [
+                        u
+                        for r, u in zip(acq.instances, uids, strict=True)
+                        if r.frame_duration_ms is None or r.frame_duration_ms < 0
+                    ]
                     if not acq.instances or missing:
-                        raise ctx.refuse("MISSING_FRAME_DURATION",
-                                         f"{_TAG['FrameDuration']} absent or negative on {len(missing)} of "
-                                         f"{len(acq.instances)} instances; needed for DecayCorrection NONE",
-                                         "The series cannot be decay-corrected; fix the header.")
+                        raise ctx.refuse(
+                            "MISSING_FRAME_DURATION",
+                            f"{_TAG['FrameDuration']} absent or negative on {len(missing)} of "
+                            f"{len(acq.instances)} instances; needed for DecayCorrection NONE",
+                            "The series cannot be decay-corrected; fix the header.",
+                        )
                     t_acqs = [_instance_datetime(acq, r) for r in acq.instances]
                     if any(t is None for t in t_acqs):
-                        raise ctx.refuse("MISSING_REFERENCE_TIME",
-                                         "AcquisitionDate/Time (0008,0022/0032) absent on some instances; needed "
-                                         "for DecayCorrection NONE", "The series cannot be decay-corrected.")
+                        raise ctx.refuse(
+                            "MISSING_REFERENCE_TIME",
+                            "AcquisitionDate/Time (0008,0022/0032) absent on some instances; needed "
+                            "for DecayCorrection NONE",
+                            "The series cannot be decay-corrected.",
+                        )
                     t_ref = min(t_acqs)  # type: ignore[type-var]
                     ref_source = "per_frame (DecayCorrection NONE)"
-                    t_adm, inj_source, midnight = _injection_time(ctx, overrides, applied, t_ref, half_life)
+                    t_adm, inj_source, midnight = _injection_time(
+                        ctx, overrides, applied, t_ref, half_life
+                    )
                     k_list = []
                     for rec, t, s in zip(acq.instances, t_acqs, scales, strict=True):
                         dt_i = (t - t_adm).total_seconds()  # type: ignore[operator]
@@ -766,8 +897,10 @@ def compute_suv_factors(
                         k_list.append(s * corr / (dose_bq * decay_factor(dt_i, half_life)))
                     interval = (t_ref - t_adm).total_seconds()
                     d_ref = dose_bq * decay_factor(interval, half_life)
-                    formulas["bw"] = ("SUVbw_i = A_i*W[g]/D_adm * lT_i/(1-exp(-lT_i)) * exp(l(t_acq_i - t_adm)) "
-                                      "(DecayCorrection NONE, per instance)")
+                    formulas["bw"] = (
+                        "SUVbw_i = A_i*W[g]/D_adm * lT_i/(1-exp(-lT_i)) * exp(l(t_acq_i - t_adm)) "
+                        "(DecayCorrection NONE, per instance)"
+                    )
             per_instance = k_list
             k = k_list[0]
     if per_instance is not None and len(set(per_instance)) <= 1:
@@ -775,14 +908,19 @@ def compute_suv_factors(
     if ref_source.startswith("not_needed") and overrides is not None:
         for name in not_needed_overrides:
             if getattr(overrides, name) is not None:
-                ctx.warnings.append(f"override {name} not applicable: the stored values of {method} are already "
-                                    "decay-corrected SUV")
+                ctx.warnings.append(
+                    f"override {name} not applicable: the stored values of {method} are already "
+                    "decay-corrected SUV"
+                )
 
     # ------------------------------------------------------------- normalisers
     def checked(name: str, value: float) -> float:
         if not (math.isfinite(value) and value > 0):
-            raise ctx.refuse("IMPLAUSIBLE_VALUE", f"{name} factor is {value!r}; expected a finite positive number",
-                             "Check dose, weight and times in the header.")
+            raise ctx.refuse(
+                "IMPLAUSIBLE_VALUE",
+                f"{name} factor is {value!r}; expected a finite positive number",
+                "Check dose, weight and times in the header.",
+            )
         return value
 
     bw_factor = checked("SUVbw", k * weight_g)
@@ -800,27 +938,35 @@ def compute_suv_factors(
                 ctx.warnings.append(f"{n}: not computed, {sex_reason}")
         else:
             if sex == "O":
-                ctx.warnings.append("PatientSex O: LBM and IBW are the mean of the male and female values "
-                                    "(IBSI-SUV manual)")
+                ctx.warnings.append(
+                    "PatientSex O: LBM and IBW are the mean of the male and female values "
+                    "(IBSI-SUV manual)"
+                )
             lbm_kg = lean_body_mass_kg(weight_kg, height_m, sex, lbm_formula)
             if lbm_kg > 0:
                 lbm_factor = checked("SUL", k * 1000.0 * lbm_kg)
                 formulas["lbm"] = "SUL = A*LBM[g]/D_ref; " + lbm_formula_text(lbm_formula)
             else:
-                ctx.warnings.append(f"lbm: not computed, {lbm_formula} LBM is {lbm_kg:.3g} kg (James formula "
-                                    "non-monotonic at high BMI)")
+                ctx.warnings.append(
+                    f"lbm: not computed, {lbm_formula} LBM is {lbm_kg:.3g} kg (James formula "
+                    "non-monotonic at high BMI)"
+                )
                 lbm_kg = None
             ibw_kg = ideal_body_weight_kg(weight_kg, height_m, sex)
             if ibw_kg > 0:
                 ibw_factor = checked("SUVibw", k * 1000.0 * ibw_kg)
-                formulas["ibw"] = "SUVibw = A*IBW[g]/D_ref; IBW M 48.0+1.06*(H_cm-152), F 45.5+0.91*(H_cm-152), <= W"
+                formulas["ibw"] = (
+                    "SUVibw = A*IBW[g]/D_ref; IBW M 48.0+1.06*(H_cm-152), F 45.5+0.91*(H_cm-152), <= W"
+                )
             else:
                 ctx.warnings.append(f"ibw: not computed, IBW is {ibw_kg:.3g} kg")
                 ibw_kg = None
 
     slice_bw = None
     if per_instance is not None:
-        slice_bw = {u: checked("SUVbw", ki * weight_g) for u, ki in zip(uids, per_instance, strict=True)}
+        slice_bw = {
+            u: checked("SUVbw", ki * weight_g) for u, ki in zip(uids, per_instance, strict=True)
+        }
 
     return SuvFactors(
         bw_factor=bw_factor,

@@ -188,7 +188,9 @@ def body_surface_area_m2(weight_kg: float, height_m: float, formula: str = "dubo
     return math.sqrt(h_cm * w / 3600.0)
 
 
-def ideal_body_weight_kg(weight_kg: float, height_m: float, sex: str, *, clamp: bool = True) -> float:
+def ideal_body_weight_kg(
+    weight_kg: float, height_m: float, sex: str, *, clamp: bool = True
+) -> float:
     """Ideal body weight in kg (Devine), clamped to the body weight as Slicer does.
 
     Parameters

@@ -18,7 +18,13 @@ from typing import Any
 
 from carpet.errors import ConfigError, TableValidationError
 
-__all__ = ["SuvOverrides", "read_overrides_csv", "overrides_for", "merge_overrides", "OVERRIDE_KEY_COLUMNS"]
+__all__ = [
+    "SuvOverrides",
+    "read_overrides_csv",
+    "overrides_for",
+    "merge_overrides",
+    "OVERRIDE_KEY_COLUMNS",
+]
 
 #: Plausible ranges of override values (inclusive).
 WEIGHT_KG_RANGE = (0.5, 400.0)
@@ -88,14 +94,18 @@ class SuvOverrides:
                     code="INVALID_OVERRIDE",
                 )
             object.__setattr__(self, name, f)
-        if self.injection_datetime is not None and not isinstance(self.injection_datetime, datetime):
+        if self.injection_datetime is not None and not isinstance(
+            self.injection_datetime, datetime
+        ):
             raise ConfigError(
                 f"SUV override injection_datetime={self.injection_datetime!r} is not a datetime; "
                 "give ISO 8601, e.g. 2025-01-01T10:00:00",
                 code="INVALID_OVERRIDE",
             )
         if self.injection_datetime is not None and self.injection_datetime.tzinfo is not None:
-            object.__setattr__(self, "injection_datetime", self.injection_datetime.replace(tzinfo=None))
+            object.__setattr__(
+                self, "injection_datetime", self.injection_datetime.replace(tzinfo=None)
+            )
         if self.sex is not None:
             s = str(self.sex).strip().upper()
             if s not in ("M", "F", "O"):
@@ -119,7 +129,14 @@ class SuvOverrides:
         return out
 
 
-_VALUE_COLUMNS = ("weight_kg", "height_m", "injected_dose_bq", "injected_dose_mbq", "injection_datetime", "sex")
+_VALUE_COLUMNS = (
+    "weight_kg",
+    "height_m",
+    "injected_dose_bq",
+    "injected_dose_mbq",
+    "injection_datetime",
+    "sex",
+)
 
 
 def read_overrides_csv(path: str | Path) -> dict[str, SuvOverrides]:
@@ -174,21 +191,30 @@ def read_overrides_csv(path: str | Path) -> dict[str, SuvOverrides]:
             f"cannot read SUV overrides CSV {path}: {exc}", code="INVALID_OVERRIDES_CSV"
         ) from exc
     if not rows:
-        raise TableValidationError(f"SUV overrides CSV {path} is empty; expected a header row",
-                                   code="INVALID_OVERRIDES_CSV")
+        raise TableValidationError(
+            f"SUV overrides CSV {path} is empty; expected a header row",
+            code="INVALID_OVERRIDES_CSV",
+        )
     header = [h.strip().lower() for h in rows[0]]
     problems: list[str] = []
     key_col = next((k for k in OVERRIDE_KEY_COLUMNS if k in header), None)
     if key_col is None:
-        problems.append(f"no key column; expected one of {list(OVERRIDE_KEY_COLUMNS)}, got {header}")
+        problems.append(
+            f"no key column; expected one of {list(OVERRIDE_KEY_COLUMNS)}, got {header}"
+        )
     unknown = [h for h in header if h not in _VALUE_COLUMNS and h not in OVERRIDE_KEY_COLUMNS]
     if unknown:
-        problems.append(f"unknown column(s) {unknown}; known: {list(OVERRIDE_KEY_COLUMNS + _VALUE_COLUMNS)}")
+        problems.append(
+            f"unknown column(s) {unknown}; known: {list(OVERRIDE_KEY_COLUMNS + _VALUE_COLUMNS)}"
+        )
     if "injected_dose_bq" in header and "injected_dose_mbq" in header:
         problems.append("give injected_dose_bq or injected_dose_mbq, not both")
     if problems:
-        raise TableValidationError(f"SUV overrides CSV {path}: " + "; ".join(problems),
-                                   code="INVALID_OVERRIDES_CSV", problems=problems)
+        raise TableValidationError(
+            f"SUV overrides CSV {path}: " + "; ".join(problems),
+            code="INVALID_OVERRIDES_CSV",
+            problems=problems,
+        )
     out: dict[str, SuvOverrides] = {}
     for rownum, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
@@ -292,6 +318,8 @@ def merge_overrides(base: SuvOverrides | None, top: SuvOverrides | None) -> SuvO
         return top
     if top is None:
         return base
-    kw = {f.name: getattr(top, f.name) if getattr(top, f.name) is not None else getattr(base, f.name)
-          for f in fields(SuvOverrides)}
+    kw = {
+        f.name: getattr(top, f.name) if getattr(top, f.name) is not None else getattr(base, f.name)
+        for f in fields(SuvOverrides)
+    }
     return SuvOverrides(**kw)
