@@ -56,6 +56,7 @@ _SOP_KIND = {
 }
 _MODALITY_KIND = {"PT": "PT", "CT": "CT", "SEG": "SEG", "RTSTRUCT": "RTSTRUCT", "RWV": "RWV"}
 _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+_SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 #: Header values larger than this are not loaded by discovery (read on access).
 _DEFER_SIZE = "16 KB"
 _SUV_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
@@ -248,7 +249,11 @@ def classify_series(modality: str, sop_class_uid: str) -> str:
     'PT'
     >>> classify_series("SR", "1.2.840.10008.5.1.4.1.1.88.22")
     'OTHER'
+    >>> classify_series("PT", "1.2.840.10008.5.1.4.1.1.7")  # secondary capture
+    'OTHER'
     """
+    if sop_class_uid.startswith(_SECONDARY_CAPTURE_PREFIX):
+        return "OTHER"  # screenshots/secondary captures are not volumes, whatever their Modality
     return _SOP_KIND.get(sop_class_uid) or _MODALITY_KIND.get(modality.upper(), "OTHER")
 
 
