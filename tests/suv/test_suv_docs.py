@@ -33,3 +33,17 @@ def test_suv_all_is_sorted_and_complete():
     assert carpet.suv.__all__ == sorted(carpet.suv.__all__)
     for name in carpet.suv.__all__:
         assert hasattr(carpet.suv, name)
+
+
+def test_suv_stage_imports_no_ingest_or_io_stage():
+    """House style B2: suv imports only core, units, errors and config."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, carpet.suv, carpet.core.acquisition; "
+        "bad = sorted(m for m in sys.modules if m.startswith(('carpet.ingest', 'carpet.export', "
+        "'carpet.segment', 'carpet.measure', 'carpet.pipeline'))); print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
