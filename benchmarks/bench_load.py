@@ -99,7 +99,8 @@ def _load_pydicom(folder: str, series_uid: str, factor: float):
 METHODS = {"carpet": _load_carpet, "simpleitk": _load_sitk, "pydicom": _load_pydicom}
 
 
-def _child(method: str, folder: str, series_uid: str, factor: float, repeats: int, queue) -> None:
+def _child(method: str, folder: str, series_uid: str, factor: float, inbox, outbox) -> None:
+    """A long-lived worker: runs ``method`` each time it is asked, reports time/peak."""
     sys.path.insert(0, str(REPO / "src"))
     import numpy as np  # noqa: F401 - import cost outside the measurement
     import pydicom  # noqa: F401
@@ -109,26 +110,22 @@ def _child(method: str, folder: str, series_uid: str, factor: float, repeats: in
     import carpet.suv  # noqa: F401
 
     fn = METHODS[method]
-    times = []
-    peak_mib = None
-    shape = None
-    checksum = None
-    for r in range(repeats):
+    first = True
+    while inbox.get() == "run":
         base = _status_kb("VmRSS")
         _reset_peak()
         t0 = time.perf_counter()
         arr = fn(folder, series_uid, factor)
-        times.append(time.perf_counter() - t0)
+        dt = time.perf_counter() - t0
         peak = (_status_kb("VmHWM") - base) / 1024.0
-        if peak_mib is None:  # first run only: later runs reuse memory the allocator kept
-            peak_mib = peak
-        shape = tuple(arr.shape)
-        checksum = float(arr.astype("float64").sum())
+        outbox.put({"time_s": dt, "peak_mib": peak if first else None, "shape": tuple(arr.shape),
+                    "checksum": float(arr.astype("float64").sum())})
+        first = False
         del arr
-    queue.put({"method": method, "time_s": min(times), "peak_mib": peak_mib, "shape": shape, "checksum": checksum})
 
 
-def run_case(name: str, folder: Path, repeats: int) -> None:
+def run_case(name: str, folder: Path, repeats: int) -> dict:
+    """Run every method ``repeats`` times, interleaved (so load changes hit all alike)."""
     sys.path.insert(0, str(REPO / "src"))
     from carpet.ingest import discover
     from carpet.ingest.pet_header import read_pet_acquisition
@@ -138,20 +135,35 @@ def run_case(name: str, folder: Path, repeats: int) -> None:
     s = disc.pick_pet()
     factor = compute_suv_factors(read_pet_acquisition(s.datasets)).bw_factor
     ctx = mp.get_context("spawn")
-    results = {}
+    workers = {}
     for method in METHODS:
-        q = ctx.Queue()
-        p = ctx.Process(target=_child, args=(method, str(folder), s.series_instance_uid, factor, repeats, q))
+        inbox, outbox = ctx.Queue(), ctx.Queue()
+        p = ctx.Process(target=_child, args=(method, str(folder), s.series_instance_uid, factor, inbox, outbox))
         p.start()
-        results[method] = q.get()
+        workers[method] = (p, inbox, outbox)
+    results: dict[str, dict] = {m: {"times": []} for m in METHODS}
+    for _ in range(repeats):
+        for method, (_, inbox, outbox) in workers.items():
+            inbox.put("run")
+            r = outbox.get()
+            results[method]["times"].append(r["time_s"])
+            if r["peak_mib"] is not None:
+                results[method]["peak_mib"] = r["peak_mib"]
+            results[method]["shape"] = r["shape"]
+            results[method]["checksum"] = r["checksum"]
+    for p, inbox, _ in workers.values():
+        inbox.put("stop")
         p.join()
+    for r in results.values():
+        r["time_s"] = min(r["times"])
     shape = results["carpet"]["shape"]
     vol_mib = shape[0] * shape[1] * shape[2] * 4 / 2**20
     print(f"\n== {name}: {folder} — {s.n_instances} files, volume {shape}, float32 {vol_mib:.1f} MiB")
-    print(f"{'method':10s} {'time s':>8s} {'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum")
+    print(f"{'method':10s} {'best s':>8s} {'median s':>9s} {'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum")
     for m, r in results.items():
+        med = sorted(r["times"])[len(r["times"]) // 2]
         print(
-            f"{m:10s} {r['time_s']:8.3f} {r['time_s'] / results['carpet']['time_s']:8.2f} "
+            f"{m:10s} {r['time_s']:8.3f} {med:9.3f} {r['time_s'] / results['carpet']['time_s']:8.2f} "
             f"{r['peak_mib']:9.1f} {r['peak_mib'] / vol_mib:9.2f}  {r['checksum']:.6g}"
         )
     c, k = results["carpet"], results["simpleitk"]
@@ -162,13 +174,15 @@ def run_case(name: str, folder: Path, repeats: int) -> None:
     )
     rel = abs(c["checksum"] - k["checksum"]) / max(abs(k["checksum"]), 1e-12)
     print(f"carpet vs SimpleITK checksum relative difference {rel:.2e}")
+    print(f"(load average during the case: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    return results
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--acrin", type=Path, default=REPO.parent / "shared" / "data" / "acrin-nsclc-fdg-pet-042")
     ap.add_argument("--skip-wholebody", action="store_true")
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--spacing-mm", type=float, default=2.0, help="whole-body grid spacing (2 → ~350×350×900)")
     args = ap.parse_args()
     if args.acrin.is_dir():
