@@ -26,7 +26,7 @@ SPLIT_A, SPLIT_B = (60.0, 0.0, -285.0), (60.0, 0.0, -315.0)
 
 
 @pytest.fixture(scope="module")
-def pair():
+def pair():  # ~5 s: two analyses and a registration, shared by the module
     base = [
         LesionSpec(STAY, 14.0, 12.0, "stay"),
         LesionSpec(HOTTER, 11.0, 8.0, "hotter"),

@@ -237,7 +237,7 @@ def _body_mask_pet(suv: np.ndarray, threshold: float) -> np.ndarray:
     body = sm > threshold
     lab, n = ndimage.label(body)
     if n > 1:
-        sizes = ndimage.sum_labels(body, lab, index=np.arange(1, n + 1))
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
         body = lab == (int(np.argmax(sizes)) + 1)
     for k in range(body.shape[0]):
         body[k] = ndimage.binary_fill_holes(body[k])
@@ -463,7 +463,7 @@ def _prepare(
         body = hu > cfg.body_hu_threshold
         lab, n = ndimage.label(body)
         if n > 1:
-            sizes = ndimage.sum_labels(body, lab, index=np.arange(1, n + 1))
+            sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
             body = lab == (int(np.argmax(sizes)) + 1)
         for k in range(body.shape[0]):
             body[k] = ndimage.binary_fill_holes(body[k])
@@ -538,7 +538,7 @@ def _lungs(s: _Search, cfg: ReferenceConfig) -> np.ndarray:
     lab, n = ndimage.label(air)
     if n == 0:
         return air
-    sizes = ndimage.sum_labels(air, lab, index=np.arange(1, n + 1))
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
     keep = np.flatnonzero(sizes >= 0.3 * sizes.max()) + 1
     return np.isin(lab, keep)
 
@@ -556,7 +556,8 @@ def _largest_component(mask: np.ndarray, weight: np.ndarray | None = None) -> np
     lab, n = ndimage.label(mask, structure=np.ones((3, 3, 3)))
     if n == 0:
         return mask
-    sizes = ndimage.sum_labels(mask if weight is None else weight, lab, index=np.arange(1, n + 1))
+    w = None if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    sizes = np.bincount(lab.ravel(), weights=w, minlength=n + 1)[1:]
     return lab == (int(np.argmax(sizes)) + 1)
 
 

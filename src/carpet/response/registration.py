@@ -151,7 +151,7 @@ def _body(vol: Volume, threshold: float) -> np.ndarray:
     m = sm > threshold
     lab, n = ndimage.label(m)
     if n > 1:
-        sizes = ndimage.sum_labels(m, lab, index=np.arange(1, n + 1))
+        sizes = np.bincount(lab.ravel(), minlength=n + 1)[1:]
         m = lab == (int(np.argmax(sizes)) + 1)
     return m
 
