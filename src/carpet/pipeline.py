@@ -267,16 +267,27 @@ def analyze(
     organs_source = None
     if organs is not None:
         organ_path = None
+        seg_names = None
         if isinstance(organs, (str, os.PathLike)):
-            from carpet.ingest.nifti import read_nifti
+            from carpet.ingest.nifti import is_nifti_path, read_nifti
 
             organ_path = Path(organs)
             if not organ_path.is_file():
                 raise InputError(f"organ map {organ_path}: no such file", code="NOT_FOUND")
-            organs = read_nifti(organ_path, unit=Unit.LABEL)
+            if is_nifti_path(organ_path):
+                organs = read_nifti(organ_path, unit=Unit.LABEL)
+            else:  # DICOM SEG on the PET grid (engineer E's reader)
+                from carpet.ingest.seg import read_seg
+
+                imported = read_seg(organ_path, suv)
+                organs = imported.labels
+                seg_names = {s.label: s.name for s in imported.segments}
         if not isinstance(organs, Volume):
             raise InputError(f"organs must be a path or a Volume; got {type(organs).__name__}", code="BAD_ORGANS")
-        organ_names, organs_source = organ_names_for(organs, organ_path)
+        if seg_names is not None:
+            organ_names, organs_source = seg_names, f"DICOM SEG segment labels ({organ_path})"
+        else:
+            organ_names, organs_source = organ_names_for(organs, organ_path)
         if not organs.same_grid_as(suv):
             from carpet.core.geometry import resample_to
 
@@ -295,7 +306,7 @@ def analyze(
     frame = None
     if cfg.physio_exclusion and n_regions:
         if organs is None:
-            frame = body_frame(suv)
+            frame = body_frame(suv, ct=ct)
         physio, notes = classify_regions(suv, regions, frame=frame, organs=organs, organ_names=organ_names)
     timings["physio_s"] = time.perf_counter() - t
     seeds_all = seeds_from_regions(arr, regions)

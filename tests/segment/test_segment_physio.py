@@ -95,3 +95,49 @@ def test_organ_names():
     assert organ_code_for_name("urinary_bladder") == "bladder"
     assert organ_code_for_name("heart") == "myocardium"
     assert organ_code_for_name("spleen") is None
+
+
+def test_ct_gives_the_same_frame_and_removals():
+    s = make_whole_body_study(spacing_mm=(6.0, 6.0, 6.0), n_lesions=4, with_ct=True)
+    a = analyze(s, config=FAST)
+    b = analyze(s, ct=s.ct, config=FAST)
+    fa, fb = a.provenance["body_frame"], b.provenance["body_frame"]
+    assert fb["lung_bottom_z_mm"] == pytest.approx(fa["lung_bottom_z_mm"], abs=13)
+    assert sorted(x["organ"] for x in b.patient["physiological_excluded"]["regions"]) == \
+        sorted(x["organ"] for x in a.patient["physiological_excluded"]["regions"])
+    assert b.patient["lesion_count"] == a.patient["lesion_count"]
+
+
+def test_only_one_bladder_a_second_hot_midline_pelvic_lesion_is_kept():
+    lesions = [LesionSpec((0.0, -30.0, -800.0), 15.0, 15.0, "presacral_midline")]  # 14 mL
+    s = make_whole_body_study(spacing_mm=SPACING, lesions=lesions, with_ct=False)
+    r = analyze(s, config=FAST)
+    organs = [x["organ"] for x in r.patient["physiological_excluded"]["regions"]]
+    assert organs.count("bladder") == 1
+    assert _truth_hits(s, r.labels.array) == {1}
+    assert any("bladder zone kept" in n for n in r.patient["physiological_excluded"]["notes"])
+
+
+def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
+    import json
+
+    from carpet.ingest.nifti import write_nifti
+    from carpet.synthetic import write_pet_dicom
+
+    s, _ = whole_body
+    organs = tmp_path / "organs.nii.gz"
+    write_nifti(s.organs, organs)
+    (tmp_path / "organs.json").write_text(json.dumps({str(v): k for k, v in ORGAN_LABELS.items()}))
+    pet = tmp_path / "pet"
+    write_pet_dicom(s, pet)
+    out = tmp_path / "out"
+    res = cli("analyze", pet, "--out", out, "--organs", organs, "--no-mip")
+    assert res.exit_code == 0, res.stderr
+    p = json.loads((out / "patient.json").read_text())
+    assert p["lesion_count"] == 4
+    assert "organs.json" in p["provenance"]["organs"]
+    bad = tmp_path / "bad.nii.gz"
+    write_nifti(s.organs, bad)
+    (tmp_path / "bad.json").write_text("[1, 2")
+    res = cli("analyze", pet, "--out", tmp_path / "o2", "--organs", bad)
+    assert res.exit_code == 2 and "ORGAN_NAMES_INVALID" in res.stderr

@@ -44,6 +44,7 @@ def analyze_command(
     organs: Annotated[Optional[Path], typer.Option(help="Organ label map (NIfTI; names in a sidecar .json or TotalSegmentator numbering).")] = None,
     liver_voi: Annotated[Optional[str], typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z (LPS mm).")] = None,
     mbp_voi: Annotated[Optional[str], typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z (LPS mm).")] = None,
+    with_ct: Annotated[bool, typer.Option("--ct", help="Also read the study's CT (body, lungs, reference VOIs).")] = False,
     no_mip: Annotated[bool, typer.Option("--no-mip", help="Do not write mip.png.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
     export: Annotated[Optional[str], typer.Option("--export", help="Also write DICOM objects into OUT/dicom: comma list of seg,rtstruct,sr.")] = None,
@@ -73,7 +74,15 @@ def analyze_command(
     if edits is not None and not edits.is_file():
         raise InputError(f"edits file {edits}: no such file", code="EDITS_NOT_FOUND")
     with fetch_study(str(path)) as local:
-        result = analyze(local, config=cfg, edits=edits, organs=organs, units=units,
+        source, ct = local, None
+        if with_ct:
+            from carpet.ingest.pet import read_ct_for, read_pet
+
+            source = read_pet(local, units=units)
+            ct = read_ct_for(source)
+            if ct is None:
+                typer.echo(f"warning: --ct: no CT series of the same study under {path}", err=True)
+        result = analyze(source, config=cfg, edits=edits, organs=organs, units=units, ct=ct,
                          liver_center_mm=_point(liver_voi, "--liver-voi"), mbp_center_mm=_point(mbp_voi, "--mbp-voi"))
         write_analysis(result, out)
         if formats:

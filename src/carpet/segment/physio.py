@@ -119,6 +119,9 @@ class BodyFrame:
         }
 
 
+#: CT body and lung thresholds (HU).
+_BODY_HU = -500.0
+_LUNG_HU = -400.0
 #: Lung voxels: SUV below this fraction of the median body SUV (well inside the body).
 _LUNG_FRACTION_OF_BODY = 0.6
 #: A slice shows lungs when this fraction of its body cross-section is lung-like.
@@ -134,13 +137,18 @@ def _downsample(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
     return np.ascontiguousarray(a[(f[0] - 1) // 2 :: f[0], (f[1] - 1) // 2 :: f[1], (f[2] - 1) // 2 :: f[2]])
 
 
-def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -> BodyFrame:
-    """Body outline and lungs from an SUV volume, on a coarse (~6 mm) grid.
+def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
+               coarse_mm: float = 6.0) -> BodyFrame:
+    """Body outline and lungs from an SUV volume (and its CT when given), on a coarse (~6 mm) grid.
 
     Parameters
     ----------
     suv : Volume
         SUV volume (any orientation; only axial stacks get a frame).
+    ct : Volume, optional
+        CT in HU on any grid of the same frame of reference. When given, body =
+        CT > −500 HU and lungs = CT < −400 HU inside the body (more robust than
+        the PET's low-uptake rule).
     body_suv : float
         SUV above which a voxel is body tissue (background air is ~0).
     coarse_mm : float
@@ -157,11 +165,23 @@ def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -
     n_k = a.shape[0]
     ks = np.arange(n_k)
     z = aff[2, 0] * ks + aff[2, 3]
-    body = a > body_suv
-    body = ndimage.binary_opening(body, structure=np.ones((1, 3, 3), bool))
+    hu = None
+    if ct is not None:
+        from carpet.core.geometry import resample_to
+
+        coarse = Volume(np.zeros(a.shape, np.float32), aff)
+        hu = resample_to(ct, coarse, order=1, fill_value=-1000.0).array
+    # the body outline always comes from the PET (the CT also shows the scanner table)
+    body = ndimage.binary_opening(a > body_suv, structure=np.ones((1, 3, 3), bool))
     filled = np.empty_like(body)
     for k in range(n_k):
         filled[k] = ndimage.binary_fill_holes(body[k])
+    lung_space = filled
+    if hu is not None:  # CT edges are sharp: no opening (it could break a thin chest wall)
+        lung_space = np.empty_like(body)
+        for k in range(n_k):
+            lung_space[k] = ndimage.binary_fill_holes(hu[k] > _BODY_HU)
+        lung_space &= filled
     area = filled.sum(axis=(1, 2)).astype(float)
     cx = np.zeros(n_k)
     cy = np.zeros(n_k)
@@ -195,9 +215,9 @@ def body_frame(suv: Volume, *, body_suv: float = 0.25, coarse_mm: float = 6.0) -
             and _narrowing_at_top(area, order)
         )
     # lungs: low uptake well inside the body, in a contiguous run of slices
-    inner = ndimage.binary_erosion(filled, structure=np.ones((1, 3, 3), bool), iterations=2)
+    inner = ndimage.binary_erosion(lung_space, structure=np.ones((1, 3, 3), bool), iterations=2)
     med = float(np.median(a[body])) if body.any() else 0.0
-    lung = inner & (a < _LUNG_FRACTION_OF_BODY * med)
+    lung = inner & ((hu < _LUNG_HU) if hu is not None else (a < _LUNG_FRACTION_OF_BODY * med))
     frac = lung.sum(axis=(1, 2)) / np.maximum(area, 1)
     is_lung = frac > _LUNG_SLICE_FRACTION
     lung_top = lung_bottom = None
