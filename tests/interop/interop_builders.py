@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +149,22 @@ def small_case(rng: np.random.Generator, *, shape=(12, 24, 20)) -> tuple[list[Da
 
 def reread(path) -> Dataset:
     return pydicom.dcmread(path)
+
+
+def dicom_validation_errors(path) -> list[str]:
+    """Errors of dciodvfy when installed, else of highdicom/pydicom re-reading."""
+    if shutil.which("dciodvfy"):
+        r = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
+        return [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("Error")]
+    import highdicom as hd
+
+    ds = pydicom.dcmread(path)
+    errors = []
+    if ds.Modality == "SEG":
+        hd.seg.segread(path)
+    elif ds.Modality == "SR":
+        hd.sr.srread(path)
+    for kw in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
+        if not ds.get(kw):
+            errors.append(f"Error - missing {kw}")
+    return errors

@@ -6,6 +6,11 @@ partial output for a stopped server, a server that never answers, HTTP 500 and 4
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+
 import http.server
 import socket
 import threading
@@ -306,3 +311,31 @@ def test_push_refuses_non_dicom_before_sending(tmp_path, monkeypatch):
         push_files(st, [tmp_path / "notes.txt"])
     with pytest.raises(InputError, match="does not exist"):
         push_files(st, [tmp_path / "missing.dcm"])
+
+
+@pytest.mark.slow
+def test_orthanc_acrin_study_measured_from_dicomweb(orthanc, orthanc_auth, shared_data, tmp_path, cli):
+    """The ACRIN PT AC series (JPEG-LS) and its PT-Segmentation SEG through Orthanc: SUVmax ≈ 42.2, ≈ 183 mL."""
+    import pydicom
+
+    base = shared_data / "acrin-nsclc-fdg-pet-042" / "study_jpegls"
+    pet_dir, seg_dir = base / "PT_1_PET_AC_081015", base / "SEG_100_PT_Segmentation_504365"
+    res = cli("push", "--url", orthanc.dicomweb, str(pet_dir), str(seg_dir))
+    assert res.exit_code == 0, res.stderr
+    study_uid = str(pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).StudyInstanceUID)
+    pulled = tmp_path / "pulled"
+    res = cli("pull", "--url", orthanc.dicomweb, "--study", study_uid, "--out", str(pulled))
+    assert res.exit_code == 0, res.stderr
+    # stored transfer syntax and pixels kept (JPEG-LS lossless)
+    one = next(pet_dir.iterdir())
+    orig = pydicom.dcmread(one)
+    copy = pydicom.dcmread(pulled / str(orig.SeriesInstanceUID) / f"{orig.SOPInstanceUID}.dcm")
+    assert copy.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
+    assert copy.PixelData == orig.PixelData
+    seg_file = next((pulled / str(pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).SeriesInstanceUID)).iterdir())
+    out = tmp_path / "m"
+    address = f"dicomweb+{orthanc.dicomweb}/studies/{study_uid}"
+    res = cli("measure", address, "--mask", str(seg_file), "--segment", "1", "--out", str(out))
+    assert res.exit_code == 0, res.stderr
+    row = pd.read_csv(out / "lesions.csv").iloc[0]
+    assert abs(row["suv_max"] - 42.2) < 0.1 and abs(row["volume_ml"] - 183.0) < 1.0

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+
 import json
 import warnings
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+
 import math
+import warnings
 
 import numpy as np
 import pydicom
 import pytest
 from interop_builders import small_case
-from test_interop_seg import dicom_validation_errors
+from interop_builders import dicom_validation_errors
 
 from carpet.errors import ConfigError, GeometryMismatchError, InputError, QualityWarning
 from carpet.export.rtstruct import labels_to_rtstruct, mask_slice_to_contours, write_rtstruct
@@ -100,8 +106,12 @@ def test_rtstruct_other_study_for_and_empty_roi(case, tmp_path):
         pts[:, 0] += 1000.0
         c.ContourData = [f"{v:.4f}" for v in pts.ravel()]
     ds.save_as(tmp_path / "out.dcm", enforce_file_format=True)
-    with pytest.warns(QualityWarning, match="covers no PET voxel"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         m = read_rtstruct(tmp_path / "out.dcm", suv)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, QualityWarning)]
+    assert any("ROI 2 ('Lesion 2') covers no PET voxel centre; skipped" in x for x in msgs)
+    assert any("ROI 2 reaches outside the PET field of view" in x for x in msgs)
     assert [s.label for s in m.segments] == [5, 9]
 
 

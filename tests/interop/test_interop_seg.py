@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+
 import warnings
 
 import numpy as np
 import pydicom
 import pytest
-from interop_builders import make_pet_datasets, pet_volume, small_case
+from interop_builders import dicom_validation_errors, make_pet_datasets, pet_volume, small_case
 
 from carpet.errors import ConfigError, GeometryMismatchError, HeaderWarning, InputError, QualityWarning
 from carpet.export.seg import labels_to_seg, write_seg
@@ -22,25 +25,6 @@ def _ref(dss) -> MaskReference:
     return MaskReference(
         str(dss[0].StudyInstanceUID), str(dss[0].SeriesInstanceUID), tuple(str(d.SOPInstanceUID) for d in dss)
     )
-
-
-def dicom_validation_errors(path) -> list[str]:
-    """Errors of dciodvfy when installed, else of highdicom/pydicom re-reading."""
-    if shutil.which("dciodvfy"):
-        r = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60)
-        return [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("Error")]
-    import highdicom as hd
-
-    ds = pydicom.dcmread(path)
-    errors = []
-    if ds.Modality == "SEG":
-        hd.seg.segread(path)
-    elif ds.Modality == "SR":
-        hd.sr.srread(path)
-    for kw in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
-        if not ds.get(kw):
-            errors.append(f"Error - missing {kw}")
-    return errors
 
 
 @pytest.fixture
