@@ -101,6 +101,20 @@ def test_bootstrap_ci_is_seeded_and_covers_estimate(rng):
     assert u.ci_low < u.estimate < u.ci_high
 
 
+def test_harrell_and_uno_in_one_pass_equal_separate_bootstraps(rng):
+    from carpet.survival.concordance import bootstrap_harrell_and_uno
+
+    n = 80
+    x = rng.normal(size=n)
+    t = rng.exponential(np.exp(-x)).round(2)
+    e = rng.random(n) < 0.7
+    h, u = bootstrap_harrell_and_uno(t, e, x, n_bootstrap=60, seed=9)
+    assert h == bootstrap_concordance(t, e, x, method="harrell", n_bootstrap=60, seed=9)
+    u2 = bootstrap_concordance(t, e, x, method="uno", n_bootstrap=60, seed=9)
+    assert u.estimate == pytest.approx(u2.estimate, abs=1e-12)
+    assert (u.ci_low, u.ci_high) == pytest.approx((u2.ci_low, u2.ci_high), abs=1e-6)
+
+
 def test_paired_delta_c():
     rng = np.random.default_rng(3)
     n = 300

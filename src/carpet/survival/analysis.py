@@ -21,7 +21,7 @@ from carpet.score import SCORE_INFOS, compute_scores
 from carpet.survival.concordance import (
     ConcordanceResult,
     PairedConcordanceResult,
-    bootstrap_concordance,
+    bootstrap_harrell_and_uno,
     compare_concordance,
 )
 from carpet.survival.cutoffs import CutoffResult, cross_validated_cutoff, maxstat_cutoff
@@ -336,12 +336,9 @@ def run_cohort_analysis(
             if m.sum() < 10 or e_all[m].sum() == 0:
                 note(f"predictor {p!r}: only {int(m.sum())} complete cases; skipped")
                 continue
-            h = bootstrap_concordance(t_all[m], e_all[m], data.loc[m, p], method="harrell",
-                                      n_bootstrap=cfg.bootstrap, confidence_level=cfg.confidence_level,
-                                      seed=cfg.seed + k)
-            u = bootstrap_concordance(t_all[m], e_all[m], data.loc[m, p], method="uno",
-                                      n_bootstrap=cfg.bootstrap, confidence_level=cfg.confidence_level,
-                                      seed=cfg.seed + k, tau=cfg.uno_tau_months)
+            h, u = bootstrap_harrell_and_uno(t_all[m], e_all[m], data.loc[m, p], n_bootstrap=cfg.bootstrap,
+                                             confidence_level=cfg.confidence_level, seed=cfg.seed + k,
+                                             tau=cfg.uno_tau_months)
             rows.append(_c_row(p, h, u, int((~m).sum())))
         concordance = pd.DataFrame(rows)
         comparisons = []

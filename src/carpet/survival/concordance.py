@@ -27,6 +27,7 @@ __all__ = [
     "ConcordanceResult",
     "PairedConcordanceResult",
     "bootstrap_concordance",
+    "bootstrap_harrell_and_uno",
     "compare_concordance",
     "harrell_c",
     "uno_c",
@@ -153,7 +154,9 @@ class _PairCounter:
             keys = right_blk * (pad_rank + 2) + rr[right_pos]
             keys.sort()
             left_pos = pos[is_left]
-            left_blk = blk[is_left]
+            left_pos = left_pos[left_pos < n]
+            left_pos = left_pos[e[left_pos]]  # only events are the earlier member of a pair
+            left_blk = left_pos // (2 * b)
             q = left_blk * (pad_rank + 2) + rr[left_pos]
             lo = np.searchsorted(keys, q, side="left") - left_blk * b
             le = np.searchsorted(keys, q, side="right") - left_blk * b
@@ -182,37 +185,53 @@ class _PairCounter:
             ``num = Σ w_i u_i Σ_j w_j ([r_i > r_j] + 0.5 [r_i == r_j])`` and
             ``den = Σ w_i u_i Σ_j w_j`` over comparable pairs (i earlier).
         """
+        return self.counts_many(weights, [event_weights])[0]
+
+    def counts_many(self, weights: np.ndarray, event_weights: list) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`counts` for several event weightings (e.g. Harrell and Uno) sharing one pass."""
         B = weights.shape[0]
         n, n2 = self.n, self.n2
         # layout (patients, replicates): row gathers copy contiguous memory. float32 is exact
-        # for the integer counts involved (< 2**24).
-        w = np.zeros((n2, B), dtype=np.float32)
+        # for the integer multiplicities and partial sums involved (< 2**24); the IPCW-weighted
+        # products of Uno's C use float64 for a single evaluation.
+        cdt = np.float32 if B > 1 else np.float64
+        w = np.zeros((n2, B), dtype=cdt)
         w[:n] = weights.T[self.order]
-        less = np.zeros((n2, B), dtype=np.float32)
-        leq = np.zeros((n2, B), dtype=np.float32)
+        ev = self.event_sorted
+        us64, us = [], []
+        for ew in event_weights:
+            u64 = weights.T[self.order] * ev[:, None]
+            if ew is not None:
+                u64 = u64 * ew.T[self.order]
+            u = np.zeros((n2, B), dtype=cdt)
+            u[:n] = u64
+            us64.append(u64)
+            us.append(u)
+        nums = [np.zeros(B) for _ in event_weights]
         for b, sort_right, left_pos, i_lo, i_le in self.levels:
+            if left_pos.size == 0:
+                continue
             nb = n2 // (2 * b)
-            cs = np.empty((nb, b + 1, B), dtype=np.float32)
+            cs = np.empty((nb, b + 1, B), dtype=cdt)
             cs[:, 0, :] = 0.0
             np.cumsum(w[sort_right].reshape(nb, b, B), axis=1, out=cs[:, 1:, :])
             cs = cs.reshape(nb * (b + 1), B)
-            less[left_pos] += cs[i_lo]
-            leq[left_pos] += cs[i_le]
-        wt = w[:n].T.astype(float)
-        less, tie = less[:n].T.astype(float), (leq[:n] - less[:n]).T.astype(float)
-        # suffix weight after each position, and same-time events after it
-        suffix = np.cumsum(wt[:, ::-1], axis=1)[:, ::-1] - wt
-        ev = self.event_sorted
-        same_t_after = _group_suffix_after(wt * ev, self._grp_time)
+            # concordant + half the risk ties with later patients in the partner block
+            half = cs[i_lo]
+            half += cs[i_le]
+            for k, u in enumerate(us):
+                nums[k] += 0.5 * np.einsum("ij,ij->j", u[left_pos], half, dtype=np.float64)
+        wt = weights[:, self.order].astype(float)
+        # tie correction: same-time events with the same rank were counted as risk ties
         same_tr_after = _group_suffix_after(wt * ev, self._grp_time_rank)
-        comparable = suffix - same_t_after
-        tie = tie - same_tr_after
-        u = wt * ev
-        if event_weights is not None:
-            u = u * event_weights[:, self.order]
-        num = np.sum(u * (less + 0.5 * tie), axis=1)
-        den = np.sum(u * comparable, axis=1)
-        return num, den
+        # comparable: everything after, minus same-time events after
+        suffix = np.cumsum(wt[:, ::-1], axis=1)[:, ::-1] - wt
+        comparable = suffix - _group_suffix_after(wt * ev, self._grp_time)
+        out = []
+        for num, u64 in zip(nums, us64, strict=True):
+            uu = u64.T
+            out.append((num - 0.5 * np.sum(uu * same_tr_after, axis=1), np.sum(uu * comparable, axis=1)))
+        return out
 
 
 def _group_ids(keys: np.ndarray) -> np.ndarray:
@@ -473,6 +492,53 @@ def bootstrap_concordance(
         alpha = 1 - confidence_level
         lo, hi = (float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
     return ConcordanceResult(est, lo, hi, method, len(t), int(e.sum()), n_bootstrap, confidence_level, tau)
+
+
+def bootstrap_harrell_and_uno(
+    time,
+    event,
+    risk,
+    *,
+    n_bootstrap: int = 1000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    tau: float | None = None,
+) -> tuple[ConcordanceResult, ConcordanceResult]:
+    """Harrell's and Uno's C with bootstrap CIs from the same replicates (one pass each).
+
+    Identical in definition to two :func:`bootstrap_concordance` calls, but both indices are
+    evaluated on the same resamples, sharing the expensive pair counting.
+
+    Examples
+    --------
+    >>> h, u = bootstrap_harrell_and_uno([1, 2, 3, 4, 5], [1, 1, 0, 1, 1], [5, 4, 3, 2, 1], n_bootstrap=20)
+    >>> h.estimate, u.estimate
+    (1.0, 1.0)
+    """
+    t, e, r = check_survival_inputs(time, event, ("risk", risk))
+    counter = _PairCounter(t, e, r)
+    ones = np.ones((1, len(t)))
+    (hn, hd), (un, ud) = counter.counts_many(ones, [None, _uno_event_weights(t, e, ones, tau)])
+    est_h, est_u = float(_c_from_counts(hn, hd)[0]), float(_c_from_counts(un, ud)[0])
+    lo_h = hi_h = lo_u = hi_u = float("nan")
+    if n_bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        hs, uss = [], []
+        step = _chunks(n_bootstrap, len(t))
+        for start in range(0, n_bootstrap, step):
+            w = _bootstrap_weights(len(t), min(step, n_bootstrap - start), rng)
+            (hn, hd), (un, ud) = counter.counts_many(w, [None, _uno_event_weights(t, e, w, tau)])
+            hs.append(_c_from_counts(hn, hd))
+            uss.append(_c_from_counts(un, ud))
+        alpha = 1 - confidence_level
+        bh, bu = np.concatenate(hs), np.concatenate(uss)
+        lo_h, hi_h = (float(x) for x in np.quantile(bh[~np.isnan(bh)], [alpha / 2, 1 - alpha / 2]))
+        lo_u, hi_u = (float(x) for x in np.quantile(bu[~np.isnan(bu)], [alpha / 2, 1 - alpha / 2]))
+    n_ev = int(e.sum())
+    return (
+        ConcordanceResult(est_h, lo_h, hi_h, "harrell", len(t), n_ev, n_bootstrap, confidence_level, None),
+        ConcordanceResult(est_u, lo_u, hi_u, "uno", len(t), n_ev, n_bootstrap, confidence_level, tau),
+    )
 
 
 def compare_concordance(
