@@ -153,6 +153,7 @@ def test_height_scales_anatomy_and_patient_is_recorded():
         (dict(spacing_mm=(0, 2, 2)), "spacing_mm"),
         (dict(n_lesions=99), "n_lesions must be"),
         (dict(noise_sd=-1), "noise_sd"),
+        (dict(fwhm_mm=-1), "fwhm_mm"),
     ],
 )
 def test_bad_parameters_are_refused(kwargs, match):
@@ -171,3 +172,19 @@ def test_bad_parameters_are_refused(kwargs, match):
 def test_bad_specs_are_refused(factory, match):
     with pytest.raises(ConfigError, match=match):
         factory()
+
+
+def test_blur_conserves_activity_and_lowers_small_lesion_peaks():
+    kw = dict(fov="thorax", spacing_mm=(4.0, 4.0, 4.0), with_ct=False, seed=2,
+              lesions=[LesionSpec((-5.0, -35.0, -370.0), 6.0, 10.0, "mediastinal")])
+    sharp = make_whole_body_study(**kw)
+    blurred = make_whole_body_study(fwhm_mm=8.0, **kw)
+    no_lesion = make_whole_body_study(fwhm_mm=8.0, **{**kw, "lesions": []})
+    # blurring is linear and conserves what is far from the FOV edges: the lesion's excess activity
+    excess = float((sharp.suv.array - make_whole_body_study(**{**kw, "lesions": []}).suv.array).sum(dtype=np.float64))
+    blurred_excess = float((blurred.suv.array - no_lesion.suv.array).sum(dtype=np.float64))
+    assert blurred_excess == pytest.approx(excess, rel=1e-4)
+    les = sharp.lesion_truth.array == 1
+    assert sharp.suv.array[les].max() == np.float32(10.0)
+    assert blurred.suv.array[les].max() < 8.0  # partial-volume loss in a 12 mm sphere at 8 mm FWHM
+    assert np.array_equal(blurred.lesion_truth.array, sharp.lesion_truth.array)
