@@ -128,3 +128,18 @@ def test_export_needs_a_dicom_pet(analysed, tmp_path):
     assert ei.value.code == "NO_DICOM_SOURCE"
     with pytest.raises(ConfigError, match="unknown export format"):
         parse_export_formats("seg,pdf")
+
+
+def test_measure_cli_export_failure_leaves_no_output(analysed, tmp_path, cli):
+    from carpet.ingest import write_nifti
+
+    _, result, out = analysed
+    nii = tmp_path / "suv.nii.gz"
+    write_nifti(result.suv, nii)
+    dst = tmp_path / "m"
+    res = cli("measure", str(nii), "--units", "suv", "--mask", str(out), "--out", str(dst), "--export", "seg")
+    assert res.exit_code == 2 and "[NO_DICOM_SOURCE]" in res.stderr
+    assert not dst.exists()
+    res = cli("measure", str(nii), "--units", "suv", "--mask", str(out), "--out", str(dst))
+    assert res.exit_code == 0, res.stderr
+    assert pd.read_csv(dst / "lesions.csv")["lesion_id"].tolist() == result.lesions["lesion_id"].tolist()

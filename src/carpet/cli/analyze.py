@@ -84,9 +84,14 @@ def analyze_command(
                 typer.echo(f"warning: --ct: no CT series of the same study under {path}", err=True)
         result = analyze(source, config=cfg, edits=edits, organs=organs, units=units, ct=ct,
                          liver_center_mm=_point(liver_voi, "--liver-voi"), mbp_center_mm=_point(mbp_voi, "--mbp-voi"))
-        write_analysis(result, out)
         if formats:
-            export_dicom_objects(result, out / "dicom", formats=formats)
+            from carpet._io import atomic_output_dir
+
+            with atomic_output_dir(out) as tmp:  # analysis and DICOM objects together or not at all
+                write_analysis(result, tmp)
+                export_dicom_objects(result, tmp / "dicom", formats=formats)
+        else:
+            write_analysis(result, out)
     p = result.patient
     if as_json:
         keys = ["tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm", "sdmax_per_m",

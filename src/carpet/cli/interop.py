@@ -48,6 +48,7 @@ def measure_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
 ) -> None:
     """Measure lesions from a mask made by another tool (same outputs as analyze)."""
+    from carpet._io import atomic_output_dir
     from carpet.dicomweb import fetch_study
     from carpet.interop import export_dicom_objects, measure_mask, parse_export_formats
     from carpet.pipeline import write_analysis
@@ -55,9 +56,10 @@ def measure_cmd(
     formats = parse_export_formats(export) if export else []
     with fetch_study(pet) as pet_path:
         result = measure_mask(pet_path, _mask_path(mask), segments=segment or None, units=units)
-        write_analysis(result, out)
-        if formats:
-            export_dicom_objects(result, out / "dicom", formats=formats)
+        with atomic_output_dir(out) as tmp:  # analysis and DICOM objects appear together or not at all
+            write_analysis(result, tmp)
+            if formats:
+                export_dicom_objects(result, tmp / "dicom", formats=formats)
     p = result.patient
     if as_json:
         typer.echo(json.dumps({k: p.get(k) for k in ("lesion_count", "tmtv_ml", "tlg", "suv_max", "suv_peak",
