@@ -181,3 +181,12 @@ def test_read_csv_excel_and_analysis_folder(tmp_path):
         read_biomarkers(tmp_path)
     with pytest.raises(InputError, match="table not found"):
         read_table(tmp_path / "missing.csv")
+
+
+def test_documented_schema_matches_code():
+    from pathlib import Path
+
+    from carpet.clinical import clinical_schema_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "clinical-table.md").read_text(encoding="utf-8")
+    assert clinical_schema_markdown() in doc
