@@ -697,3 +697,16 @@ def test_header_weight_absent_override_taken_as_scanner_weight():
     assert f.bw_factor == pytest.approx(1.0) and any(
         "assumed to be the weight" in w for w in f.warnings
     )
+
+
+def test_ge_multibed_single_acquisition_time_is_the_scan_start():
+    """GE: every bed has AcquisitionTime = scan start and its own FrameReferenceTime; a re-processed series
+    (SeriesTime later) without the private time decays to that single AcquisitionTime."""
+    dss = series()
+    for i, ds in enumerate(dss):
+        ds.SeriesTime = "113000"
+        ds.FrameReferenceTime = str(303000 + 606000 * i)
+    f = factors(dss)
+    assert f.reference_time_source == "earliest_acquisition_datetime"
+    assert f.bw_factor == pytest.approx(W * 1000 / d_ref(), rel=1e-12)
+    assert any("GE multi-bed convention" in w for w in f.warnings)

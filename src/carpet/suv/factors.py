@@ -423,7 +423,15 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
     times = [t for t in (_instance_datetime(acq, r) for r in acq.instances) if t is not None]
     earliest = min(times) if times else None
     series = acq.series_datetime
-    frames = _frame_back_computed(acq, half_life_s)
+    # GE convention: every bed carries the scan start as AcquisitionTime and its own
+    # FrameReferenceTime (offset of the bed start). The acquisition time is then not
+    # per frame, so the frame back-computation does not apply, but the (single)
+    # acquisition time is the scan start the images are decay-corrected to.
+    frts = {
+        r.frame_reference_time_ms for r in acq.instances if r.frame_reference_time_ms is not None
+    }
+    one_acquisition_time = len(set(times)) == 1 and len(frts) > 1
+    frames = [] if one_acquisition_time else _frame_back_computed(acq, half_life_s)
     frame_ref = frames[0] if frames else None
     if frames and (max(frames) - min(frames)).total_seconds() > tol_s:
         ctx.warnings.append(
@@ -457,6 +465,12 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
                 )
         if chosen is None and frame_ref is not None:
             chosen = (frame_ref, "frame_back_computed")
+        if chosen is None and one_acquisition_time and earliest is not None:
+            ctx.warnings.append(
+                f"one AcquisitionDate/Time on all {len(acq.instances)} instances with different FrameReferenceTime "
+                "(GE multi-bed convention): it is the scan start and is used as reference time"
+            )
+            chosen = (earliest, "earliest_acquisition_datetime")
         if chosen is None and earliest is not None:
             missing = [
                 tag
