@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 #: Prefix of the TrackingID that carries carpet's lesion id in each segment.
 SEG_TRACKING_PREFIX = "lesion "
 
+#: Distinct display colours (RGB) cycled over segments (RecommendedDisplayCIELabValue, used by OHIF/Slicer).
+_DISPLAY_RGB = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
+
 #: Tolerance (in voxels) when matching a source instance to a slice of the grid.
 _POSITION_TOL_VOXELS = 1e-2
 
@@ -276,6 +279,7 @@ def labels_to_seg(
                 algorithm_identification=algo,
                 tracking_id=f"{SEG_TRACKING_PREFIX}{lid}",
                 tracking_uid=hd.UID(),
+                display_color=hd.color.CIELabColor.from_rgb(*_DISPLAY_RGB[(n - 1) % len(_DISPLAY_RGB)]),
             )
             for n, lid in enumerate(ids, start=1)
         ]
@@ -291,6 +295,7 @@ def labels_to_seg(
                 algorithm_identification=algo,
                 tracking_id="tumour",
                 tracking_uid=hd.UID(),
+                display_color=hd.color.CIELabColor.from_rgb(*_DISPLAY_RGB[0]),
             )
         ]
     with warnings.catch_warnings():
