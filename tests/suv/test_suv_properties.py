@@ -8,10 +8,10 @@ import random
 import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
+from suv_helpers import pet, rp
 
 from carpet.ingest.pet_header import read_pet_acquisition
 from carpet.suv import compute_suv_factors
-from suv_helpers import pet, rp
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 
