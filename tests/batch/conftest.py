@@ -82,10 +82,26 @@ def table_rows(db: Path, table: str, *, exclude: tuple[str, ...] = ()) -> list[t
         con.close()
 
 
+#: Studies in the shared good archive (3 patients x 2 timepoints).
+N_GOOD = 6
+
+
 @pytest.fixture(scope="session")
 def good_archive(tmp_path_factory) -> Path:
-    """4 patients, 2 timepoints each (8 studies); shared read-only by the tests."""
-    return build_good_archive(tmp_path_factory.mktemp("good_archive"), 4, timepoints=2)
+    """3 patients, 2 timepoints each (6 studies); shared read-only by the tests."""
+    return build_good_archive(tmp_path_factory.mktemp("good_archive"), 3, timepoints=2)
+
+
+@pytest.fixture(scope="session")
+def good_reference(good_archive, tmp_path_factory) -> Path:
+    """An uninterrupted batch of the good archive on the local pool (2 workers); read-only."""
+    from carpet.batch.runner import run_batch
+    from carpet.config import BatchConfig
+
+    out = tmp_path_factory.mktemp("good_reference")
+    summary = run_batch(good_archive, out, batch=BatchConfig(workers=2))
+    assert summary.done == N_GOOD and summary.ok
+    return out
 
 
 @pytest.fixture(scope="session")

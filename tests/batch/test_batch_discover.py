@@ -13,20 +13,20 @@ from carpet.errors import InputError
 
 def test_discover_nested_layout_with_timepoints_and_pseudonyms(good_archive):
     jobs = list(iter_studies(good_archive))
-    assert len(jobs) == 8
-    assert len({j.study_key for j in jobs}) == 8
+    assert len(jobs) == 6
+    assert len({j.study_key for j in jobs}) == 6
     by_patient: dict[str, set[str]] = {}
     for j in jobs:
         assert j.series_uid and j.problem is None
         assert j.patient_id.startswith("P-") and "PAT" not in j.patient_id  # pseudonym, not the DICOM ID
         by_patient.setdefault(j.patient_id, set()).add(j.timepoint)
         assert Path(j.path).parent.name.startswith("pat") and Path(j.path).name.startswith("tp")
-    assert len(by_patient) == 4
+    assert len(by_patient) == 3
     assert all(tps == {"2024-03-01", "2024-03-08"} for tps in by_patient.values())
     # deterministic across runs (keys drive resumption)
     assert [j.study_key for j in iter_studies(good_archive)] == [j.study_key for j in jobs]
     kept = {j.patient_id for j in iter_studies(good_archive, keep_patient_ids=True)}
-    assert kept == {"PAT00", "PAT01", "PAT02", "PAT03"}
+    assert kept == {"PAT00", "PAT01", "PAT02"}
 
 
 def test_discover_is_streaming_group_by_group(good_archive, monkeypatch):
@@ -46,7 +46,7 @@ def test_discover_is_streaming_group_by_group(good_archive, monkeypatch):
     assert calls == ["pat00"]  # only the first patient folder has been read
     assert Path(first.path).is_relative_to(good_archive / "pat00")
     rest = list(it)
-    assert calls == ["pat00", "pat01", "pat02", "pat03"] and len(rest) == 7
+    assert calls == ["pat00", "pat01", "pat02"] and len(rest) == 5
 
 
 def test_discover_flat_folder_with_two_studies_and_pet_ct_layout(tmp_path, archive_tools):

@@ -25,10 +25,11 @@ def _print_summary(summary: Any, out: Path) -> None:
     from carpet.batch.state import STATE_FILENAME, BatchState
 
     con = Console(stderr=False, highlight=False)
-    con.print(
+    msg = (
         f"carpet batch: {summary.total} studies: {summary.computed} analysed now, {summary.skipped} unchanged "
         f"(skipped); batch totals: {summary.done} done, {summary.failed} failed. Database: {out / STATE_FILENAME}"
     )
+    con.print(msg, soft_wrap=True)
     if summary.discovery_problems:
         con.print(f"{summary.discovery_problems} unreadable non-study file(s) listed in table discovery_problems")
     if summary.failures_by_code:
@@ -87,15 +88,19 @@ def register(app: typer.Typer) -> None:
         Re-running finishes only what is missing; unchanged studies are not recomputed, a
         changed method recomputes all. Exit status 1 when any study failed.
         """
+        from carpet.errors import ConfigError
+
         if root == "export":
             if export_dir is None:
-                raise typer.BadParameter("carpet batch export DIR: give the batch folder", param_hint="DIR")
+                raise ConfigError("carpet batch export DIR: give the batch folder to export", code="BATCH_USAGE")
             _export(Path(export_dir), json_progress)
             return
         if export_dir is not None:
-            raise typer.BadParameter(f"unexpected extra argument {export_dir!r}", param_hint="ROOT")
+            raise ConfigError(
+                f"carpet batch ROOT --out DIR: unexpected extra argument {export_dir!r}", code="BATCH_USAGE"
+            )
         if out is None:
-            raise typer.BadParameter("--out DIR is required", param_hint="--out")
+            raise ConfigError("carpet batch ROOT: --out DIR is required (the batch folder)", code="BATCH_USAGE")
 
         from carpet.batch.runner import run_batch
         from carpet.config import AnalysisConfig, BatchConfig
