@@ -3,14 +3,15 @@
 This is the only package that reads input files. Public API:
 
 * :func:`discover` → :class:`Discovery` (``series``: :class:`SeriesInfo`, ``problems``: :class:`FileProblem`)
-* :func:`read_series_volume` (one series → :class:`~carpet.core.volume.Volume` in its own units)
+* :func:`read_series_volume` (one series → :class:`~carpet.core.volume.Volume` in its own units),
+  :func:`series_geometry` (the same checks and grid from headers only)
 * :func:`read_pet` → :class:`PetStudy` (SUVbw + provenance), :func:`read_ct_for`
 * :func:`read_nifti` / :func:`write_nifti`
 * :func:`resample_to` (re-exported from :mod:`carpet.core.geometry`)
 """
 
 from carpet.core.geometry import resample_to
-from carpet.ingest.dicom import read_series_volume, unit_of_series
+from carpet.ingest.dicom import SeriesGeometry, read_series_volume, series_geometry, unit_of_series
 from carpet.ingest.discover import Discovery, FileProblem, InstanceHeader, SeriesInfo, discover
 from carpet.ingest.nifti import read_nifti, write_nifti
 from carpet.ingest.pet import PatientInfo, PetStudy, read_ct_for, read_pet
@@ -21,6 +22,7 @@ __all__ = [
     "InstanceHeader",
     "PatientInfo",
     "PetStudy",
+    "SeriesGeometry",
     "SeriesInfo",
     "discover",
     "read_ct_for",
@@ -28,6 +30,7 @@ __all__ = [
     "read_pet",
     "read_series_volume",
     "resample_to",
+    "series_geometry",
     "unit_of_series",
     "write_nifti",
 ]
