@@ -60,6 +60,14 @@ MAX_DECAY_HALF_LIVES = 10.0
 #: time of day only, an uptake of more than 24 h cannot be told apart from a shorter one.
 DATETIME_REQUIRED_HALF_LIFE_S = 10 * 3600.0
 
+#: Why common unsupported Units cannot be converted (IBSI-SUV manual, "Other units").
+_UNITS_WHY = {
+    "PROPCNTS": "proportional to counts, no calibration to activity; typical of non-attenuation-corrected series",
+    "PROPCPS": "proportional to counts per second, no calibration; Siemens non-quantitative/NAC images",
+    "CPS": "counts per second need the DoseCalibrationFactor (0054,1322) and voxel volume; not supported",
+    "1CM": "a linear attenuation coefficient map (mu-map), not activity",
+    "NONE": "no unit",
+}
 _LBM_SUVTYPES = {"LBM": "james120", "LBMJAMES128": "james128", "LBMJANMA": "janma"}
 _TAG = {
     "Units": "Units (0054,1001)",
@@ -683,11 +691,7 @@ def compute_suv_factors(
         raise ctx.refuse(
             "UNSUPPORTED_UNITS",
             f"{_TAG['Units']} is {'absent' if units is None else repr(units)}; expected one of {list(SUPPORTED_UNITS)}"
-            + (
-                " (PROPCNTS/PROPCPS/CPS are not quantitative or not calibrated; NAC series are not convertible)"
-                if units
-                else ""
-            ),
+            + (f" ({_UNITS_WHY[units]})" if units in _UNITS_WHY else ""),
             "Use the attenuation-corrected quantitative series.",
         )
     if not acq.is_attenuation_corrected:
