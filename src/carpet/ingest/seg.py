@@ -325,10 +325,15 @@ def read_seg(
             else f"its referenced series {ref_series or 'unknown'} is not the PET series "
             f"{ref.series_instance_uid or 'unknown'}"
         )
+        why = (
+            "referenced SOP Instance UIDs do not match the PET instances"
+            if sop_index
+            else "the PET's SOP Instance UIDs are unknown (not read from DICOM)"
+        )
         _warn(
             msgs,
-            f"SEG {path}: referenced SOP Instance UIDs do not match the PET instances; paired by "
-            f"frame of reference and geometry instead ({series_note}; every frame lies on a PET slice).",
+            f"SEG {path}: {why}; paired by frame of reference and geometry instead ({series_note}; "
+            "every frame lies on a PET slice).",
             HeaderWarning,
         )
 
