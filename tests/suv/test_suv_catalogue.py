@@ -710,3 +710,13 @@ def test_ge_multibed_single_acquisition_time_is_the_scan_start():
     assert f.reference_time_source == "earliest_acquisition_datetime"
     assert f.bw_factor == pytest.approx(W * 1000 / d_ref(), rel=1e-12)
     assert any("GE multi-bed convention" in w for w in f.warnings)
+
+
+def test_weight_mis_stored_in_patient_size_is_pointed_out_not_used():
+    def edit(ds):
+        del ds.PatientWeight
+        ds.PatientSize = "72"
+
+    with pytest.raises(SuvError) as e:
+        factors(series(edit=edit))
+    assert e.value.code == "MISSING_WEIGHT" and "PatientSize (0010,1020) holds 72" in str(e.value)

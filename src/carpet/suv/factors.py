@@ -238,9 +238,13 @@ def _weight_kg(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     w = ctx.acq.patient_weight
     if w is None or w == 0:
         got = "absent" if w is None else "0"
+        size = ctx.acq.patient_size
+        hint = ""
+        if size is not None and 20.0 <= size <= WEIGHT_KG_RANGE[1] and not HEIGHT_CM_RANGE[0] < size:
+            hint = f" ({_TAG['PatientSize']} holds {size:g}: the weight mis-stored there? not used)"
         raise ctx.refuse(
             "MISSING_WEIGHT",
-            f"{_TAG['PatientWeight']} is {got}; expected the weight in kg",
+            f"{_TAG['PatientWeight']} is {got}; expected the weight in kg{hint}",
             "Give it with --weight-kg or the weight_kg column of an overrides CSV.",
         )
     if w < 0:
