@@ -59,6 +59,13 @@ class AnalysisResult:
         Full edit state (seeds, removed ids, flags) to apply further edits.
     config : AnalysisConfig
         The configuration used.
+    auto_segmentation : carpet.segment.Segmentation
+        The automatic state before edits.
+    context : dict
+        ``params`` (GrowthParams for :func:`carpet.segment.apply_edits`), ``actions``,
+        ``liver`` / ``mbp`` (ReferenceRegion or None) and ``boxes`` (lesion id ->
+        bounding box, for re-measuring one lesion quickly with
+        ``measure_lesions(..., lesion_ids=[i], boxes=...)``).
     """
 
     suv: Volume
@@ -250,7 +257,7 @@ def analyze(
     from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
     from carpet.segment.organs import organ_names_for
     from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions
-    from carpet.measure.tables import measure_lesions, patient_metrics
+    from carpet.measure.tables import lesion_boxes, measure_lesions, patient_metrics
     from carpet.segment.threshold import percist_threshold
 
     cfg = config or AnalysisConfig()
@@ -379,7 +386,8 @@ def analyze(
         seg, effects = apply_edits(auto, actions, suv=suv, params=params)
         timings["edits_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    table = measure_lesions(suv, Volume(seg.labels, suv.affine, unit=Unit.LABEL),
+    boxes = lesion_boxes(seg.labels)
+    table = measure_lesions(suv, Volume(seg.labels, suv.affine, unit=Unit.LABEL), boxes=boxes,
                             peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center)
     if len(table):
         table["threshold_suv"] = [seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]]
@@ -447,6 +455,9 @@ def analyze(
             "auto_lesion_count": len(seeds),
         },
         "warnings": warn,
+        "suv_provenance": suv_prov,
+        "versions": {"carpet": __version__, "python": platform.python_version(), "numpy": np.__version__,
+                     "pandas": pd.__version__},
         "provenance": provenance,
     }
     timings["total_s"] = time.perf_counter() - t0
@@ -459,7 +470,7 @@ def analyze(
         suv=suv, labels=lab_vol, excluded=exc_vol, lesions=table, patient=_clean(patient_json),
         auto_labels=auto_vol, edits_applied=effects, warnings=warn, provenance=_clean(provenance),
         segmentation=seg, config=cfg, auto_segmentation=auto,
-        context={"params": params, "actions": actions, "liver": liver, "mbp": mbp},
+        context={"params": params, "actions": actions, "liver": liver, "mbp": mbp, "boxes": boxes},
     )
 
 

@@ -122,16 +122,16 @@ def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
     import json
 
     from carpet.ingest.nifti import write_nifti
-    from carpet.synthetic import write_pet_dicom
 
     s, _ = whole_body
     organs = tmp_path / "organs.nii.gz"
     write_nifti(s.organs, organs)
     (tmp_path / "organs.json").write_text(json.dumps({str(v): k for k, v in ORGAN_LABELS.items()}))
-    pet = tmp_path / "pet"
-    write_pet_dicom(s, pet)
+    pet = tmp_path / "pet.nii.gz"
+    write_nifti(s.suv, pet)
     out = tmp_path / "out"
-    res = cli("analyze", pet, "--out", out, "--organs", organs, "--no-mip")
+    res = cli("analyze", pet, "--units", "suv", "--out", out, "--organs", organs, "--no-mip",
+              "--no-reference-regions")
     assert res.exit_code == 0, res.stderr
     p = json.loads((out / "patient.json").read_text())
     assert p["lesion_count"] == 4
@@ -139,5 +139,5 @@ def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
     bad = tmp_path / "bad.nii.gz"
     write_nifti(s.organs, bad)
     (tmp_path / "bad.json").write_text("[1, 2")
-    res = cli("analyze", pet, "--out", tmp_path / "o2", "--organs", bad)
+    res = cli("analyze", pet, "--units", "suv", "--out", tmp_path / "o2", "--organs", bad, "--no-reference-regions")
     assert res.exit_code == 2 and "ORGAN_NAMES_INVALID" in res.stderr

@@ -44,6 +44,7 @@ def analyze_command(
     organs: Annotated[Optional[Path], typer.Option(help="Organ label map (NIfTI; names in a sidecar .json or TotalSegmentator numbering).")] = None,
     liver_voi: Annotated[Optional[str], typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z (LPS mm).")] = None,
     mbp_voi: Annotated[Optional[str], typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z (LPS mm).")] = None,
+    no_reference: Annotated[bool, typer.Option("--no-reference-regions", help="Skip the liver/blood-pool VOIs (faster; no TLR, no liver QC).")] = False,
     with_ct: Annotated[bool, typer.Option("--ct", help="Also read the study's CT (body, lungs, reference VOIs).")] = False,
     no_mip: Annotated[bool, typer.Option("--no-mip", help="Do not write mip.png.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
@@ -61,7 +62,7 @@ def analyze_command(
     from carpet.pipeline import analyze, write_analysis
 
     kw = {"method": method, "connectivity": connectivity, "physio_exclusion": not no_physio_exclusion,
-          "write_mip": not no_mip}
+          "write_mip": not no_mip, "reference_regions": not no_reference}
     if min_volume_ml is not None:
         kw["min_volume_ml"] = min_volume_ml
     cfg = AnalysisConfig(**kw)

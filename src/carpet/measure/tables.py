@@ -47,6 +47,19 @@ def lesion_boxes(labels: np.ndarray) -> dict[int, tuple[slice, slice, slice]]:
     return boxes
 
 
+def _box_of(lab: np.ndarray, lid: int) -> tuple[slice, slice, slice]:
+    """Bounding box of one label id (one comparison pass plus three projections)."""
+    m = lab == lid
+    ks = np.flatnonzero(m.any(axis=(1, 2)))
+    if ks.size == 0:
+        raise InputError(f"lesion_id {lid} is not in the label map", code="UNKNOWN_LESION_ID")
+    sub = m[ks[0] : ks[-1] + 1]
+    js = np.flatnonzero(sub.any(axis=(0, 2)))
+    is_ = np.flatnonzero(sub.any(axis=(0, 1)))
+    return (slice(int(ks[0]), int(ks[-1]) + 1), slice(int(js[0]), int(js[-1]) + 1),
+            slice(int(is_[0]), int(is_[-1]) + 1))
+
+
 def empty_lesion_table() -> pd.DataFrame:
     """A lesion table with the registry columns and no rows."""
     cols = {name: pd.Series(dtype="int64" if c.dtype == "int" else ("object" if c.dtype == "str" else "float64"))
@@ -120,11 +133,7 @@ def measure_lesions(
     for lid in ids:
         box = boxes.get(lid)
         if box is None:
-            hit = np.argwhere(lab == lid)
-            if hit.size == 0:
-                raise InputError(f"lesion_id {lid} is not in the label map", code="UNKNOWN_LESION_ID")
-            lo, hi = hit.min(axis=0), hit.max(axis=0) + 1
-            box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+            box = _box_of(lab, lid)
         mask = lab[box] == lid
         vals = arr[box][mask].astype(np.float64)
         if vals.size == 0:
