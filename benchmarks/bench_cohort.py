@@ -81,35 +81,53 @@ def main() -> None:
     assert abs(harrell_c(t[idx], e[idx], tmtv[idx]) - c_naive_sub) < 1e-10
     print("\n== Harrell C, one evaluation ==")
     print(f"carpet O(n log n)          : {ours_s * 1e3:9.1f} ms  (C = {c_ours:.6f})")
-    print(f"lifelines concordance_index: {ll_s * 1e3:9.1f} ms  (C = {c_ll:.6f})  ratio lifelines/carpet = "
-          f"{ll_s / ours_s:.1f}x")
-    print(f"naive O(n^2) numpy loop    : {naive_s * 1e3:9.1f} ms  (measured {naive_sub_s * 1e3:.0f} ms on "
-          f"{m}, extrapolated x{(n / m) ** 2:.0f})  ratio naive/carpet = {naive_s / ours_s:.1f}x")
+    print(
+        f"lifelines concordance_index: {ll_s * 1e3:9.1f} ms  (C = {c_ll:.6f})  ratio lifelines/carpet = "
+        f"{ll_s / ours_s:.1f}x"
+    )
+    print(
+        f"naive O(n^2) numpy loop    : {naive_s * 1e3:9.1f} ms  (measured {naive_sub_s * 1e3:.0f} ms on "
+        f"{m}, extrapolated x{(n / m) ** 2:.0f})  ratio naive/carpet = {naive_s / ours_s:.1f}x"
+    )
 
     # 2. paired bootstrap of the C difference
     B = args.bootstrap
     t0, c0 = time.perf_counter(), time.process_time()
-    res = compare_concordance(t, e, tmtv, ipi, name_a="tmtv_ml", name_b="ipi_points", n_bootstrap=B, seed=0)
+    res = compare_concordance(
+        t, e, tmtv, ipi, name_a="tmtv_ml", name_b="ipi_points", n_bootstrap=B, seed=0
+    )
     boot_s = time.perf_counter() - t0
     boot_cpu = time.process_time() - c0
     ll_boot_s = 2 * B * ll_s
     print(f"\n== {B} paired bootstrap replicates of ΔC (TMTV vs IPI) ==")
-    print(f"carpet: {boot_s:.2f} s wall, {boot_cpu:.2f} s CPU  (ΔC = {res.delta:+.4f}, CI {res.ci_low:+.4f} to {res.ci_high:+.4f}, "
-          f"p = {res.p_value:.3g})")
-    print(f"lifelines, 2x{B} calls (extrapolated from one call): {ll_boot_s:.1f} s  ratio = "
-          f"{ll_boot_s / boot_s:.1f}x")
+    print(
+        f"carpet: {boot_s:.2f} s wall, {boot_cpu:.2f} s CPU  (ΔC = {res.delta:+.4f}, CI {res.ci_low:+.4f} to {res.ci_high:+.4f}, "
+        f"p = {res.p_value:.3g})"
+    )
+    print(
+        f"lifelines, 2x{B} calls (extrapolated from one call): {ll_boot_s:.1f} s  ratio = "
+        f"{ll_boot_s / boot_s:.1f}x"
+    )
 
     # 3. the whole analysis
-    cfg = CohortConfig(predictors=("tmtv_ml", "ipi_points"), bootstrap=B, permutations=B, simulated=True)
+    cfg = CohortConfig(
+        predictors=("tmtv_ml", "ipi_points"), bootstrap=B, permutations=B, simulated=True
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     full = run_cohort_analysis(clin, bio, config=cfg)
     full_s = time.perf_counter() - t0
     full_cpu = time.process_time() - c0
     print(f"\n== run_cohort_analysis, n = {n}, bootstrap = {B}, permutations = {B} ==")
-    print(f"total: {full_s:.1f} s wall, {full_cpu:.1f} s CPU (target: well under 60 s on 2 cores; wall time "
-          "includes waiting for the CPU when the machine is shared)")
+    print(
+        f"total: {full_s:.1f} s wall, {full_cpu:.1f} s CPU (target: well under 60 s on 2 cores; wall time "
+        "includes waiting for the CPU when the machine is shared)"
+    )
     print(f"load average now: {os.getloadavg()[0]:.1f}")
-    print(full.concordance[["predictor", "harrell_c", "harrell_ci_low", "harrell_ci_high", "uno_c"]].to_string())
+    print(
+        full.concordance[
+            ["predictor", "harrell_c", "harrell_ci_low", "harrell_ci_high", "uno_c"]
+        ].to_string()
+    )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory (ru_maxrss): {peak_mb:.0f} MB")
 

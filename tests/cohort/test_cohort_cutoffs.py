@@ -15,7 +15,9 @@ from carpet.survival.cutoffs import logrank_scores
 
 def test_logrank_scores_hand_computed():
     # 3 events at 1, 2, 3: cumulative hazards 1/3, 1/3 + 1/2, + 1
-    np.testing.assert_allclose(logrank_scores([1, 2, 3], [1, 1, 1]), [1 - 1 / 3, 1 - 5 / 6, 1 - 11 / 6])
+    np.testing.assert_allclose(
+        logrank_scores([1, 2, 3], [1, 1, 1]), [1 - 1 / 3, 1 - 5 / 6, 1 - 11 / 6]
+    )
     assert abs(logrank_scores([1, 2, 3, 4], [1, 0, 1, 1]).sum()) < 1e-12  # scores sum to zero
 
 
@@ -84,7 +86,9 @@ def test_lausen_schumacher_formula():
     expected = phi * (b - 1 / b) * np.log(0.9 * 0.9 / (0.1 * 0.1)) + 4 * phi / b
     assert lausen_schumacher_p(b) == pytest.approx(expected)
     assert lausen_schumacher_p(0.0) == 1.0
-    assert 0.0 <= lausen_schumacher_p(0.5) <= 1.0  # approximation is for large b; always a probability
+    assert (
+        0.0 <= lausen_schumacher_p(0.5) <= 1.0
+    )  # approximation is for large b; always a probability
 
 
 def test_cross_validated_cutoff_is_reproducible():
@@ -100,7 +104,9 @@ def test_cross_validated_cutoff_is_reproducible():
 
 
 def test_cutoff_errors():
-    with pytest.raises(InputError, match="no candidate cut-off leaves at least 10% of the 5 patients"):
+    with pytest.raises(
+        InputError, match="no candidate cut-off leaves at least 10% of the 5 patients"
+    ):
         maxstat_cutoff([1, 2, 3, 4, 5], [1] * 5, [1, 1, 1, 1, 1], warn=False)
     with pytest.raises(InputError, match=r"minprop must be in \(0, 0.5\); got 0.6"):
         maxstat_cutoff([1, 2], [1, 1], [1, 2], minprop=0.6)

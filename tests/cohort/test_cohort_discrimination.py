@@ -40,7 +40,9 @@ def _naive_c(t, e, r, w_event=None):
 
 def test_censoring_km_hand_computed():
     # censoring "event" at t=2 among 3 at risk -> G = 2/3 from t=2 on
-    g = censoring_survival(np.array(T), np.array(E, bool), np.ones((1, 4)), np.array([1.0, 1.9, 2.0, 4.0]))
+    g = censoring_survival(
+        np.array(T), np.array(E, bool), np.ones((1, 4)), np.array([1.0, 1.9, 2.0, 4.0])
+    )
     np.testing.assert_allclose(g[0], [1, 1, 2 / 3, 2 / 3])
 
 
@@ -76,7 +78,9 @@ def test_bootstrap_weights_equal_resampled_data(rng):
         idx = rng.integers(0, n, n)
         w = np.bincount(idx, minlength=n)[None, :].astype(float)
         num, den = counter.counts(w)
-        assert num[0] / den[0] == pytest.approx(concordance_index(t[idx], -r[idx], e[idx]), abs=1e-12)
+        assert num[0] / den[0] == pytest.approx(
+            concordance_index(t[idx], -r[idx], e[idx]), abs=1e-12
+        )
 
 
 def test_onlogn_equals_naive_on_larger_sample(rng):
@@ -154,12 +158,16 @@ def test_landmark_roc_youden_hand_computed():
     res = landmark_roc([1, 2, 13, 14, 5], [1, 1, 0, 1, 0], [9, 8, 2, 1, 7], 12, n_bootstrap=0)
     assert (res.auc, res.youden_cutoff, res.youden_j) == (1.0, 8.0, 1.0)
     assert (res.n_positive, res.n_negative, res.n_excluded) == (2, 2, 1)
-    with pytest.raises(InputError, match="landmark ROC at 12: 0 patients with an event by the landmark"):
+    with pytest.raises(
+        InputError, match="landmark ROC at 12: 0 patients with an event by the landmark"
+    ):
         landmark_roc([13, 14], [1, 1], [1, 2], 12)
 
 
 def test_survival_input_errors():
-    with pytest.raises(InputError, match="durations must be finite and >= 0; got 1 NaN and 0 negative"):
+    with pytest.raises(
+        InputError, match="durations must be finite and >= 0; got 1 NaN and 0 negative"
+    ):
         harrell_c([1, np.nan], [1, 1], [1, 2])
     with pytest.raises(InputError, match=r"event indicators must be 0/1 or boolean; got \[2\]"):
         harrell_c([1, 2], [1, 2], [1, 2])

@@ -25,7 +25,13 @@ def waltons():
 
 
 def test_km_equals_lifelines_waltons(waltons):
-    km = kaplan_meier(waltons["T"], waltons["E"], waltons["group"], at_risk_times=(0, 20, 40), survival_times=(30,))
+    km = kaplan_meier(
+        waltons["T"],
+        waltons["E"],
+        waltons["group"],
+        at_risk_times=(0, 20, 40),
+        survival_times=(30,),
+    )
     for g in ("control", "miR-137"):
         m = waltons["group"] == g
         kmf = KaplanMeierFitter().fit(waltons["T"][m], waltons["E"][m])
@@ -104,7 +110,10 @@ def test_cox_reports_ph_check(rossi):
     # lifelines' own Rossi example flags age (PH violation)
     assert res.summary.set_index("covariate").loc["age", "ph_test_p"] < 0.05
     assert "age" in res.ph_violated
-    assert any(issubclass(x.category, StatisticalWarning) and "proportional-hazards" in str(x.message) for x in w)
+    assert any(
+        issubclass(x.category, StatisticalWarning) and "proportional-hazards" in str(x.message)
+        for x in w
+    )
 
 
 def test_harrell_c_equals_lifelines(rossi, waltons):
@@ -115,10 +124,21 @@ def test_harrell_c_equals_lifelines(rossi, waltons):
     assert abs(ours - ref.concordance_index_) < TOL
     # heavily tied predictor and tied times
     for col in ("prio", "age", "fin"):
-        assert abs(harrell_c(rossi.week, rossi.arrest, rossi[col]) -
-                   concordance_index(rossi.week, -rossi[col], rossi.arrest)) < TOL
+        assert (
+            abs(
+                harrell_c(rossi.week, rossi.arrest, rossi[col])
+                - concordance_index(rossi.week, -rossi[col], rossi.arrest)
+            )
+            < TOL
+        )
     grp = (waltons["group"] != "control").astype(float)
-    assert abs(harrell_c(waltons["T"], waltons["E"], grp) - concordance_index(waltons["T"], -grp, waltons["E"])) < TOL
+    assert (
+        abs(
+            harrell_c(waltons["T"], waltons["E"], grp)
+            - concordance_index(waltons["T"], -grp, waltons["E"])
+        )
+        < TOL
+    )
 
 
 def test_harrell_c_equals_lifelines_random_ties(rng):

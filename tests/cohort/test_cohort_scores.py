@@ -43,8 +43,17 @@ def test_ipi_each_factor_at_boundary(age, ldh, ecog, stage, en, points):
     assert out["ipi_points"].iloc[0] == points
 
 
-@pytest.mark.parametrize(("points", "group"), [(0, "low"), (1, "low"), (2, "low-intermediate"),
-                                               (3, "high-intermediate"), (4, "high"), (5, "high")])
+@pytest.mark.parametrize(
+    ("points", "group"),
+    [
+        (0, "low"),
+        (1, "low"),
+        (2, "low-intermediate"),
+        (3, "high-intermediate"),
+        (4, "high"),
+        (5, "high"),
+    ],
+)
 def test_ipi_groups(points, group):
     # build a patient with exactly `points` factors
     flags = [1] * points + [0] * (5 - points)
@@ -64,7 +73,9 @@ def test_ipi_vectorised_and_missing_gives_missing():
 
 
 def test_score_input_errors_are_clear():
-    with pytest.raises(InputError, match=r"score input 'age_years': value 'old' \(position 0\) is not a number"):
+    with pytest.raises(
+        InputError, match=r"score input 'age_years': value 'old' \(position 0\) is not a number"
+    ):
         compute_ipi("old", 1, 1, 1, 1, 1)
     with pytest.raises(InputError, match=r"different lengths \[2, 3"):
         compute_ipi([1, 2], [1, 2, 3], 1, 1, 1, 1)
@@ -73,8 +84,12 @@ def test_score_input_errors_are_clear():
 # ---------------------------------------------------------------- aaIPI
 @pytest.mark.parametrize(
     ("ldh", "ecog", "stage", "points", "group"),
-    [(250, 1, 2, 0, "low"), (251, 1, 2, 1, "low-intermediate"), (250, 2, 3, 2, "high-intermediate"),
-     (251, 2, 3, 3, "high")],
+    [
+        (250, 1, 2, 0, "low"),
+        (251, 1, 2, 1, "low-intermediate"),
+        (250, 2, 3, 2, "high-intermediate"),
+        (251, 2, 3, 3, "high"),
+    ],
 )
 def test_aaipi(ldh, ecog, stage, points, group):
     out = compute_aaipi(55, ldh, 250, ecog, stage).iloc[0]
@@ -87,7 +102,9 @@ def test_aaipi_age_applicability_boundary():
 
 
 # ---------------------------------------------------------------- NCCN-IPI
-@pytest.mark.parametrize(("age", "pts"), [(40, 0), (40.5, 1), (60, 1), (60.5, 2), (75, 2), (75.5, 3)])
+@pytest.mark.parametrize(
+    ("age", "pts"), [(40, 0), (40.5, 1), (60, 1), (60.5, 2), (75, 2), (75.5, 3)]
+)
 def test_nccn_age_bands(age, pts):
     assert compute_nccn_ipi(age, 250, 250, 0, 1, 0)["nccn_ipi_points"].iloc[0] == pts
 
@@ -98,19 +115,37 @@ def test_nccn_ldh_ratio_bands(ldh, pts):
 
 
 def test_nccn_other_factors_and_groups():
-    base = dict(age_years=30, ldh_u_per_l=250, ldh_uln_u_per_l=250, ecog=1, ann_arbor_stage=2, nccn_sites=0)
+    base = dict(
+        age_years=30, ldh_u_per_l=250, ldh_uln_u_per_l=250, ecog=1, ann_arbor_stage=2, nccn_sites=0
+    )
     assert compute_nccn_ipi(**base)["nccn_ipi_points"].iloc[0] == 0
     assert compute_nccn_ipi(**(base | {"ecog": 2}))["nccn_ipi_points"].iloc[0] == 1
     assert compute_nccn_ipi(**(base | {"ann_arbor_stage": 3}))["nccn_ipi_points"].iloc[0] == 1
     assert compute_nccn_ipi(**(base | {"nccn_sites": 1}))["nccn_ipi_points"].iloc[0] == 1
     # group boundaries 1|2, 3|4, 5|6
     groups = {}
-    for age, ldh, stage, ecog in [(30, 250, 1, 1), (45, 250, 1, 1), (45, 251, 1, 1), (65, 251, 1, 1),
-                                  (65, 251, 3, 1), (65, 751, 3, 1), (76, 751, 3, 1), (76, 751, 3, 2)]:
+    for age, ldh, stage, ecog in [
+        (30, 250, 1, 1),
+        (45, 250, 1, 1),
+        (45, 251, 1, 1),
+        (65, 251, 1, 1),
+        (65, 251, 3, 1),
+        (65, 751, 3, 1),
+        (76, 751, 3, 1),
+        (76, 751, 3, 2),
+    ]:
         out = compute_nccn_ipi(age, ldh, 250, ecog, stage, 0).iloc[0]
         groups[int(out["nccn_ipi_points"])] = out["nccn_ipi_group"]
-    assert groups == {0: "low", 1: "low", 2: "low-intermediate", 3: "low-intermediate", 4: "high-intermediate",
-                      5: "high-intermediate", 6: "high", 7: "high"}
+    assert groups == {
+        0: "low",
+        1: "low",
+        2: "low-intermediate",
+        3: "low-intermediate",
+        4: "high-intermediate",
+        5: "high-intermediate",
+        6: "high",
+        7: "high",
+    }
 
 
 def test_nccn_site_counting():
@@ -184,8 +219,18 @@ def test_impi_linear_predictor_hand_computed():
 
 # ---------------------------------------------------------------- all together
 def test_compute_scores_adds_columns_and_reports_skips():
-    t = pd.DataFrame({"age_years": [70.0], "ldh_u_per_l": [300.0], "ldh_uln_u_per_l": [250.0], "ecog": [1.0],
-                      "ann_arbor_stage": [4.0], "extranodal_sites": [2.0], "tmtv_ml": [200.0], "suv_max": [20.0]})
+    t = pd.DataFrame(
+        {
+            "age_years": [70.0],
+            "ldh_u_per_l": [300.0],
+            "ldh_uln_u_per_l": [250.0],
+            "ecog": [1.0],
+            "ann_arbor_stage": [4.0],
+            "extranodal_sites": [2.0],
+            "tmtv_ml": [200.0],
+            "suv_max": [20.0],
+        }
+    )
     scored, skipped = compute_scores(t, ScoreConfig(dean_mtv_ml=250.0))
     assert scored["ipi_points"].iloc[0] == 4
     assert scored["dean_points"].iloc[0] == 0  # threshold from the config

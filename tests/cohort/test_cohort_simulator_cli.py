@@ -59,11 +59,23 @@ def test_run_cohort_analysis_on_simulated_cohort():
     res = run_cohort_analysis(clin, bio, config=cfg)
     again = run_cohort_analysis(clin, bio, config=cfg)
     pd.testing.assert_frame_equal(res.concordance, again.concordance)  # seeded: reproducible
-    assert set(res.concordance["predictor"]) == {"tmtv_ml", "tlg", "suv_max", "ipi_points", "impi_lp"}
+    assert set(res.concordance["predictor"]) == {
+        "tmtv_ml",
+        "tlg",
+        "suv_max",
+        "ipi_points",
+        "impi_lp",
+    }
     assert res.concordance.set_index("predictor").loc["tmtv_ml", "harrell_c"] > 0.55
     assert [c.name_b for c in res.comparisons] == ["ipi_points"] * 4
-    assert res.cutoff is not None and any("optimised on these data" in w for w in res.statistical_warnings)
-    assert {g.grouping for g in res.group_comparisons} >= {"ipi_group", "dean_group", "optimal_cutoff_group"}
+    assert res.cutoff is not None and any(
+        "optimised on these data" in w for w in res.statistical_warnings
+    )
+    assert {g.grouping for g in res.group_comparisons} >= {
+        "ipi_group",
+        "dean_group",
+        "optimal_cutoff_group",
+    }
     doc = res.to_json_dict()
     json.dumps(doc, allow_nan=False)
     assert doc["simulated"] is True and doc["simulated_label"] == SIMULATED_LABEL
@@ -86,8 +98,16 @@ def test_cli_cohort_simulate_writes_self_contained_report(cli, tmp_path):
     assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in imgs)
     doc = json.loads((out / "results.json").read_text())
     assert doc["simulated"] is True and doc["n_analysed"] == 60
-    for name in ("patients.csv", "excluded.csv", "concordance.csv", "cox_univariable.csv", "km_summary.csv",
-                 "td_auc.csv", "cutoff_scan.csv", "concordance_comparisons.csv"):
+    for name in (
+        "patients.csv",
+        "excluded.csv",
+        "concordance.csv",
+        "cox_univariable.csv",
+        "km_summary.csv",
+        "td_auc.csv",
+        "cutoff_scan.csv",
+        "concordance_comparisons.csv",
+    ):
         assert (out / name).is_file(), name
 
 
@@ -99,10 +119,26 @@ def test_cli_cohort_from_csv_and_analysis_folder(cli, tmp_path):
     for _, r in bio.iterrows():
         d = folder / r["patient_id"]
         d.mkdir(parents=True)
-        (d / "patient.json").write_text(json.dumps({k: r[k] for k in ("tmtv_ml", "tlg", "suv_max")}))
+        (d / "patient.json").write_text(
+            json.dumps({k: r[k] for k in ("tmtv_ml", "tlg", "suv_max")})
+        )
     out = tmp_path / "out"
-    res = cli("cohort", "--clinical", tmp_path / "clinical.csv", "--biomarkers", folder, "--endpoint", "os",
-              "--out", out, "--predictor", "tmtv_ml", "--predictor", "ipi_points", *FAST)
+    res = cli(
+        "cohort",
+        "--clinical",
+        tmp_path / "clinical.csv",
+        "--biomarkers",
+        folder,
+        "--endpoint",
+        "os",
+        "--out",
+        out,
+        "--predictor",
+        "tmtv_ml",
+        "--predictor",
+        "ipi_points",
+        *FAST,
+    )
     assert res.exit_code == 0, res.stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["endpoint"] == "os" and doc["simulated"] is False
@@ -118,10 +154,23 @@ def test_cli_cohort_bad_table_one_line_error_and_nothing_written(cli, tmp_path):
     clin.to_csv(tmp_path / "c.csv", index=False)
     bio.to_csv(tmp_path / "b.csv", index=False)
     out = tmp_path / "out"
-    res = cli("cohort", "--clinical", tmp_path / "c.csv", "--biomarkers", tmp_path / "b.csv", "--out", out, *FAST)
+    res = cli(
+        "cohort",
+        "--clinical",
+        tmp_path / "c.csv",
+        "--biomarkers",
+        tmp_path / "b.csv",
+        "--out",
+        out,
+        *FAST,
+    )
     assert res.exit_code == 2
-    assert "carpet: error [TABLE_INVALID] 2 problem(s) in the input tables; fix them all" in res.stderr
-    assert "c.csv row 2, column 'hb_g_dl', value '110.0': unit mistake? looks like g/L" in res.stderr
+    assert (
+        "carpet: error [TABLE_INVALID] 2 problem(s) in the input tables; fix them all" in res.stderr
+    )
+    assert (
+        "c.csv row 2, column 'hb_g_dl', value '110.0': unit mistake? looks like g/L" in res.stderr
+    )
     assert "c.csv row 3, column 'infusion_date', value '2031-13-01': not a date" in res.stderr
     assert not out.exists()
 
@@ -129,7 +178,13 @@ def test_cli_cohort_bad_table_one_line_error_and_nothing_written(cli, tmp_path):
 def test_cli_cohort_usage_errors(cli, tmp_path):
     res = cli("cohort", "--out", tmp_path / "o")
     assert res.exit_code == 2
-    assert "carpet: error [COHORT_USAGE] carpet cohort needs --clinical CLINICAL.csv and --biomarkers" in res.stderr
+    assert (
+        "carpet: error [COHORT_USAGE] carpet cohort needs --clinical CLINICAL.csv and --biomarkers"
+        in res.stderr
+    )
     res = cli("cohort", "--simulate", "30", "--endpoint", "efs", "--out", tmp_path / "o")
     assert res.exit_code == 2
-    assert "carpet: error [CONFIG_ERROR] CohortConfig.endpoint must be one of ('pfs', 'os'); got 'efs'" in res.stderr
+    assert (
+        "carpet: error [CONFIG_ERROR] CohortConfig.endpoint must be one of ('pfs', 'os'); got 'efs'"
+        in res.stderr
+    )

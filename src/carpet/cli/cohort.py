@@ -45,18 +45,31 @@ def run_cohort_command(
     from carpet.report import write_cohort_report
     from carpet.survival import run_cohort_analysis
 
-    kw: dict[str, Any] = {"endpoint": endpoint, "seed": seed, "bootstrap": bootstrap, "permutations": permutations}
+    kw: dict[str, Any] = {
+        "endpoint": endpoint,
+        "seed": seed,
+        "bootstrap": bootstrap,
+        "permutations": permutations,
+    }
     if predictors:
         kw["predictors"] = tuple(predictors)
     if simulate is not None:
         if clinical is not None or biomarkers is not None:
-            raise InputError("give either --simulate N or --clinical/--biomarkers, not both", code="COHORT_USAGE")
+            raise InputError(
+                "give either --simulate N or --clinical/--biomarkers, not both", code="COHORT_USAGE"
+            )
         from carpet.synthetic.cohort import simulate_cohort
 
         clin, bio = simulate_cohort(simulate, seed=seed)
         cfg = CohortConfig(simulated=True, **kw)
-        result = run_cohort_analysis(clin, bio, config=cfg, clinical_name="simulated clinical",
-                                     biomarkers_name="simulated biomarkers", progress=progress)
+        result = run_cohort_analysis(
+            clin,
+            bio,
+            config=cfg,
+            clinical_name="simulated clinical",
+            biomarkers_name="simulated biomarkers",
+            progress=progress,
+        )
     else:
         if clinical is None or biomarkers is None:
             raise InputError(
@@ -66,8 +79,14 @@ def run_cohort_command(
             )
         clin, bio = read_table(clinical), read_biomarkers(biomarkers)
         cfg = CohortConfig(simulated=simulated_label, **kw)
-        result = run_cohort_analysis(clin, bio, config=cfg, clinical_name=Path(clinical).name,
-                                     biomarkers_name=Path(biomarkers).name, progress=progress)
+        result = run_cohort_analysis(
+            clin,
+            bio,
+            config=cfg,
+            clinical_name=Path(clinical).name,
+            biomarkers_name=Path(biomarkers).name,
+            progress=progress,
+        )
         from carpet._io import sha256_file
 
         result.provenance["inputs"] = {
@@ -83,9 +102,16 @@ def run_cohort_command(
 def demo_step_cohort(ctx: Any) -> None:
     """``carpet demo`` step: simulate a 111-patient cohort and write its (SIMULATED) report."""
     ctx.header("Cohort statistics on a SIMULATED cohort (carpet cohort --simulate 111)")
-    path = run_cohort_command(out=Path(ctx.out_dir) / "cohort", simulate=111, seed=ctx.seed, bootstrap=500,
-                              permutations=1000)
-    ctx.console.print("SIMULATED cohort of 111 patients (no real patient data exists for this demo)")
+    path = run_cohort_command(
+        out=Path(ctx.out_dir) / "cohort",
+        simulate=111,
+        seed=ctx.seed,
+        bootstrap=500,
+        permutations=1000,
+    )
+    ctx.console.print(
+        "SIMULATED cohort of 111 patients (no real patient data exists for this demo)"
+    )
     ctx.console.print(f"cohort report: {path}")
     ctx.results["cohort_report"] = path
 
@@ -95,27 +121,48 @@ def register(app: typer.Typer) -> None:
 
     @app.command("cohort")
     def cohort(
-        out: Annotated[Path, typer.Option("--out", help="Output folder (report.html, results.json, CSVs).")],
+        out: Annotated[
+            Path, typer.Option("--out", help="Output folder (report.html, results.json, CSVs).")
+        ],
         clinical: Annotated[
-            Path | None, typer.Option("--clinical", help="Clinical table (CSV or .xlsx; docs/clinical-table.md).")
+            Path | None,
+            typer.Option(
+                "--clinical", help="Clinical table (CSV or .xlsx; docs/clinical-table.md)."
+            ),
         ] = None,
         biomarkers: Annotated[
             Path | None,
-            typer.Option("--biomarkers", help="Biomarker CSV, or a folder of `carpet analyze` outputs."),
+            typer.Option(
+                "--biomarkers", help="Biomarker CSV, or a folder of `carpet analyze` outputs."
+            ),
         ] = None,
         endpoint: Annotated[str, typer.Option("--endpoint", help="pfs or os.")] = "pfs",
-        seed: Annotated[int, typer.Option("--seed", help="Seed of bootstrap, permutations and folds.")] = 0,
-        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for CIs.")] = 1000,
-        permutations: Annotated[int, typer.Option("--permutations", help="Permutations for the cut-off p.")] = 2000,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Seed of bootstrap, permutations and folds.")
+        ] = 0,
+        bootstrap: Annotated[
+            int, typer.Option("--bootstrap", help="Bootstrap resamples for CIs.")
+        ] = 1000,
+        permutations: Annotated[
+            int, typer.Option("--permutations", help="Permutations for the cut-off p.")
+        ] = 2000,
         predictor: Annotated[
             list[str] | None,
-            typer.Option("--predictor", help="Predictor column (repeatable); default TMTV, TLG, SUVmax, IPI, IMPI."),
+            typer.Option(
+                "--predictor",
+                help="Predictor column (repeatable); default TMTV, TLG, SUVmax, IPI, IMPI.",
+            ),
         ] = None,
         simulate: Annotated[
-            int | None, typer.Option("--simulate", help="Analyse a SIMULATED cohort of N patients instead.")
+            int | None,
+            typer.Option("--simulate", help="Analyse a SIMULATED cohort of N patients instead."),
         ] = None,
         simulated_label: Annotated[
-            bool, typer.Option("--simulated-label", help="Label the outputs as SIMULATED (for simulated input tables).")
+            bool,
+            typer.Option(
+                "--simulated-label",
+                help="Label the outputs as SIMULATED (for simulated input tables).",
+            ),
         ] = False,
     ) -> None:
         """Risk scores, survival statistics and a self-contained HTML report for a cohort."""
@@ -123,8 +170,16 @@ def register(app: typer.Typer) -> None:
 
         console = Console(stderr=True)
         path = run_cohort_command(
-            out=out, clinical=clinical, biomarkers=biomarkers, endpoint=endpoint.lower(), seed=seed,
-            bootstrap=bootstrap, permutations=permutations, predictors=predictor, simulate=simulate,
-            simulated_label=simulated_label, progress=lambda msg: console.log(msg),
+            out=out,
+            clinical=clinical,
+            biomarkers=biomarkers,
+            endpoint=endpoint.lower(),
+            seed=seed,
+            bootstrap=bootstrap,
+            permutations=permutations,
+            predictors=predictor,
+            simulate=simulate,
+            simulated_label=simulated_label,
+            progress=lambda msg: console.log(msg),
         )
         typer.echo(f"report: {path}")

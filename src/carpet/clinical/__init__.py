@@ -3,7 +3,12 @@
 See ``docs/clinical-table.md`` for the columns and the validation rules.
 """
 
-from carpet.clinical.schema import CLINICAL_COLUMNS, DAYS_PER_MONTH, ColumnSpec, clinical_schema_markdown
+from carpet.clinical.schema import (
+    CLINICAL_COLUMNS,
+    DAYS_PER_MONTH,
+    ColumnSpec,
+    clinical_schema_markdown,
+)
 from carpet.clinical.validate import (
     BIOMARKER_COLUMNS,
     CohortTables,

@@ -103,7 +103,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if p.suffix.lower() in (".xlsx", ".xlsm"):
             df = pd.read_excel(p, dtype=str, engine="openpyxl")
         else:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+            df = pd.read_csv(
+                p, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True
+            )
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read the table ({exc})", code="TABLE_UNREADABLE") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -156,7 +158,9 @@ def read_biomarkers(path: str | Path) -> pd.DataFrame:
             try:
                 data = json.loads((d / "patient.json").read_text())
             except ValueError as exc:
-                raise InputError(f"{d / 'patient.json'}: not valid JSON ({exc})", code="TABLE_UNREADABLE") from None
+                raise InputError(
+                    f"{d / 'patient.json'}: not valid JSON ({exc})", code="TABLE_UNREADABLE"
+                ) from None
             flat = _flatten_scalars(data) if isinstance(data, dict) else {}
             pid = flat.get("patient_id") or d.name
             row = {"patient_id": str(pid), "_source": str(d.name)}
@@ -182,7 +186,9 @@ def _parse_number(raw: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _convert(spec: ColumnSpec, raw: object, table: str, row: int, problems: list[TableProblem]) -> object:
+def _convert(
+    spec: ColumnSpec, raw: object, table: str, row: int, problems: list[TableProblem]
+) -> object:
     """Parse one cell according to its spec; append problems; return the value or NaN/None."""
     if raw is None or (isinstance(raw, float) and np.isnan(raw)) or str(raw).strip() == "":
         if spec.required:
@@ -210,19 +216,27 @@ def _convert(spec: ColumnSpec, raw: object, table: str, row: int, problems: list
         try:
             return pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
         except (ValueError, TypeError):
-            problems.append(TableProblem(table, row, spec.name, text, "not a date; use ISO 8601 YYYY-MM-DD"))
+            problems.append(
+                TableProblem(table, row, spec.name, text, "not a date; use ISO 8601 YYYY-MM-DD")
+            )
             return None
     if kind == "stage":
         v = _ROMAN.get(text.lower().removeprefix("stage").strip().rstrip("abexs").strip())
         if v is None:
             v = _parse_number(text)
         if v is None or v not in (1, 2, 3, 4):
-            problems.append(TableProblem(table, row, spec.name, text, "Ann Arbor stage must be 1-4 (or I-IV)"))
+            problems.append(
+                TableProblem(table, row, spec.name, text, "Ann Arbor stage must be 1-4 (or I-IV)")
+            )
             return None
         return float(v)
     v = _parse_number(text)
     if v is None:
-        problems.append(TableProblem(table, row, spec.name, text, f"not a number (expected {spec.unit or 'a number'})"))
+        problems.append(
+            TableProblem(
+                table, row, spec.name, text, f"not a number (expected {spec.unit or 'a number'})"
+            )
+        )
         return None
     if spec.unit_hint is not None:
         thr, above, msg = spec.unit_hint
@@ -235,13 +249,21 @@ def _convert(spec: ColumnSpec, raw: object, table: str, row: int, problems: list
     if (spec.low is not None and v < spec.low) or (spec.high is not None and v > spec.high):
         unit = f" {spec.unit}" if spec.unit else ""
         problems.append(
-            TableProblem(table, row, spec.name, text, f"impossible value: expected {spec.low:g}-{spec.high:g}{unit}")
+            TableProblem(
+                table,
+                row,
+                spec.name,
+                text,
+                f"impossible value: expected {spec.low:g}-{spec.high:g}{unit}",
+            )
         )
         return None
     return v
 
 
-def validate_clinical(raw: pd.DataFrame, *, table: str = "clinical") -> tuple[pd.DataFrame, list[TableProblem]]:
+def validate_clinical(
+    raw: pd.DataFrame, *, table: str = "clinical"
+) -> tuple[pd.DataFrame, list[TableProblem]]:
     """Parse and check the clinical table; return the typed table and every problem found.
 
     Parameters
@@ -283,7 +305,13 @@ def validate_clinical(raw: pd.DataFrame, *, table: str = "clinical") -> tuple[pd
     for spec in CLINICAL_COLUMNS:
         if spec.required and spec.name not in raw.columns:
             problems.append(
-                TableProblem(table, None, spec.name, None, f"required column is missing (columns found: {list(raw.columns)})")
+                TableProblem(
+                    table,
+                    None,
+                    spec.name,
+                    None,
+                    f"required column is missing (columns found: {list(raw.columns)})",
+                )
             )
     if problems:
         return raw.copy(), problems
@@ -308,7 +336,13 @@ def validate_clinical(raw: pd.DataFrame, *, table: str = "clinical") -> tuple[pd
                 continue
             if pid in first:
                 problems.append(
-                    TableProblem(table, line, "patient_id", pid, f"duplicate patient id (also on row {first[pid]})")
+                    TableProblem(
+                        table,
+                        line,
+                        "patient_id",
+                        pid,
+                        f"duplicate patient id (also on row {first[pid]})",
+                    )
                 )
             else:
                 first[pid] = line
@@ -321,27 +355,48 @@ def validate_clinical(raw: pd.DataFrame, *, table: str = "clinical") -> tuple[pd
         death = r.get("death_date") if "death_date" in cols else None
         last = r.get("last_followup_date") if "last_followup_date" in cols else None
         if _is_date(inf):
-            for name, d in (("progression_date", prog), ("death_date", death), ("last_followup_date", last)):
+            for name, d in (
+                ("progression_date", prog),
+                ("death_date", death),
+                ("last_followup_date", last),
+            ):
                 if _is_date(d) and d < inf:
                     problems.append(
-                        TableProblem(table, line, name, d.date().isoformat(),
-                                     f"date is before the infusion date {inf.date().isoformat()}")
+                        TableProblem(
+                            table,
+                            line,
+                            name,
+                            d.date().isoformat(),
+                            f"date is before the infusion date {inf.date().isoformat()}",
+                        )
                     )
         if _is_date(prog) and _is_date(death) and death < prog:
             problems.append(
-                TableProblem(table, line, "death_date", death.date().isoformat(),
-                             f"death is before progression ({prog.date().isoformat()})")
+                TableProblem(
+                    table,
+                    line,
+                    "death_date",
+                    death.date().isoformat(),
+                    f"death is before progression ({prog.date().isoformat()})",
+                )
             )
         if _is_date(prog) and _is_date(last) and last < prog:
             problems.append(
-                TableProblem(table, line, "last_followup_date", last.date().isoformat(),
-                             f"last follow-up is before progression ({prog.date().isoformat()}); "
-                             "last follow-up must be the latest assessment")
+                TableProblem(
+                    table,
+                    line,
+                    "last_followup_date",
+                    last.date().isoformat(),
+                    f"last follow-up is before progression ({prog.date().isoformat()}); "
+                    "last follow-up must be the latest assessment",
+                )
             )
         for ep in ("pfs", "os"):
             ev, dur = f"{ep}_event", f"{ep}_months"
             if ev in cols and dur in cols and _present(r.get(ev)) and not _present(r.get(dur)):
-                problems.append(TableProblem(table, line, dur, "", f"{ev} is given but {dur} is missing"))
+                problems.append(
+                    TableProblem(table, line, dur, "", f"{ev} is given but {dur} is missing")
+                )
     problems.sort(key=lambda p: (p.row or 0, p.column or ""))
     return typed, problems
 
@@ -417,20 +472,36 @@ def _validate_biomarkers(bio: pd.DataFrame, table: str) -> tuple[pd.DataFrame, l
     problems: list[TableProblem] = []
     if "patient_id" not in bio.columns:
         problems.append(
-            TableProblem(table, None, "patient_id", None, f"required column is missing (columns found: {list(bio.columns)})")
+            TableProblem(
+                table,
+                None,
+                "patient_id",
+                None,
+                f"required column is missing (columns found: {list(bio.columns)})",
+            )
         )
         return bio, problems
     out = bio.copy()
-    out["patient_id"] = [None if not _present(v) or str(v).strip() == "" else str(v).strip() for v in out["patient_id"]]
+    out["patient_id"] = [
+        None if not _present(v) or str(v).strip() == "" else str(v).strip()
+        for v in out["patient_id"]
+    ]
     first: dict[str, int] = {}
     for i, pid in enumerate(out["patient_id"]):
         line = _line(i)
         if pid is None:
-            problems.append(TableProblem(table, line, "patient_id", "", "required value is missing"))
+            problems.append(
+                TableProblem(table, line, "patient_id", "", "required value is missing")
+            )
         elif pid in first:
             problems.append(
-                TableProblem(table, line, "patient_id", pid,
-                             f"duplicate patient id (also on row {first[pid]}); keep one baseline row per patient")
+                TableProblem(
+                    table,
+                    line,
+                    "patient_id",
+                    pid,
+                    f"duplicate patient id (also on row {first[pid]}); keep one baseline row per patient",
+                )
             )
         else:
             first[pid] = line
@@ -447,7 +518,9 @@ def _validate_biomarkers(bio: pd.DataFrame, table: str) -> tuple[pd.DataFrame, l
                 problems.append(TableProblem(table, _line(i), col, str(raw), "not a number"))
                 vals.append(np.nan)
             elif v < 0:
-                problems.append(TableProblem(table, _line(i), col, str(raw), "impossible value: must be >= 0"))
+                problems.append(
+                    TableProblem(table, _line(i), col, str(raw), "impossible value: must be >= 0")
+                )
                 vals.append(np.nan)
             else:
                 vals.append(v)
@@ -512,16 +585,28 @@ def prepare_cohort(
     excluded = []
     clin_ids, bio_ids = set(typed["patient_id"]), set(bio["patient_id"])
     for pid in sorted(clin_ids - bio_ids):
-        excluded.append({"patient_id": pid, "table": clinical_name, "reason": "in the clinical table only"})
+        excluded.append(
+            {"patient_id": pid, "table": clinical_name, "reason": "in the clinical table only"}
+        )
     for pid in sorted(bio_ids - clin_ids):
-        excluded.append({"patient_id": pid, "table": biomarkers_name, "reason": "in the biomarker table only"})
+        excluded.append(
+            {"patient_id": pid, "table": biomarkers_name, "reason": "in the biomarker table only"}
+        )
     time, event, reason = _endpoint(typed, endpoint)
     typed = typed.assign(time_months=time, event=event)
     for pid, why in zip(typed["patient_id"], reason, strict=True):
         if why is not None and pid in bio_ids:
-            excluded.append({"patient_id": pid, "table": clinical_name, "reason": f"no usable {endpoint.upper()}: {why}"})
+            excluded.append(
+                {
+                    "patient_id": pid,
+                    "table": clinical_name,
+                    "reason": f"no usable {endpoint.upper()}: {why}",
+                }
+            )
     usable = typed[reason.isna().to_numpy()]
     bio_cols = [c for c in bio.columns if c not in typed.columns or c == "patient_id"]
     merged = usable.merge(bio[bio_cols], on="patient_id", how="inner", validate="one_to_one")
     excl = pd.DataFrame(excluded, columns=["patient_id", "table", "reason"])
-    return CohortTables(merged.reset_index(drop=True), excl, endpoint, len(clinical), len(biomarkers))
+    return CohortTables(
+        merged.reset_index(drop=True), excl, endpoint, len(clinical), len(biomarkers)
+    )

@@ -54,7 +54,9 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def km_figure(km, order, *, title: str, time_label: str = "Months since infusion", p_text: str = "") -> bytes:
+def km_figure(
+    km, order, *, title: str, time_label: str = "Months since infusion", p_text: str = ""
+) -> bytes:
     """Kaplan–Meier curves with 95 % CI bands and a number-at-risk table below.
 
     Parameters
@@ -89,14 +91,38 @@ def km_figure(km, order, *, title: str, time_label: str = "Months since infusion
         ax.text(0.98, 0.95, p_text, transform=ax.transAxes, ha="right", va="top", fontsize=9)
     tab = fig.add_subplot(gs[1], sharex=ax)
     tab.set_axis_off()
-    tab.text(-0.05, 1.0, "At risk", transform=tab.transAxes, ha="right", va="bottom", fontsize=8, weight="bold")
+    tab.text(
+        -0.05,
+        1.0,
+        "At risk",
+        transform=tab.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        weight="bold",
+    )
     for k, g in enumerate(groups):
         y = 1 - (k + 1) / (len(groups) + 0.3)
-        tab.text(-0.05, y, g, transform=tab.transAxes, ha="right", va="center", fontsize=8,
-                 color=OKABE_ITO[k % len(OKABE_ITO)])
+        tab.text(
+            -0.05,
+            y,
+            g,
+            transform=tab.transAxes,
+            ha="right",
+            va="center",
+            fontsize=8,
+            color=OKABE_ITO[k % len(OKABE_ITO)],
+        )
         for t in times:
-            tab.text(t, y, str(int(km.at_risk.loc[g, t])), transform=tab.get_xaxis_transform(), ha="center",
-                     va="center", fontsize=8)
+            tab.text(
+                t,
+                y,
+                str(int(km.at_risk.loc[g, t])),
+                transform=tab.get_xaxis_transform(),
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
     if times:
         ax.set_xticks(times)
     ax.set_xlabel(time_label)
@@ -112,8 +138,14 @@ def forest_figure(cox: pd.DataFrame, *, title: str = "Univariable Cox models") -
         y = n - 1 - k
         ax.plot([r["hr_ci_low"], r["hr_ci_high"]], [y, y], color=OKABE_ITO[0], lw=2)
         ax.plot(r["hr"], y, "s", color=OKABE_ITO[0], ms=7)
-        ax.text(1.02, y, f"{r['hr']:.2f} ({r['hr_ci_low']:.2f}–{r['hr_ci_high']:.2f}), p={r['p_value']:.3g}",
-                transform=ax.get_yaxis_transform(), va="center", fontsize=8)
+        ax.text(
+            1.02,
+            y,
+            f"{r['hr']:.2f} ({r['hr_ci_low']:.2f}–{r['hr_ci_high']:.2f}), p={r['p_value']:.3g}",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=8,
+        )
     ax.axvline(1, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
     _plain_log_ticks(ax)
@@ -132,7 +164,10 @@ def cindex_figure(conc: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.5 * max(n, 1)))
     for k, (_, r) in enumerate(conc.iterrows()):
         y = n - 1 - k
-        for off, key, col, lab in ((0.12, "harrell", OKABE_ITO[0], "Harrell"), (-0.12, "uno", OKABE_ITO[1], "Uno")):
+        for off, key, col, lab in (
+            (0.12, "harrell", OKABE_ITO[0], "Harrell"),
+            (-0.12, "uno", OKABE_ITO[1], "Uno"),
+        ):
             ax.plot([r[f"{key}_ci_low"], r[f"{key}_ci_high"]], [y + off, y + off], color=col, lw=2)
             ax.plot(r[f"{key}_c"], y + off, "o", color=col, label=lab if k == 0 else None)
     ax.axvline(0.5, color="grey", ls="--", lw=1)
@@ -151,8 +186,13 @@ def roc_figure(roc, *, label: str) -> bytes:
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     ax.plot(roc.fpr, roc.tpr, color=OKABE_ITO[0], lw=2, label=f"{label}: AUC {roc.auc:.2f}")
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
-    ax.plot(1 - roc.specificity, roc.sensitivity, "o", color=OKABE_ITO[1],
-            label=f"Youden cut-off {roc.youden_cutoff:.3g}")
+    ax.plot(
+        1 - roc.specificity,
+        roc.sensitivity,
+        "o",
+        color=OKABE_ITO[1],
+        label=f"Youden cut-off {roc.youden_cutoff:.3g}",
+    )
     ax.set_xlabel("1 − specificity")
     ax.set_ylabel("Sensitivity")
     ax.set_title(f"Event by {roc.landmark:g} months", fontsize=11)
@@ -173,8 +213,15 @@ def tdauc_figure(tdauc: dict, labels: dict[str, str]) -> bytes:
         x = np.arange(len(r.times)) + (k - (len(names) - 1) / 2) * width
         auc = np.asarray(r.auc, float)
         lo, hi = np.asarray(r.ci_low, float), np.asarray(r.ci_high, float)
-        ax.errorbar(x, auc, yerr=[np.nan_to_num(auc - lo), np.nan_to_num(hi - auc)], fmt="o", capsize=3,
-                    color=OKABE_ITO[k % len(OKABE_ITO)], label=labels.get(name, name))
+        ax.errorbar(
+            x,
+            auc,
+            yerr=[np.nan_to_num(auc - lo), np.nan_to_num(hi - auc)],
+            fmt="o",
+            capsize=3,
+            color=OKABE_ITO[k % len(OKABE_ITO)],
+            label=labels.get(name, name),
+        )
     if names:
         ax.set_xticks(range(len(tdauc[names[0]].times)))
         ax.set_xticklabels([f"{t:g} mo" for t in tdauc[names[0]].times])
@@ -202,11 +249,15 @@ def cutoff_figure(cut, *, label: str) -> bytes:
     return _png(fig)
 
 
-def score_distribution_figure(data: pd.DataFrame, columns: list[str], labels: dict[str, str]) -> bytes:
+def score_distribution_figure(
+    data: pd.DataFrame, columns: list[str], labels: dict[str, str]
+) -> bytes:
     """Bar charts of the distribution of each integer score (patients per point value)."""
     plt = _plt()
     cols = [c for c in columns if c in data.columns and data[c].notna().any()]
-    fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(2.6 * max(len(cols), 1), 2.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(cols), 1), figsize=(2.6 * max(len(cols), 1), 2.8), squeeze=False
+    )
     for ax, c in zip(axes[0], cols, strict=False):
         v = data[c].dropna().astype(int).value_counts().sort_index()
         ax.bar(v.index.astype(str), v.to_numpy(), color=OKABE_ITO[0])
@@ -215,7 +266,15 @@ def score_distribution_figure(data: pd.DataFrame, columns: list[str], labels: di
         ax.tick_params(labelsize=8)
         missing = int(data[c].isna().sum())
         if missing:
-            ax.text(0.98, 0.95, f"{missing} missing", transform=ax.transAxes, ha="right", va="top", fontsize=7)
+            ax.text(
+                0.98,
+                0.95,
+                f"{missing} missing",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=7,
+            )
     axes[0][0].set_ylabel("patients", fontsize=8)
     fig.tight_layout()
     return _png(fig)

@@ -104,7 +104,9 @@ def render_cohort_html(result: CohortResult) -> str:
     ci_pct = f"{100 * cfg.confidence_level:g} %"
     parts: list[str] = []
     add = parts.append
-    add(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>carpet cohort report ({ep})</title>")
+    add(
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>carpet cohort report ({ep})</title>"
+    )
     add(f"<style>{_CSS}</style></head><body><main>")
     if result.simulated:
         add(f"<div class='banner'>{html.escape(SIMULATED_LABEL)}</div>")
@@ -129,31 +131,55 @@ def render_cohort_html(result: CohortResult) -> str:
             f"{c0.c_a:.2f} vs {html.escape(predictor_label(c0.name_b))} {c0.c_b:.2f}; difference "
             f"{c0.delta:+.3f} ({ci_pct} CI {c0.ci_low:+.3f} to {c0.ci_high:+.3f}, paired bootstrap {_p(c0.p_value)}).</div>"
         )
-    add(_table(result.characteristics, {"variable": "Variable", "summary": "Summary", "n_missing": "Missing"}))
+    add(
+        _table(
+            result.characteristics,
+            {"variable": "Variable", "summary": "Summary", "n_missing": "Missing"},
+        )
+    )
     add(f"<h3>Excluded patients ({len(result.tables.excluded)})</h3>")
-    add(_table(result.tables.excluded, {"patient_id": "Patient", "table": "Table", "reason": "Reason"}))
+    add(
+        _table(
+            result.tables.excluded, {"patient_id": "Patient", "table": "Table", "reason": "Reason"}
+        )
+    )
     for w in result.statistical_warnings:
         add(f"<div class='warn'>{html.escape(w)}</div>")
     # ---- scores
     add("<h2 id='scores'>Risk scores</h2>")
-    score_cols = [c for c in ("ipi_points", "aaipi_points", "nccn_ipi_points", "car_hematotox_points",
-                              "vercellino_points", "dean_points", "voltin_points") if c in d.columns]
+    score_cols = [
+        c
+        for c in (
+            "ipi_points",
+            "aaipi_points",
+            "nccn_ipi_points",
+            "car_hematotox_points",
+            "vercellino_points",
+            "dean_points",
+            "voltin_points",
+        )
+        if c in d.columns
+    ]
     if score_cols:
         labels = {c: predictor_label(c) for c in score_cols}
         add(_img(figures.score_distribution_figure(d, score_cols, labels), "score distributions"))
     rows = []
-    for name, info in result.score_notes.items():
+    for info in result.score_notes.values():
         status = "verified" if info["verified"] else "NOT fully verified"
-        rows.append({
-            "score": info["title"],
-            "computed": "yes" if info["computed"] else f"no: {info['skip_reason']}",
-            "status": status,
-            "unverified rules": "; ".join(info["unverified_rules"]) or "–",
-            "reference": info["reference"],
-        })
+        rows.append(
+            {
+                "score": info["title"],
+                "computed": "yes" if info["computed"] else f"no: {info['skip_reason']}",
+                "status": status,
+                "unverified rules": "; ".join(info["unverified_rules"]) or "–",
+                "reference": info["reference"],
+            }
+        )
     add(_table(pd.DataFrame(rows)))
-    add("<p class='small'>Scores marked <span class='unverified'>NOT fully verified</span> contain rules "
-        "that could not be checked against the primary publication; treat them as provisional.</p>")
+    add(
+        "<p class='small'>Scores marked <span class='unverified'>NOT fully verified</span> contain rules "
+        "that could not be checked against the primary publication; treat them as provisional.</p>"
+    )
     # ---- KM
     add("<h2 id='km'>Kaplan–Meier curves</h2>")
     for g in result.group_comparisons:
@@ -173,42 +199,99 @@ def render_cohort_html(result: CohortResult) -> str:
         summ = summ.iloc[np.argsort([rank.get(x, len(rank)) for x in summ["group"]], kind="stable")]
         lm = f"survival_at_{cfg.landmark_months:g}"
         summ["median (CI)"] = [
-            _ci(r["median"], r["median_ci_low"], r["median_ci_high"], 1) if np.isfinite(r["median"]) else "not reached"
+            _ci(r["median"], r["median_ci_low"], r["median_ci_high"], 1)
+            if np.isfinite(r["median"])
+            else "not reached"
             for _, r in summ.iterrows()
         ]
-        add(_table(summ, {"group": "Group", "n": "n", "events": "Events", "median (CI)": "Median months (CI)",
-                          lm: f"{ep} at {cfg.landmark_months:g} mo"}))
+        add(
+            _table(
+                summ,
+                {
+                    "group": "Group",
+                    "n": "n",
+                    "events": "Events",
+                    "median (CI)": "Median months (CI)",
+                    lm: f"{ep} at {cfg.landmark_months:g} mo",
+                },
+            )
+        )
         if g.n_missing:
             add(f"<p class='small'>{g.n_missing} patients with a missing group were left out.</p>")
     # ---- Cox
     add("<h2 id='cox'>Cox proportional hazards</h2>")
     if len(result.cox_univariable):
         add(_img(figures.forest_figure(result.cox_univariable), "forest plot"))
-        add(_table(result.cox_univariable, {"unit": "Per", "n": "n", "n_events": "Events", "hr": "HR",
-                                            "hr_ci_low": "CI low", "hr_ci_high": "CI high", "p_value": "p",
-                                            "ph_test_p": "PH test p"}))
+        add(
+            _table(
+                result.cox_univariable,
+                {
+                    "unit": "Per",
+                    "n": "n",
+                    "n_events": "Events",
+                    "hr": "HR",
+                    "hr_ci_low": "CI low",
+                    "hr_ci_high": "CI high",
+                    "p_value": "p",
+                    "ph_test_p": "PH test p",
+                },
+            )
+        )
     if result.cox_multivariable is not None:
         add("<h3>Multivariable model</h3>")
-        add(_table(result.cox_multivariable.summary, {"unit": "Per", "hr": "HR", "hr_ci_low": "CI low",
-                                                      "hr_ci_high": "CI high", "p_value": "p",
-                                                      "ph_test_p": "PH test p"}))
-        add(f"<p class='small'>n = {result.cox_multivariable.n}, events = {result.cox_multivariable.n_events}, "
-            f"AIC (partial) = {result.cox_multivariable.aic:.1f}.</p>")
-    add("<p class='small'>PH test: Schoenfeld-residual test with rank time transform (lifelines); p &lt; 0.05 "
-        "questions the proportional-hazards assumption.</p>")
+        add(
+            _table(
+                result.cox_multivariable.summary,
+                {
+                    "unit": "Per",
+                    "hr": "HR",
+                    "hr_ci_low": "CI low",
+                    "hr_ci_high": "CI high",
+                    "p_value": "p",
+                    "ph_test_p": "PH test p",
+                },
+            )
+        )
+        add(
+            f"<p class='small'>n = {result.cox_multivariable.n}, events = {result.cox_multivariable.n_events}, "
+            f"AIC (partial) = {result.cox_multivariable.aic:.1f}.</p>"
+        )
+    add(
+        "<p class='small'>PH test: Schoenfeld-residual test with rank time transform (lifelines); p &lt; 0.05 "
+        "questions the proportional-hazards assumption.</p>"
+    )
     # ---- C-index
     add("<h2 id='cindex'>Discrimination: concordance</h2>")
     if len(result.concordance):
         add(_img(figures.cindex_figure(result.concordance), "C-index comparison"))
         conc = result.concordance.copy()
-        conc["Harrell C (CI)"] = [_ci(r.harrell_c, r.harrell_ci_low, r.harrell_ci_high) for r in conc.itertuples()]
+        conc["Harrell C (CI)"] = [
+            _ci(r.harrell_c, r.harrell_ci_low, r.harrell_ci_high) for r in conc.itertuples()
+        ]
         conc["Uno C (CI)"] = [_ci(r.uno_c, r.uno_ci_low, r.uno_ci_high) for r in conc.itertuples()]
-        add(_table(conc, {"label": "Predictor", "n": "n", "n_events": "Events", "n_missing": "Missing",
-                          "Harrell C (CI)": f"Harrell C ({ci_pct} CI)", "Uno C (CI)": f"Uno C ({ci_pct} CI)"}))
+        add(
+            _table(
+                conc,
+                {
+                    "label": "Predictor",
+                    "n": "n",
+                    "n_events": "Events",
+                    "n_missing": "Missing",
+                    "Harrell C (CI)": f"Harrell C ({ci_pct} CI)",
+                    "Uno C (CI)": f"Uno C ({ci_pct} CI)",
+                },
+            )
+        )
     if result.comparisons:
-        rows = [{"comparison": f"{predictor_label(c.name_a)} vs {predictor_label(c.name_b)}", "n": c.n,
-                 "ΔC (CI)": f"{c.delta:+.3f} ({c.ci_low:+.3f} to {c.ci_high:+.3f})", "p": _p(c.p_value).replace("&lt;", "<").removeprefix("p = ")}
-                for c in result.comparisons]
+        rows = [
+            {
+                "comparison": f"{predictor_label(c.name_a)} vs {predictor_label(c.name_b)}",
+                "n": c.n,
+                "ΔC (CI)": f"{c.delta:+.3f} ({c.ci_low:+.3f} to {c.ci_high:+.3f})",
+                "p": _p(c.p_value).replace("&lt;", "<").removeprefix("p = "),
+            }
+            for c in result.comparisons
+        ]
         add("<h3>Paired comparison with the reference predictor</h3>")
         add(_table(pd.DataFrame(rows)))
     # ---- ROC / td-AUC
@@ -217,11 +300,13 @@ def render_cohort_html(result: CohortResult) -> str:
     if result.roc is not None:
         r = result.roc
         add(_img(figures.roc_figure(r, label=predictor_label(cfg.predictors[0])), "landmark ROC"))
-        add(f"<div><p>Landmark {r.landmark:g} months: {r.n_positive} with an event, {r.n_negative} event-free, "
+        add(
+            f"<div><p>Landmark {r.landmark:g} months: {r.n_positive} with an event, {r.n_negative} event-free, "
             f"{r.n_excluded} censored earlier (excluded).</p><p>AUC {_ci(r.auc, r.ci_low, r.ci_high)}; Youden "
             f"cut-off {r.youden_cutoff:.3g} (J = {r.youden_j:.2f}, sensitivity {r.sensitivity:.2f}, specificity "
             f"{r.specificity:.2f}).</p><p class='warn'>The Youden cut-off is optimised on these data and is "
-            "optimistic.</p></div>")
+            "optimistic.</p></div>"
+        )
     add("</div>")
     if result.tdauc:
         labels = {k: predictor_label(k) for k in result.tdauc}
@@ -229,25 +314,41 @@ def render_cohort_html(result: CohortResult) -> str:
         rows = []
         for k, v in result.tdauc.items():
             for i, t in enumerate(v.times):
-                rows.append({"predictor": labels[k], "months": t, "AUC (CI)": _ci(v.auc[i], v.ci_low[i], v.ci_high[i]),
-                             "cases": v.n_cases[i], "controls": v.n_controls[i]})
+                rows.append(
+                    {
+                        "predictor": labels[k],
+                        "months": t,
+                        "AUC (CI)": _ci(v.auc[i], v.ci_low[i], v.ci_high[i]),
+                        "cases": v.n_cases[i],
+                        "controls": v.n_controls[i],
+                    }
+                )
         add(_table(pd.DataFrame(rows)))
     # ---- cut-off
     add("<h2 id='cutoff'>Optimal cut-off (maximally selected log-rank statistic)</h2>")
     if result.cutoff is not None:
         c = result.cutoff
         add(f"<div class='warn'><b>Optimism warning:</b> {html.escape(OPTIMISM_WARNING)}.</div>")
-        add(_img(figures.cutoff_figure(c, label=predictor_label(cfg.cutoff_predictor)), "cut-off scan"))
-        add(f"<p>Cut-off {predictor_label(cfg.cutoff_predictor)} &gt; {c.cutoff:.4g} ({c.n_low} low, {c.n_high} high; "
+        add(
+            _img(
+                figures.cutoff_figure(c, label=predictor_label(cfg.cutoff_predictor)),
+                "cut-off scan",
+            )
+        )
+        add(
+            f"<p>Cut-off {predictor_label(cfg.cutoff_predictor)} &gt; {c.cutoff:.4g} ({c.n_low} low, {c.n_high} high; "
             f"candidates between the {100 * c.minprop:g}th and {100 * (1 - c.minprop):g}th percentiles). "
             f"Max |statistic| {c.statistic:.2f}: naive {_p(c.p_naive)} (not valid), "
             f"permutation-adjusted {_p(c.p_permutation)} ({c.n_permutations} permutations), "
-            f"Lausen–Schumacher {_p(c.p_lausen_schumacher)}.</p>")
+            f"Lausen–Schumacher {_p(c.p_lausen_schumacher)}.</p>"
+        )
         if result.cv_cutoff:
             cv = result.cv_cutoff
-            add(f"<p>{cv['n_folds']}-fold cross-validated cut-offs: "
+            add(
+                f"<p>{cv['n_folds']}-fold cross-validated cut-offs: "
                 f"{', '.join(f'{x:.3g}' for x in cv['fold_cutoffs'])}; log-rank test of the cross-validated "
-                f"groups {_p(cv['p_value'])} (honest: no patient's group used its own outcome).</p>")
+                f"groups {_p(cv['p_value'])} (honest: no patient's group used its own outcome).</p>"
+            )
     # ---- methods
     add("<h2 id='methods'>Methods</h2>")
     add(
@@ -269,14 +370,18 @@ def render_cohort_html(result: CohortResult) -> str:
         f"{cfg.cv_folds}-fold cross-validated cut-off.</li>"
         f"<li>Random seed {cfg.seed}; rerunning with the same inputs and seed gives identical results.</li></ul>"
     )
-    add("<p class='small'>References: Kaplan &amp; Meier 1958; Cox 1972; Harrell 1982; Uno 2007, 2011; "
-        "Lausen &amp; Schumacher 1992; Youden 1950; score references in the table above.</p>")
+    add(
+        "<p class='small'>References: Kaplan &amp; Meier 1958; Cox 1972; Harrell 1982; Uno 2007, 2011; "
+        "Lausen &amp; Schumacher 1992; Youden 1950; score references in the table above.</p>"
+    )
     # ---- software
     add("<h2 id='software'>Software and settings</h2>")
     sw = result.provenance.get("software", {})
     add(_table(pd.DataFrame({"package": list(sw), "version": list(sw.values())})))
-    add(f"<p class='small'>Generated by carpet {html.escape(sw.get('carpet', ''))}. "
-        "Patient identifiers are shown as given in the input tables.</p>")
+    add(
+        f"<p class='small'>Generated by carpet {html.escape(sw.get('carpet', ''))}. "
+        "Patient identifiers are shown as given in the input tables.</p>"
+    )
     add("</main></body></html>")
     return "\n".join(parts)
 
@@ -311,7 +416,9 @@ def write_cohort_report(result: CohortResult, out_dir: str | os.PathLike[str]) -
         d.to_csv(tmp / "patients.csv", index=False)
         result.tables.excluded.to_csv(tmp / "excluded.csv", index=False)
         result.concordance.to_csv(tmp / "concordance.csv", index=False)
-        pd.DataFrame([c.to_dict() for c in result.comparisons]).to_csv(tmp / "concordance_comparisons.csv", index=False)
+        pd.DataFrame([c.to_dict() for c in result.comparisons]).to_csv(
+            tmp / "concordance_comparisons.csv", index=False
+        )
         result.cox_univariable.to_csv(tmp / "cox_univariable.csv", index=False)
         if result.cox_multivariable is not None:
             result.cox_multivariable.summary.to_csv(tmp / "cox_multivariable.csv", index=False)
@@ -319,14 +426,21 @@ def write_cohort_report(result: CohortResult, out_dir: str | os.PathLike[str]) -
         if km_rows:
             pd.concat(km_rows, ignore_index=True).to_csv(tmp / "km_summary.csv", index=False)
         td_rows = [
-            {"predictor": k, "time_months": t, "auc": v.auc[i], "ci_low": v.ci_low[i], "ci_high": v.ci_high[i],
-             "n_cases": v.n_cases[i], "n_controls": v.n_controls[i]}
+            {
+                "predictor": k,
+                "time_months": t,
+                "auc": v.auc[i],
+                "ci_low": v.ci_low[i],
+                "ci_high": v.ci_high[i],
+                "n_cases": v.n_cases[i],
+                "n_controls": v.n_controls[i],
+            }
             for k, v in result.tdauc.items()
             for i, t in enumerate(v.times)
         ]
         pd.DataFrame(td_rows).to_csv(tmp / "td_auc.csv", index=False)
         if result.cutoff is not None:
-            pd.DataFrame({"cutoff": result.cutoff.candidates, "statistic": result.cutoff.statistics}).to_csv(
-                tmp / "cutoff_scan.csv", index=False
-            )
+            pd.DataFrame(
+                {"cutoff": result.cutoff.candidates, "statistic": result.cutoff.statistics}
+            ).to_csv(tmp / "cutoff_scan.csv", index=False)
     return out / "report.html"

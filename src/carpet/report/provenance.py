@@ -7,7 +7,16 @@ from importlib import metadata
 
 __all__ = ["software_versions"]
 
-_PACKAGES = ("carpet", "numpy", "scipy", "pandas", "lifelines", "scikit-learn", "matplotlib", "openpyxl")
+_PACKAGES = (
+    "carpet",
+    "numpy",
+    "scipy",
+    "pandas",
+    "lifelines",
+    "scikit-learn",
+    "matplotlib",
+    "openpyxl",
+)
 
 
 def software_versions() -> dict[str, str]:

@@ -38,11 +38,14 @@ __all__ = [
 
 #: Provenance of every score, by column prefix.
 SCORE_INFOS: dict[str, ScoreInfo] = {
-    m.INFO.name: m.INFO for m in (ipi, aaipi, nccn_ipi, car_hematotox, vercellino, dean, impi, voltin)
+    m.INFO.name: m.INFO
+    for m in (ipi, aaipi, nccn_ipi, car_hematotox, vercellino, dean, impi, voltin)
 }
 
 
-def compute_scores(table: pd.DataFrame, config: ScoreConfig | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+def compute_scores(
+    table: pd.DataFrame, config: ScoreConfig | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Add every computable score to a copy of ``table`` (one row per patient).
 
     Parameters
@@ -95,7 +98,14 @@ def compute_scores(table: pd.DataFrame, config: ScoreConfig | None = None) -> tu
         for col in res.columns:
             out[col] = res[col]
 
-    ipi_cols = ("age_years", "ldh_u_per_l", "ldh_uln_u_per_l", "ecog", "ann_arbor_stage", "extranodal_sites")
+    ipi_cols = (
+        "age_years",
+        "ldh_u_per_l",
+        "ldh_uln_u_per_l",
+        "ecog",
+        "ann_arbor_stage",
+        "extranodal_sites",
+    )
     add("ipi", ipi_cols, lambda: compute_ipi(*(out[c] for c in ipi_cols)))
     aa_cols = ipi_cols[:5]
     add("aaipi", aa_cols, lambda: compute_aaipi(*(out[c] for c in aa_cols)))
@@ -104,10 +114,14 @@ def compute_scores(table: pd.DataFrame, config: ScoreConfig | None = None) -> tu
         add(
             "nccn_ipi",
             nccn_cols,
-            lambda: compute_nccn_ipi(*(out[c] for c in aa_cols), count_nccn_sites(out["extranodal_site_list"])),
+            lambda: compute_nccn_ipi(
+                *(out[c] for c in aa_cols), count_nccn_sites(out["extranodal_site_list"])
+            ),
         )
     else:
-        skipped["nccn_ipi"] = "input column(s) ['extranodal_site_list'] absent (site names are needed)"
+        skipped["nccn_ipi"] = (
+            "input column(s) ['extranodal_site_list'] absent (site names are needed)"
+        )
     ht_cols = ("platelets_10e9_l", "anc_10e9_l", "hb_g_dl", "crp_mg_dl", "ferritin_ng_ml")
     add("car_hematotox", ht_cols, lambda: compute_car_hematotox(*(out[c] for c in ht_cols)))
     add(
@@ -124,7 +138,9 @@ def compute_scores(table: pd.DataFrame, config: ScoreConfig | None = None) -> tu
     add(
         "impi",
         ("tmtv_ml", "age_years", "ann_arbor_stage"),
-        lambda: compute_impi(out["tmtv_ml"], out["age_years"], out["ann_arbor_stage"], knot_ml=cfg.impi_knot_ml),
+        lambda: compute_impi(
+            out["tmtv_ml"], out["age_years"], out["ann_arbor_stage"], knot_ml=cfg.impi_knot_ml
+        ),
     )
     add(
         "voltin",

@@ -100,7 +100,9 @@ def broadcast(*arrays: np.ndarray) -> list[np.ndarray]:
         ) from None
 
 
-def points_frame(name: str, points: np.ndarray, groups: list[str | None] | None, **extra: object) -> pd.DataFrame:
+def points_frame(
+    name: str, points: np.ndarray, groups: list[str | None] | None, **extra: object
+) -> pd.DataFrame:
     """Tidy per-patient output with ``<name>_points`` and ``<name>_group`` columns."""
     data: dict[str, object] = {f"{name}_points": points}
     if groups is not None:

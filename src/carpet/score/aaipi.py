@@ -27,7 +27,12 @@ INFO = ScoreInfo(
 )
 
 #: Points -> risk group; [U] (methods.md §4.2).
-AAIPI_GROUPS = ((0, 0, "low"), (1, 1, "low-intermediate"), (2, 2, "high-intermediate"), (3, 3, "high"))
+AAIPI_GROUPS = (
+    (0, 0, "low"),
+    (1, 1, "low-intermediate"),
+    (2, 2, "high-intermediate"),
+    (3, 3, "high"),
+)
 
 
 def compute_aaipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage) -> pd.DataFrame:
@@ -75,4 +80,6 @@ def compute_aaipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage
         points = (stage >= 3).astype(float) + (ldh > uln).astype(float) + (ps >= 2).astype(float)
     points[np.isnan(ldh) | np.isnan(uln) | np.isnan(ps) | np.isnan(stage)] = np.nan
     applicable = [bool(a <= 60) if not np.isnan(a) else None for a in age]
-    return points_frame("aaipi", points, group_labels(points, AAIPI_GROUPS), aaipi_age_applicable=applicable)
+    return points_frame(
+        "aaipi", points, group_labels(points, AAIPI_GROUPS), aaipi_age_applicable=applicable
+    )

@@ -35,7 +35,9 @@ INFO = ScoreInfo(
 CAR_HEMATOTOX_GROUPS = ((0, 1, "low"), (2, 7, "high"))
 
 
-def compute_car_hematotox(platelets_10e9_l, anc_10e9_l, hb_g_dl, crp_mg_dl, ferritin_ng_ml) -> pd.DataFrame:
+def compute_car_hematotox(
+    platelets_10e9_l, anc_10e9_l, hb_g_dl, crp_mg_dl, ferritin_ng_ml
+) -> pd.DataFrame:
     """CAR-HEMATOTOX points (0-7) and group (low 0-1, high >= 2), before lymphodepletion.
 
     Parameters

@@ -24,7 +24,9 @@ INFO = ScoreInfo(
     title="Dean 2020 MTV split",
     reference="Dean EA et al. Blood Adv 2020;4(14):3268-3276",
     verified=False,
-    unverified_rules=("handling of MTV exactly 147.5 mL is [U]; implemented as MTV > 147.5 = high",),
+    unverified_rules=(
+        "handling of MTV exactly 147.5 mL is [U]; implemented as MTV > 147.5 = high",
+    ),
 )
 
 

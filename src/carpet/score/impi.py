@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from carpet.config import ScoreConfig
-from carpet.score._base import ScoreInfo, as_float_array, broadcast, points_frame
+from carpet.score._base import ScoreInfo, as_float_array, broadcast
 
 __all__ = ["IMPI_COEFFICIENTS", "INFO", "compute_impi"]
 
@@ -43,7 +43,9 @@ INFO = ScoreInfo(
 )
 
 
-def compute_impi(mtv_ml, age_years, ann_arbor_stage, *, knot_ml: float = _DEFAULTS.impi_knot_ml) -> pd.DataFrame:
+def compute_impi(
+    mtv_ml, age_years, ann_arbor_stage, *, knot_ml: float = _DEFAULTS.impi_knot_ml
+) -> pd.DataFrame:
     """IMPI linear predictor (higher = higher risk).
 
     Parameters

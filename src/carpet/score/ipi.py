@@ -25,10 +25,17 @@ INFO = ScoreInfo(
 )
 
 #: Points -> risk group (methods.md §4.1, [C]).
-IPI_GROUPS = ((0, 1, "low"), (2, 2, "low-intermediate"), (3, 3, "high-intermediate"), (4, 5, "high"))
+IPI_GROUPS = (
+    (0, 1, "low"),
+    (2, 2, "low-intermediate"),
+    (3, 3, "high-intermediate"),
+    (4, 5, "high"),
+)
 
 
-def compute_ipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage, extranodal_sites) -> pd.DataFrame:
+def compute_ipi(
+    age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage, extranodal_sites
+) -> pd.DataFrame:
     """IPI points (0-5) and risk group for each patient.
 
     Parameters
@@ -83,6 +90,13 @@ def compute_ipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage, 
             + (stage >= 3).astype(float)
             + (en > 1).astype(float)
         )
-    missing = np.isnan(age) | np.isnan(ldh) | np.isnan(uln) | np.isnan(ps) | np.isnan(stage) | np.isnan(en)
+    missing = (
+        np.isnan(age)
+        | np.isnan(ldh)
+        | np.isnan(uln)
+        | np.isnan(ps)
+        | np.isnan(stage)
+        | np.isnan(en)
+    )
     points[missing] = np.nan
     return points_frame("ipi", points, group_labels(points, IPI_GROUPS))

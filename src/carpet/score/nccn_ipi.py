@@ -28,7 +28,12 @@ INFO = ScoreInfo(
 )
 
 #: Points -> risk group ([C], methods.md §4.4).
-NCCN_IPI_GROUPS = ((0, 1, "low"), (2, 3, "low-intermediate"), (4, 5, "high-intermediate"), (6, 8, "high"))
+NCCN_IPI_GROUPS = (
+    (0, 1, "low"),
+    (2, 3, "low-intermediate"),
+    (4, 5, "high-intermediate"),
+    (6, 8, "high"),
+)
 
 #: Extranodal site names that score one NCCN-IPI point ([U]); matched case-insensitively.
 NCCN_IPI_SITES = frozenset({"bone_marrow", "marrow", "cns", "liver", "gi", "gi_tract", "lung"})
@@ -52,7 +57,9 @@ def count_nccn_sites(site_lists) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def compute_nccn_ipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage, nccn_sites) -> pd.DataFrame:
+def compute_nccn_ipi(
+    age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_stage, nccn_sites
+) -> pd.DataFrame:
     """NCCN-IPI points (0-8) and risk group.
 
     Parameters
@@ -105,5 +112,7 @@ def compute_nccn_ipi(age_years, ldh_u_per_l, ldh_uln_u_per_l, ecog, ann_arbor_st
         ldh_pts = np.select([ratio > 3, ratio > 1], [2.0, 1.0], 0.0)
         points = age_pts + ldh_pts + (stage >= 3) + (sites >= 1) + (ps >= 2)
     points = points.astype(float)
-    points[np.isnan(age) | np.isnan(ratio) | np.isnan(ps) | np.isnan(stage) | np.isnan(sites)] = np.nan
+    points[np.isnan(age) | np.isnan(ratio) | np.isnan(ps) | np.isnan(stage) | np.isnan(sites)] = (
+        np.nan
+    )
     return points_frame("nccn_ipi", points, group_labels(points, NCCN_IPI_GROUPS))

@@ -76,8 +76,12 @@ def compute_vercellino(
     >>> compute_vercellino([80.0, 80.1], [1, 2])["vercellino_points"].tolist()
     [0.0, 2.0]
     """
-    tmtv, en = broadcast(as_float_array(tmtv_ml, "tmtv_ml"), as_float_array(extranodal_sites, "extranodal_sites"))
+    tmtv, en = broadcast(
+        as_float_array(tmtv_ml, "tmtv_ml"), as_float_array(extranodal_sites, "extranodal_sites")
+    )
     with np.errstate(invalid="ignore"):
-        points = (tmtv > tmtv_threshold_ml).astype(float) + (en >= min_extranodal_sites).astype(float)
+        points = (tmtv > tmtv_threshold_ml).astype(float) + (en >= min_extranodal_sites).astype(
+            float
+        )
     points[np.isnan(tmtv) | np.isnan(en)] = np.nan
     return points_frame("vercellino", points, group_labels(points, VERCELLINO_GROUPS))

@@ -74,4 +74,6 @@ def compute_voltin(
         suv_high = (suv > suv_max_threshold).astype(float)
     mtv_high[np.isnan(mtv)] = np.nan
     suv_high[np.isnan(suv)] = np.nan
-    return points_frame("voltin", mtv_high + suv_high, None, voltin_mtv_high=mtv_high, voltin_suv_max_high=suv_high)
+    return points_frame(
+        "voltin", mtv_high + suv_high, None, voltin_mtv_high=mtv_high, voltin_suv_max_high=suv_high
+    )

@@ -14,7 +14,12 @@ from carpet.survival.concordance import (
     harrell_c,
     uno_c,
 )
-from carpet.survival.cutoffs import CutoffResult, cross_validated_cutoff, lausen_schumacher_p, maxstat_cutoff
+from carpet.survival.cutoffs import (
+    CutoffResult,
+    cross_validated_cutoff,
+    lausen_schumacher_p,
+    maxstat_cutoff,
+)
 from carpet.survival.estimates import (
     CoxResult,
     KaplanMeierResult,
@@ -24,7 +29,12 @@ from carpet.survival.estimates import (
     logrank,
     logrank_trend,
 )
-from carpet.survival.tdauc import LandmarkRocResult, TimeDependentAucResult, cumulative_dynamic_auc, landmark_roc
+from carpet.survival.tdauc import (
+    LandmarkRocResult,
+    TimeDependentAucResult,
+    cumulative_dynamic_auc,
+    landmark_roc,
+)
 
 __all__ = [
     "CohortResult",

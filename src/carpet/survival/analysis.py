@@ -55,6 +55,11 @@ KM_GROUPINGS: dict[str, tuple[str, ...]] = {
 }
 
 _LABELS = {
+    "age_years": "Age (years)",
+    "ldh_u_per_l": "LDH (U/L)",
+    "extranodal_sites": "Extranodal sites",
+    "aaipi_points": "aaIPI (points)",
+    "voltin_points": "Voltin (MTV > 11 mL + SUVmax > 16.7)",
     "tmtv_ml": "TMTV (mL)",
     "tlg": "TLG (g)",
     "suv_max": "SUVmax",
@@ -162,7 +167,9 @@ class CohortResult:
             "concordance": self.concordance.to_dict(orient="records"),
             "concordance_comparisons": [c.to_dict() for c in self.comparisons],
             "cox_univariable": self.cox_univariable.to_dict(orient="records"),
-            "cox_multivariable": self.cox_multivariable.to_dict() if self.cox_multivariable else None,
+            "cox_multivariable": self.cox_multivariable.to_dict()
+            if self.cox_multivariable
+            else None,
             "kaplan_meier": [
                 {
                     "grouping": g.grouping,
@@ -210,20 +217,46 @@ def _jsonable(obj: Any) -> Any:
 
 def _characteristics(d: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for col in ("age_years", "tmtv_ml", "tlg", "suv_max", "ldh_u_per_l", "extranodal_sites", "ipi_points",
-                "car_hematotox_points", "impi_lp"):
+    for col in (
+        "age_years",
+        "tmtv_ml",
+        "tlg",
+        "suv_max",
+        "ldh_u_per_l",
+        "extranodal_sites",
+        "ipi_points",
+        "car_hematotox_points",
+        "impi_lp",
+    ):
         if col in d.columns:
             v = pd.to_numeric(d[col], errors="coerce")
             ok = v.dropna()
             summ = (
-                f"{ok.median():.3g} [{ok.quantile(0.25):.3g}–{ok.quantile(0.75):.3g}]" if len(ok) else "–"
+                f"{ok.median():.3g} [{ok.quantile(0.25):.3g}–{ok.quantile(0.75):.3g}]"
+                if len(ok)
+                else "–"
             )
-            rows.append({"variable": predictor_label(col), "summary": f"median [IQR] {summ}",
-                         "n_missing": int(v.isna().sum())})
-    for col in ("sex", "ecog", "ann_arbor_stage", "product", "bridging", "ipi_group", "car_hematotox_group"):
+            rows.append(
+                {
+                    "variable": predictor_label(col),
+                    "summary": f"median [IQR] {summ}",
+                    "n_missing": int(v.isna().sum()),
+                }
+            )
+    for col in (
+        "sex",
+        "ecog",
+        "ann_arbor_stage",
+        "product",
+        "bridging",
+        "ipi_group",
+        "car_hematotox_group",
+    ):
         if col in d.columns:
             counts = d[col].value_counts(dropna=True).sort_index()
-            text = ", ".join(f"{_fmt_cat(k)}: {int(c)} ({100 * c / len(d):.0f} %)" for k, c in counts.items())
+            text = ", ".join(
+                f"{_fmt_cat(k)}: {int(c)} ({100 * c / len(d):.0f} %)" for k, c in counts.items()
+            )
             rows.append({"variable": col, "summary": text, "n_missing": int(d[col].isna().sum())})
     return pd.DataFrame(rows, columns=["variable", "summary", "n_missing"])
 
@@ -305,7 +338,11 @@ def run_cohort_analysis(
 
     say("validating tables")
     tables = prepare_cohort(
-        clinical, biomarkers, endpoint=cfg.endpoint, clinical_name=clinical_name, biomarkers_name=biomarkers_name
+        clinical,
+        biomarkers,
+        endpoint=cfg.endpoint,
+        clinical_name=clinical_name,
+        biomarkers_name=biomarkers_name,
     )
     say("computing scores")
     data, skipped = compute_scores(tables.data, cfg.scores)
@@ -318,7 +355,10 @@ def run_cohort_analysis(
         )
     score_notes: dict[str, Any] = {}
     for name, info in SCORE_INFOS.items():
-        score_notes[name] = info.to_dict() | {"computed": name not in skipped, "skip_reason": skipped.get(name)}
+        score_notes[name] = info.to_dict() | {
+            "computed": name not in skipped,
+            "skip_reason": skipped.get(name),
+        }
     t_all = data["time_months"].to_numpy(float)
     e_all = data["event"].to_numpy(float)
 
@@ -336,9 +376,15 @@ def run_cohort_analysis(
             if m.sum() < 10 or e_all[m].sum() == 0:
                 note(f"predictor {p!r}: only {int(m.sum())} complete cases; skipped")
                 continue
-            h, u = bootstrap_harrell_and_uno(t_all[m], e_all[m], data.loc[m, p], n_bootstrap=cfg.bootstrap,
-                                             confidence_level=cfg.confidence_level, seed=cfg.seed + k,
-                                             tau=cfg.uno_tau_months)
+            h, u = bootstrap_harrell_and_uno(
+                t_all[m],
+                e_all[m],
+                data.loc[m, p],
+                n_bootstrap=cfg.bootstrap,
+                confidence_level=cfg.confidence_level,
+                seed=cfg.seed + k,
+                tau=cfg.uno_tau_months,
+            )
             rows.append(_c_row(p, h, u, int((~m).sum())))
         concordance = pd.DataFrame(rows)
         comparisons = []
@@ -349,9 +395,17 @@ def run_cohort_analysis(
                 if m.sum() < 10 or e_all[m].sum() == 0:
                     continue
                 comparisons.append(
-                    compare_concordance(t_all[m], e_all[m], data.loc[m, p], data.loc[m, ref], name_a=p, name_b=ref,
-                                        n_bootstrap=cfg.bootstrap, confidence_level=cfg.confidence_level,
-                                        seed=cfg.seed + 100 + k)
+                    compare_concordance(
+                        t_all[m],
+                        e_all[m],
+                        data.loc[m, p],
+                        data.loc[m, ref],
+                        name_a=p,
+                        name_b=ref,
+                        n_bootstrap=cfg.bootstrap,
+                        confidence_level=cfg.confidence_level,
+                        seed=cfg.seed + 100 + k,
+                    )
                 )
         elif ref not in data.columns:
             note(f"reference predictor {ref!r} not available: no C-index comparison")
@@ -360,17 +414,29 @@ def run_cohort_analysis(
         for k, p in enumerate(predictors):
             m = data[p].notna().to_numpy()
             if m.sum() >= 10:
-                tdauc[p] = cumulative_dynamic_auc(t_all[m], e_all[m], data.loc[m, p], cfg.tdauc_times_months,
-                                                  n_bootstrap=cfg.bootstrap, confidence_level=cfg.confidence_level,
-                                                  seed=cfg.seed + 200 + k)
+                tdauc[p] = cumulative_dynamic_auc(
+                    t_all[m],
+                    e_all[m],
+                    data.loc[m, p],
+                    cfg.tdauc_times_months,
+                    n_bootstrap=cfg.bootstrap,
+                    confidence_level=cfg.confidence_level,
+                    seed=cfg.seed + 200 + k,
+                )
         roc = None
         if predictors:
             p0 = predictors[0]
             m = data[p0].notna().to_numpy()
             try:
-                roc = landmark_roc(t_all[m], e_all[m], data.loc[m, p0], cfg.landmark_months,
-                                   n_bootstrap=cfg.bootstrap, confidence_level=cfg.confidence_level,
-                                   seed=cfg.seed + 300)
+                roc = landmark_roc(
+                    t_all[m],
+                    e_all[m],
+                    data.loc[m, p0],
+                    cfg.landmark_months,
+                    n_bootstrap=cfg.bootstrap,
+                    confidence_level=cfg.confidence_level,
+                    seed=cfg.seed + 300,
+                )
             except InputError as exc:
                 note(f"landmark ROC not computed: {exc}")
         # --- Cox
@@ -379,14 +445,24 @@ def run_cohort_analysis(
         for p in predictors:
             col, unit = _cox_column(data, p, cfg)
             m = data[p].notna()
-            d = data.loc[m, ["time_months", "event"]].assign(**{col: _cox_values(data.loc[m, p], p, cfg)})
+            d = data.loc[m, ["time_months", "event"]].assign(
+                **{col: _cox_values(data.loc[m, p], p, cfg)}
+            )
             try:
-                r = fit_cox(d, "time_months", "event", [col], units={col: unit},
-                            confidence_level=cfg.confidence_level)
+                r = fit_cox(
+                    d,
+                    "time_months",
+                    "event",
+                    [col],
+                    units={col: unit},
+                    confidence_level=cfg.confidence_level,
+                )
             except Exception as exc:  # noqa: BLE001 - lifelines convergence errors vary
                 note(f"Cox model for {p!r} failed: {exc}")
                 continue
-            cox_rows.append(r.summary.iloc[0].to_dict() | {"predictor": p, "n": r.n, "n_events": r.n_events})
+            cox_rows.append(
+                r.summary.iloc[0].to_dict() | {"predictor": p, "n": r.n, "n_events": r.n_events}
+            )
         cox_uni = pd.DataFrame(cox_rows)
         cox_multi = None
         first_cont = next((p for p in predictors if p in cfg.log2_predictors), None)
@@ -397,9 +473,14 @@ def run_cohort_analysis(
                 **{col: _cox_values(data.loc[m, first_cont], first_cont, cfg)}
             )
             try:
-                cox_multi = fit_cox(d, "time_months", "event", [col, ref],
-                                    units={col: unit, ref: f"1 point of {ref}"},
-                                    confidence_level=cfg.confidence_level)
+                cox_multi = fit_cox(
+                    d,
+                    "time_months",
+                    "event",
+                    [col, ref],
+                    units={col: unit, ref: f"1 point of {ref}"},
+                    confidence_level=cfg.confidence_level,
+                )
             except Exception as exc:  # noqa: BLE001
                 note(f"multivariable Cox model failed: {exc}")
         # --- cut-off
@@ -409,11 +490,25 @@ def run_cohort_analysis(
         if cp in data.columns:
             m = data[cp].notna().to_numpy()
             try:
-                cutoff = maxstat_cutoff(t_all[m], e_all[m], data.loc[m, cp], minprop=cfg.minprop,
-                                        n_permutations=cfg.permutations, seed=cfg.seed + 400)
-                cv = cross_validated_cutoff(t_all[m], e_all[m], data.loc[m, cp], n_folds=cfg.cv_folds,
-                                            minprop=cfg.minprop, seed=cfg.seed + 500)
-                data.loc[m, "optimal_cutoff_group"] = np.where(data.loc[m, cp] > cutoff.cutoff, "high", "low")
+                cutoff = maxstat_cutoff(
+                    t_all[m],
+                    e_all[m],
+                    data.loc[m, cp],
+                    minprop=cfg.minprop,
+                    n_permutations=cfg.permutations,
+                    seed=cfg.seed + 400,
+                )
+                cv = cross_validated_cutoff(
+                    t_all[m],
+                    e_all[m],
+                    data.loc[m, cp],
+                    n_folds=cfg.cv_folds,
+                    minprop=cfg.minprop,
+                    seed=cfg.seed + 500,
+                )
+                data.loc[m, "optimal_cutoff_group"] = np.where(
+                    data.loc[m, cp] > cutoff.cutoff, "high", "low"
+                )
             except InputError as exc:
                 note(f"cut-off search not possible: {exc}")
         # --- KM by group
@@ -429,14 +524,22 @@ def run_cohort_analysis(
             if m.sum() < 2:
                 continue
             labels = data.loc[m, g].to_numpy()
-            km = kaplan_meier(t_all[m], e_all[m], labels, at_risk_times=cfg.km_times_months,
-                              survival_times=(cfg.landmark_months,), confidence_level=cfg.confidence_level)
+            km = kaplan_meier(
+                t_all[m],
+                e_all[m],
+                labels,
+                at_risk_times=cfg.km_times_months,
+                survival_times=(cfg.landmark_months,),
+                confidence_level=cfg.confidence_level,
+            )
             present = [x for x in order if x in set(labels)]
             lr = tr = None
             if len(present) >= 2:
                 lr = logrank(t_all[m], e_all[m], labels)
                 if len(present) >= 3:
-                    tr = logrank_trend(t_all[m], e_all[m], labels, {x: order.index(x) for x in present})
+                    tr = logrank_trend(
+                        t_all[m], e_all[m], labels, {x: order.index(x) for x in present}
+                    )
             groups.append(GroupComparison(g, km, lr, tr, int((~m).sum())))
         for w in wlist:
             if issubclass(w.category, StatisticalWarning):
@@ -446,8 +549,23 @@ def run_cohort_analysis(
 
     prov = {"software": software_versions(), "seed": cfg.seed}
     return CohortResult(
-        cfg, tables, data, _characteristics(data), concordance, comparisons, cox_uni, cox_multi, groups, tdauc,
-        roc, cutoff, cv, score_notes, caught, fu, prov,
+        cfg,
+        tables,
+        data,
+        _characteristics(data),
+        concordance,
+        comparisons,
+        cox_uni,
+        cox_multi,
+        groups,
+        tdauc,
+        roc,
+        cutoff,
+        cv,
+        score_notes,
+        caught,
+        fu,
+        prov,
     )
 
 

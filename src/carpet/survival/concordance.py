@@ -60,13 +60,16 @@ def check_survival_inputs(time, event, *others: tuple[str, object]) -> tuple[np.
         raise InputError("event indicators must be 0/1 or boolean", code="SURVIVAL_INPUT") from None
     if not np.isin(e_f, (0.0, 1.0)).all():
         bad = e_raw[~np.isin(e_f, (0.0, 1.0))][:3].tolist()
-        raise InputError(f"event indicators must be 0/1 or boolean; got {bad}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"event indicators must be 0/1 or boolean; got {bad}", code="SURVIVAL_INPUT"
+        )
     out = [t, e_f.astype(bool)]
     for name, arr in others:
         a = np.asarray(arr, dtype=float).ravel()
         if a.shape != t.shape:
             raise InputError(
-                f"{name} has {a.size} values but there are {t.size} durations", code="SURVIVAL_INPUT"
+                f"{name} has {a.size} values but there are {t.size} durations",
+                code="SURVIVAL_INPUT",
             )
         if np.isnan(a).any():
             raise InputError(
@@ -78,7 +81,9 @@ def check_survival_inputs(time, event, *others: tuple[str, object]) -> tuple[np.
     return tuple(out)
 
 
-def censoring_survival(time: np.ndarray, event: np.ndarray, weights: np.ndarray, at: np.ndarray) -> np.ndarray:
+def censoring_survival(
+    time: np.ndarray, event: np.ndarray, weights: np.ndarray, at: np.ndarray
+) -> np.ndarray:
     """Kaplan–Meier estimate G(t) = P(C > t) of the censoring distribution, weighted.
 
     Parameters
@@ -161,7 +166,9 @@ class _PairCounter:
             lo = np.searchsorted(keys, q, side="left") - left_blk * b
             le = np.searchsorted(keys, q, side="right") - left_blk * b
             # flat indices into the (nb, b+1) cumulative-sum table
-            self.levels.append((b, sort_right, left_pos, left_blk * (b + 1) + lo, left_blk * (b + 1) + le))
+            self.levels.append(
+                (b, sort_right, left_pos, left_blk * (b + 1) + lo, left_blk * (b + 1) + le)
+            )
             b *= 2
             assert nb >= 1
         # same-time event groups and same-(time, rank) event runs, for the tie corrections
@@ -169,7 +176,9 @@ class _PairCounter:
         self._grp_time = _group_ids(np.stack([t, key_t]))
         self._grp_time_rank = _group_ids(np.stack([t, key_t, r]))
 
-    def counts(self, weights: np.ndarray, event_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def counts(
+        self, weights: np.ndarray, event_weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Weighted numerator and denominator of C for each row of ``weights``.
 
         Parameters
@@ -187,7 +196,9 @@ class _PairCounter:
         """
         return self.counts_many(weights, [event_weights])[0]
 
-    def counts_many(self, weights: np.ndarray, event_weights: list) -> list[tuple[np.ndarray, np.ndarray]]:
+    def counts_many(
+        self, weights: np.ndarray, event_weights: list
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`counts` for several event weightings (e.g. Harrell and Uno) sharing one pass."""
         B = weights.shape[0]
         n, n2 = self.n, self.n2
@@ -230,7 +241,9 @@ class _PairCounter:
         out = []
         for num, u64 in zip(nums, us64, strict=True):
             uu = u64.T
-            out.append((num - 0.5 * np.sum(uu * same_tr_after, axis=1), np.sum(uu * comparable, axis=1)))
+            out.append(
+                (num - 0.5 * np.sum(uu * same_tr_after, axis=1), np.sum(uu * comparable, axis=1))
+            )
         return out
 
 
@@ -475,7 +488,9 @@ def bootstrap_concordance(
     1.0
     """
     if method not in ("harrell", "uno"):
-        raise InputError(f"method must be 'harrell' or 'uno'; got {method!r}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"method must be 'harrell' or 'uno'; got {method!r}", code="SURVIVAL_INPUT"
+        )
     t, e, r = check_survival_inputs(time, event, ("risk", risk))
     counter = _PairCounter(t, e, r)
     est = float(_replicate_c(counter, t, e, np.ones((1, len(t))), method, tau)[0])
@@ -491,7 +506,9 @@ def bootstrap_concordance(
         boot = boot[~np.isnan(boot)]
         alpha = 1 - confidence_level
         lo, hi = (float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-    return ConcordanceResult(est, lo, hi, method, len(t), int(e.sum()), n_bootstrap, confidence_level, tau)
+    return ConcordanceResult(
+        est, lo, hi, method, len(t), int(e.sum()), n_bootstrap, confidence_level, tau
+    )
 
 
 def bootstrap_harrell_and_uno(
@@ -536,8 +553,12 @@ def bootstrap_harrell_and_uno(
         lo_u, hi_u = (float(x) for x in np.quantile(bu[~np.isnan(bu)], [alpha / 2, 1 - alpha / 2]))
     n_ev = int(e.sum())
     return (
-        ConcordanceResult(est_h, lo_h, hi_h, "harrell", len(t), n_ev, n_bootstrap, confidence_level, None),
-        ConcordanceResult(est_u, lo_u, hi_u, "uno", len(t), n_ev, n_bootstrap, confidence_level, tau),
+        ConcordanceResult(
+            est_h, lo_h, hi_h, "harrell", len(t), n_ev, n_bootstrap, confidence_level, None
+        ),
+        ConcordanceResult(
+            est_u, lo_u, hi_u, "uno", len(t), n_ev, n_bootstrap, confidence_level, tau
+        ),
     )
 
 
@@ -598,9 +619,14 @@ def compare_concordance(
     1.0
     """
     if method not in ("harrell", "uno"):
-        raise InputError(f"method must be 'harrell' or 'uno'; got {method!r}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"method must be 'harrell' or 'uno'; got {method!r}", code="SURVIVAL_INPUT"
+        )
     if n_bootstrap < 2:
-        raise InputError(f"n_bootstrap must be >= 2 for a paired comparison; got {n_bootstrap}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"n_bootstrap must be >= 2 for a paired comparison; got {n_bootstrap}",
+            code="SURVIVAL_INPUT",
+        )
     t, e, ra, rb = check_survival_inputs(time, event, (name_a, risk_a), (name_b, risk_b))
     ca_counter, cb_counter = _PairCounter(t, e, ra), _PairCounter(t, e, rb)
     ones = np.ones((1, len(t)))
@@ -611,7 +637,10 @@ def compare_concordance(
     step = _chunks(n_bootstrap, len(t))
     for start in range(0, n_bootstrap, step):
         w = _bootstrap_weights(len(t), min(step, n_bootstrap - start), rng)
-        deltas.append(_replicate_c(ca_counter, t, e, w, method, tau) - _replicate_c(cb_counter, t, e, w, method, tau))
+        deltas.append(
+            _replicate_c(ca_counter, t, e, w, method, tau)
+            - _replicate_c(cb_counter, t, e, w, method, tau)
+        )
     d = np.concatenate(deltas)
     d = d[~np.isnan(d)]
     alpha = 1 - confidence_level
@@ -623,6 +652,17 @@ def compare_concordance(
     else:
         p = 1.0 if delta == 0 else 0.0
     return PairedConcordanceResult(
-        name_a, name_b, c_a, c_b, delta, lo, hi, se, p, method, len(t), n_bootstrap, confidence_level
+        name_a,
+        name_b,
+        c_a,
+        c_b,
+        delta,
+        lo,
+        hi,
+        se,
+        p,
+        method,
+        len(t),
+        n_bootstrap,
+        confidence_level,
     )
-

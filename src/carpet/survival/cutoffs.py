@@ -17,7 +17,13 @@ from scipy import stats
 from carpet.errors import InputError, StatisticalWarning
 from carpet.survival.concordance import check_survival_inputs
 
-__all__ = ["CutoffResult", "cross_validated_cutoff", "lausen_schumacher_p", "logrank_scores", "maxstat_cutoff"]
+__all__ = [
+    "CutoffResult",
+    "cross_validated_cutoff",
+    "lausen_schumacher_p",
+    "logrank_scores",
+    "maxstat_cutoff",
+]
 
 OPTIMISM_WARNING = (
     "the cut-off was optimised on these data: its effect size is optimistic and must be "
@@ -52,7 +58,9 @@ def logrank_scores(time, event) -> np.ndarray:
     return e.astype(float) - cum[np.searchsorted(uniq, t)]
 
 
-def lausen_schumacher_p(statistic: float, minprop: float = 0.1, maxprop: float | None = None) -> float:
+def lausen_schumacher_p(
+    statistic: float, minprop: float = 0.1, maxprop: float | None = None
+) -> float:
     """Lausen–Schumacher (Miller–Siegmund) approximation of P(max |S| > b).
 
     Parameters
@@ -89,7 +97,10 @@ def lausen_schumacher_p(statistic: float, minprop: float = 0.1, maxprop: float |
     if b <= 0:
         return 1.0
     phi = stats.norm.pdf(b)
-    p = phi * (b - 1 / b) * np.log(maxprop * (1 - minprop) / ((1 - maxprop) * minprop)) + 4 * phi / b
+    p = (
+        phi * (b - 1 / b) * np.log(maxprop * (1 - minprop) / ((1 - maxprop) * minprop))
+        + 4 * phi / b
+    )
     return float(min(max(p, 0.0), 1.0))
 
 
@@ -132,7 +143,9 @@ class CutoffResult:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able dictionary."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _scan(values_sorted: np.ndarray, scores_sorted: np.ndarray, cut_idx: np.ndarray) -> np.ndarray:
@@ -299,14 +312,18 @@ def cross_validated_cutoff(
 
     t, e, x = check_survival_inputs(time, event, ("values", values))
     if n_folds < 2 or n_folds > t.size:
-        raise InputError(f"n_folds must be between 2 and {t.size}; got {n_folds}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"n_folds must be between 2 and {t.size}; got {n_folds}", code="SURVIVAL_INPUT"
+        )
     rng = np.random.default_rng(seed)
     fold = rng.permutation(np.arange(t.size) % n_folds)
     high = np.zeros(t.size, dtype=bool)
     cuts = []
     for f in range(n_folds):
         train = fold != f
-        res = maxstat_cutoff(t[train], e[train], x[train], minprop=minprop, n_permutations=0, warn=False)
+        res = maxstat_cutoff(
+            t[train], e[train], x[train], minprop=minprop, n_permutations=0, warn=False
+        )
         cuts.append(res.cutoff)
         high[~train] = x[~train] > res.cutoff
     if high.all() or not high.any():

@@ -96,9 +96,15 @@ def kaplan_meier(
     from lifelines.utils import median_survival_times
 
     t, e = check_survival_inputs(time, event)
-    g = np.array(["all"] * len(t), dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    g = (
+        np.array(["all"] * len(t), dtype=object)
+        if groups is None
+        else np.asarray(groups, dtype=object)
+    )
     if len(g) != len(t):
-        raise InputError(f"groups has {len(g)} values but there are {len(t)} durations", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"groups has {len(g)} values but there are {len(t)} durations", code="SURVIVAL_INPUT"
+        )
     curves, rows, risk_rows = {}, [], {}
     for label in sorted(pd.unique(g), key=str):
         m = g == label
@@ -106,8 +112,12 @@ def kaplan_meier(
         sf = kmf.survival_function_.iloc[:, 0]
         ci = kmf.confidence_interval_survival_function_
         curves[str(label)] = pd.DataFrame(
-            {"time": sf.index.to_numpy(), "survival": sf.to_numpy(), "ci_low": ci.iloc[:, 0].to_numpy(),
-             "ci_high": ci.iloc[:, 1].to_numpy()}
+            {
+                "time": sf.index.to_numpy(),
+                "survival": sf.to_numpy(),
+                "ci_low": ci.iloc[:, 0].to_numpy(),
+                "ci_high": ci.iloc[:, 1].to_numpy(),
+            }
         )
         med_ci = median_survival_times(kmf.confidence_interval_)
         row = {
@@ -122,7 +132,9 @@ def kaplan_meier(
             row[f"survival_at_{st:g}"] = float(kmf.survival_function_at_times(st).iloc[0])
         rows.append(row)
         risk_rows[str(label)] = [int((t[m] >= at).sum()) for at in at_risk_times]
-    at_risk = pd.DataFrame.from_dict(risk_rows, orient="index", columns=[float(a) for a in at_risk_times])
+    at_risk = pd.DataFrame.from_dict(
+        risk_rows, orient="index", columns=[float(a) for a in at_risk_times]
+    )
     return KaplanMeierResult(curves, pd.DataFrame(rows), at_risk)
 
 
@@ -190,9 +202,17 @@ def logrank(time, event, groups) -> LogrankResult:
     g = np.asarray(groups, dtype=object)
     labels = tuple(str(x) for x in sorted(pd.unique(g), key=str))
     if len(labels) < 2:
-        raise InputError(f"log-rank test needs at least 2 groups; got {list(labels)}", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"log-rank test needs at least 2 groups; got {list(labels)}", code="SURVIVAL_INPUT"
+        )
     res = multivariate_logrank_test(t, g.astype(str), e)
-    return LogrankResult(float(res.test_statistic), int(res.degrees_of_freedom), float(res.p_value), "logrank", labels)
+    return LogrankResult(
+        float(res.test_statistic),
+        int(res.degrees_of_freedom),
+        float(res.p_value),
+        "logrank",
+        labels,
+    )
 
 
 def logrank_trend(time, event, groups, scores=None) -> LogrankResult:
@@ -264,7 +284,9 @@ def logrank_trend(time, event, groups, scores=None) -> LogrankResult:
     den = float(s @ v @ s)
     stat = num / den if den > 0 else float("nan")
     p = float(stats.chi2.sf(stat, 1)) if den > 0 else float("nan")
-    return LogrankResult(stat, 1, p, "logrank_trend", tuple(str(x) for x in labels), tuple(float(x) for x in s))
+    return LogrankResult(
+        stat, 1, p, "logrank_trend", tuple(str(x) for x in labels), tuple(float(x) for x in s)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -371,7 +393,9 @@ def fit_cox(
     df = data[cols].astype(float)
     if df.isna().any().any():
         bad = df.columns[df.isna().any()].tolist()
-        raise InputError(f"Cox model: missing values in {bad}; use complete cases", code="SURVIVAL_INPUT")
+        raise InputError(
+            f"Cox model: missing values in {bad}; use complete cases", code="SURVIVAL_INPUT"
+        )
     check_survival_inputs(df[duration_col], df[event_col])
     n_events = int(df[event_col].sum())
     if n_events < 10 * len(covariates):

@@ -11,7 +11,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from carpet.errors import InputError
-from carpet.survival.concordance import _bootstrap_weights, censoring_survival, check_survival_inputs
+from carpet.survival.concordance import (
+    _bootstrap_weights,
+    censoring_survival,
+    check_survival_inputs,
+)
 
 __all__ = ["LandmarkRocResult", "TimeDependentAucResult", "cumulative_dynamic_auc", "landmark_roc"]
 
@@ -40,7 +44,9 @@ class TimeDependentAucResult:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able dictionary."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _weighted_mann_whitney(r, rs, order, case, ctrl, weights, case_weights) -> np.ndarray:
@@ -192,7 +198,9 @@ class LandmarkRocResult:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-able dictionary."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def landmark_roc(

@@ -19,7 +19,18 @@ __all__ = ["SIMULATED_LABEL", "simulate_cohort"]
 #: Text carried by every output made from simulated data.
 SIMULATED_LABEL = "SIMULATED DATA - not real patients; effects were set by the simulator"
 
-_EN_SITES = ("bone", "bone_marrow", "liver", "lung", "gi_tract", "soft_tissue", "kidney", "cns", "pleura", "skin")
+_EN_SITES = (
+    "bone",
+    "bone_marrow",
+    "liver",
+    "lung",
+    "gi_tract",
+    "soft_tissue",
+    "kidney",
+    "cns",
+    "pleura",
+    "skin",
+)
 _DAYS_PER_MONTH = 30.4375
 
 
@@ -91,8 +102,12 @@ def simulate_cohort(
     """
     if not (isinstance(n, int) and n >= 2):
         raise ConfigError(f"simulate_cohort: n must be an integer >= 2; got {n!r}")
-    for name, v in (("hr_per_log2_tmtv", hr_per_log2_tmtv), ("hr_per_ipi_point", hr_per_ipi_point),
-                    ("median_pfs_months", median_pfs_months), ("tmtv_median_ml", tmtv_median_ml)):
+    for name, v in (
+        ("hr_per_log2_tmtv", hr_per_log2_tmtv),
+        ("hr_per_ipi_point", hr_per_ipi_point),
+        ("median_pfs_months", median_pfs_months),
+        ("tmtv_median_ml", tmtv_median_ml),
+    ):
         if not v > 0:
             raise ConfigError(f"simulate_cohort: {name} must be > 0; got {v!r}")
     rng = np.random.default_rng(seed)
@@ -101,7 +116,9 @@ def simulate_cohort(
     sex = np.where(rng.random(n) < 0.62, "M", "F")
     male = sex == "M"
     height = np.round(np.where(male, rng.normal(176, 7, n), rng.normal(163, 6, n)), 0)
-    weight = np.round(np.clip(np.where(male, rng.normal(80, 14, n), rng.normal(68, 13, n)), 40, 160), 1)
+    weight = np.round(
+        np.clip(np.where(male, rng.normal(80, 14, n), rng.normal(68, 13, n)), 40, 160), 1
+    )
     z_tmtv = rng.normal(0, 1, n)
     tmtv = np.round(np.maximum(tmtv_median_ml * np.exp(tmtv_log_sd * z_tmtv), 0.5), 1)
     uln = 250.0
@@ -116,7 +133,9 @@ def simulate_cohort(
     suv_peak = np.round(suv_max * rng.uniform(0.75, 0.9, n), 1)
     tlg = np.round(tmtv * suv_mean, 1)
     lesions = 1 + rng.poisson(np.exp(1.0 + 0.5 * z_tmtv))
-    dmax = np.where(lesions > 1, np.round(rng.uniform(50, 600, n) * (1 - np.exp(-lesions / 4)), 1), 0.0)
+    dmax = np.where(
+        lesions > 1, np.round(rng.uniform(50, 600, n) * (1 - np.exp(-lesions / 4)), 1), 0.0
+    )
     bsa = np.sqrt(height * weight / 3600)  # Mosteller, m²
     sdmax = np.round(dmax / 1000 / bsa, 3)
     dbulk = np.round(dmax * rng.uniform(0.5, 1.0, n), 1)
@@ -126,7 +145,9 @@ def simulate_cohort(
     hb = np.round(np.clip(rng.normal(11, 1.6, n), 6, 17), 1)
     platelets = np.round(np.exp(rng.normal(np.log(170), 0.5, n)), 0)
     product = rng.choice(["axi-cel", "tisa-cel", "liso-cel"], n, p=[0.5, 0.35, 0.15])
-    bridging = rng.choice(["none", "chemo", "radiotherapy", "polatuzumab"], n, p=[0.3, 0.4, 0.15, 0.15])
+    bridging = rng.choice(
+        ["none", "chemo", "radiotherapy", "polatuzumab"], n, p=[0.3, 0.4, 0.15, 0.15]
+    )
     ipi = compute_ipi(age, ldh, uln, ecog, stage, en)["ipi_points"].to_numpy()
 
     # PFS from the Cox model (Bender 2005), exponential baseline
@@ -141,7 +162,11 @@ def simulate_cohort(
     # censoring
     entry = rng.uniform(0, accrual_months, n)
     admin = accrual_months + min_followup_months - entry
-    loss = rng.exponential(12 / loss_to_followup_per_year, n) if loss_to_followup_per_year > 0 else np.full(n, np.inf)
+    loss = (
+        rng.exponential(12 / loss_to_followup_per_year, n)
+        if loss_to_followup_per_year > 0
+        else np.full(n, np.inf)
+    )
     cens = np.minimum(admin, loss)
 
     start = pd.Timestamp(start_date)
@@ -154,13 +179,19 @@ def simulate_cohort(
     for i in range(n):
         prog_date = death_date = ""
         if pfs_true[i] <= cens[i] and prog_first[i]:
-            prog_date = (inf_dates[i] + pd.Timedelta(days=max(1, int(round(pfs_true[i] * _DAYS_PER_MONTH))))).date()
+            prog_date = (
+                inf_dates[i] + pd.Timedelta(days=max(1, int(round(pfs_true[i] * _DAYS_PER_MONTH))))
+            ).date()
         if os_true[i] <= cens[i]:
-            death_date = (inf_dates[i] + pd.Timedelta(days=max(1, int(round(os_true[i] * _DAYS_PER_MONTH))))).date()
+            death_date = (
+                inf_dates[i] + pd.Timedelta(days=max(1, int(round(os_true[i] * _DAYS_PER_MONTH))))
+            ).date()
             if prog_date and death_date <= prog_date:
                 death_date = prog_date + pd.Timedelta(days=1)
         last_m = os_true[i] if os_true[i] <= cens[i] else cens[i]
-        last = (inf_dates[i] + pd.Timedelta(days=max(1, int(round(last_m * _DAYS_PER_MONTH))))).date()
+        last = (
+            inf_dates[i] + pd.Timedelta(days=max(1, int(round(last_m * _DAYS_PER_MONTH))))
+        ).date()
         if prog_date and last < prog_date:
             last = prog_date
         if death_date:
