@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from carpet.config import SuvConfig
-from carpet.core.acquisition import InstanceRecord, PetAcquisition
+from carpet.core.acquisition import PetAcquisition
 from carpet.errors import ConfigError, SuvError
-from carpet.suv.decay import (
-    decay_factor,
-    frame_average_time_s,
-    frame_decay_correction,
-    half_life_from_code,
+from carpet.suv._context import TAG as _TAG
+from carpet.suv._context import Ctx as _Ctx
+from carpet.suv._inputs import (
+    _dose_bq,
+    _half_life,
+    _height_m,
+    _scanner_normaliser_inputs,
+    _sex,
+    _weight_kg,
 )
+from carpet.suv._timing import _check_interval, _injection_time, _instance_datetime, _reference_time
+from carpet.suv.decay import decay_factor, frame_decay_correction
 from carpet.suv.normalization import (
     BSA_FORMULAS,
     LBM_FORMULAS,
@@ -30,7 +36,6 @@ from carpet.suv.normalization import (
     lean_body_mass_kg,
 )
 from carpet.suv.overrides import SuvOverrides
-from carpet.units import mbq_to_bq
 
 __all__ = ["SuvFactors", "compute_suv_factors", "NORMALIZATIONS", "SUPPORTED_UNITS"]
 
@@ -38,27 +43,6 @@ __all__ = ["SuvFactors", "compute_suv_factors", "NORMALIZATIONS", "SUPPORTED_UNI
 SUPPORTED_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 #: ``apply_suv`` normalisations and the Unit each produces.
 NORMALIZATIONS = ("bw", "lbm", "bsa", "ibw")
-
-#: Stored RadionuclideTotalDose below this is taken as MBq (IBSI-SUV: FDG doses peak at
-#: ~4e2 (MBq) and ~4e8 (Bq)).
-DOSE_MBQ_BELOW = 1e4
-#: Plausible injected activity after the unit decision, Bq.
-DOSE_BQ_RANGE = (1e5, 1e11)
-#: Stored PatientWeight above this is taken as grams.
-WEIGHT_GRAMS_ABOVE = 1000.0
-#: Plausible weight, kg.
-WEIGHT_KG_RANGE = (0.5, 400.0)
-#: Plausible height, m; a stored PatientSize in (100, 260) is taken as cm.
-HEIGHT_M_RANGE = (0.3, 2.6)
-HEIGHT_CM_RANGE = (100.0, 260.0)
-#: Plausible half-life, s (O-15 is 122 s; I-124 4.2 d).
-HALF_LIFE_S_RANGE = (60.0, 1e7)
-#: A decay interval over this many half-lives is implausible (e.g. the 23-day
-#: interval of a de-identification date shift).
-MAX_DECAY_HALF_LIVES = 10.0
-#: Nuclides with a half-life above this need RadiopharmaceuticalStartDateTime: with a
-#: time of day only, an uptake of more than 24 h cannot be told apart from a shorter one.
-DATETIME_REQUIRED_HALF_LIFE_S = 10 * 3600.0
 
 #: Why common unsupported Units cannot be converted (IBSI-SUV manual, "Other units").
 _UNITS_WHY = {
@@ -69,21 +53,6 @@ _UNITS_WHY = {
     "NONE": "no unit",
 }
 _LBM_SUVTYPES = {"LBM": "james120", "LBMJAMES128": "james128", "LBMJANMA": "janma"}
-_TAG = {
-    "Units": "Units (0054,1001)",
-    "SUVType": "SUVType (0054,1006)",
-    "DecayCorrection": "DecayCorrection (0054,1102)",
-    "CorrectedImage": "CorrectedImage (0028,0051)",
-    "PatientWeight": "PatientWeight (0010,1030)",
-    "PatientSize": "PatientSize (0010,1020)",
-    "PatientSex": "PatientSex (0010,0040)",
-    "Dose": "RadionuclideTotalDose (0018,1074)",
-    "HalfLife": "RadionuclideHalfLife (0018,1075)",
-    "StartDateTime": "RadiopharmaceuticalStartDateTime (0018,1078)",
-    "StartTime": "RadiopharmaceuticalStartTime (0018,1072)",
-    "FrameDuration": "ActualFrameDuration (0018,1242)",
-    "Intercept": "RescaleIntercept (0028,1052)",
-}
 
 
 @dataclass(frozen=True)
@@ -208,399 +177,6 @@ class SuvFactors:
         return out
 
 
-# ----------------------------------------------------------------------------- helpers
-class _Ctx:
-    """Message context of one computation."""
-
-    def __init__(self, acq: PetAcquisition) -> None:
-        self.acq = acq
-        self.who = f"series {acq.series_instance_uid or '<no SeriesInstanceUID>'}"
-        if acq.source:
-            self.who += f" ({acq.source})"
-        self.warnings: list[str] = []
-
-    def refuse(self, code: str, what: str, remedy: str) -> SuvError:
-        malformed = [p for p in self.acq.header_problems if p.split(" ")[0].rstrip(":") in what]
-        if malformed:
-            what += f" (malformed in the header: {'; '.join(malformed)})"
-        return SuvError(
-            f"SUV refused for {self.who}: {what}. {remedy}",
-            code=code,
-            series_uid=self.acq.series_instance_uid,
-            source=self.acq.source,
-        )
-
-
-def _weight_kg(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
-    if ov is not None and ov.weight_kg is not None:
-        applied.append("weight_kg")
-        return ov.weight_kg
-    w = ctx.acq.patient_weight
-    if w is None or w == 0:
-        got = "absent" if w is None else "0"
-        size = ctx.acq.patient_size
-        hint = ""
-        if size is not None and 20.0 <= size <= WEIGHT_KG_RANGE[1] and not HEIGHT_CM_RANGE[0] < size:
-            hint = f" ({_TAG['PatientSize']} holds {size:g}: the weight mis-stored there? not used)"
-        raise ctx.refuse(
-            "MISSING_WEIGHT",
-            f"{_TAG['PatientWeight']} is {got}; expected the weight in kg{hint}",
-            "Give it with --weight-kg or the weight_kg column of an overrides CSV.",
-        )
-    if w < 0:
-        raise ctx.refuse(
-            "IMPLAUSIBLE_VALUE",
-            f"{_TAG['PatientWeight']} is negative ({w})",
-            "Give the weight with --weight-kg or an overrides CSV.",
-        )
-    if w > WEIGHT_GRAMS_ABOVE:
-        ctx.warnings.append(
-            f"{_TAG['PatientWeight']} {w} > {WEIGHT_GRAMS_ABOVE:g}: taken as grams "
-            f"({w / 1000.0:g} kg)"
-        )
-        w = w / 1000.0
-    lo, hi = WEIGHT_KG_RANGE
-    if not lo <= w <= hi:
-        raise ctx.refuse(
-            "IMPLAUSIBLE_VALUE",
-            f"{_TAG['PatientWeight']} {ctx.acq.patient_weight} gives {w:g} kg, outside [{lo}, {hi}] kg",
-            "Check the header; give the weight with --weight-kg or an overrides CSV.",
-        )
-    return float(w)
-
-
-def _height_m(
-    ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]
-) -> tuple[float | None, str | None]:
-    """Height in m, or (None, reason)."""
-    if ov is not None and ov.height_m is not None:
-        applied.append("height_m")
-        return ov.height_m, None
-    h = ctx.acq.patient_size
-    if h is None or h == 0:
-        return None, f"{_TAG['PatientSize']} is {'absent' if h is None else '0'}"
-    if HEIGHT_CM_RANGE[0] < h < HEIGHT_CM_RANGE[1]:
-        ctx.warnings.append(f"{_TAG['PatientSize']} {h} taken as cm ({h / 100.0:g} m)")
-        h = h / 100.0
-    lo, hi = HEIGHT_M_RANGE
-    if not lo <= h <= hi:
-        return (
-            None,
-            f"{_TAG['PatientSize']} {ctx.acq.patient_size} is implausible (expected {lo}-{hi} m)",
-        )
-    return float(h), None
-
-
-def _sex(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> tuple[str | None, str | None]:
-    if ov is not None and ov.sex is not None:
-        applied.append("sex")
-        return ov.sex, None
-    s = ctx.acq.patient_sex
-    if s is None:
-        return None, f"{_TAG['PatientSex']} is absent or not M/F/O"
-    return s, None
-
-
-def _scanner_normaliser_inputs(
-    ctx: _Ctx, ov: SuvOverrides | None, used: tuple[float, float | None, str | None]
-) -> tuple[float, float | None, str | None]:
-    """Weight (kg), height (m) and sex the scanner normalised already-SUV images with.
-
-    The header's values, or, when the header lacks one, the override's (assumed to be
-    what the scanner used; warned). A warning is recorded when an override differs
-    from the header value: the SUV is then renormalised to the override.
-    """
-    try:
-        w = _weight_kg(ctx, None, [])
-    except SuvError:
-        if ov is None or ov.weight_kg is None:
-            raise
-        w = ov.weight_kg
-        ctx.warnings.append(
-            f"{_TAG['PatientWeight']} absent: the override {w:g} kg is assumed to be the weight "
-            "the scanner normalised the stored SUV with"
-        )
-    h, _ = _height_m(ctx, None, [])
-    if h is None and ov is not None and ov.height_m is not None:
-        h = ov.height_m
-    sx, _ = _sex(ctx, None, [])
-    if sx is None and ov is not None and ov.sex is not None:
-        sx = ov.sex
-    for name, header, new in (("weight", w, used[0]), ("height", h, used[1]), ("sex", sx, used[2])):
-        if header is not None and new is not None and header != new:
-            ctx.warnings.append(
-                f"override {name} {new} differs from the header's {header}: the scanner's SUV "
-                "normalisation is undone with the header value and redone with the override"
-            )
-    return w, h, sx
-
-
-def _dose_bq(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
-    if ov is not None and ov.injected_dose_bq is not None:
-        applied.append("injected_dose_bq")
-        return ov.injected_dose_bq
-    d = ctx.acq.radionuclide_total_dose
-    remedy = "Give the injected activity with --injected-dose-bq or the injected_dose_bq column of an overrides CSV."
-    if d is None or d == 0:
-        raise ctx.refuse(
-            "MISSING_DOSE",
-            f"{_TAG['Dose']} is {'absent' if d is None else '0'}; "
-            "expected the injected activity in Bq",
-            remedy,
-        )
-    if d < 0:
-        raise ctx.refuse("NEGATIVE_DOSE", f"{_TAG['Dose']} is negative ({d})", remedy)
-    if d < DOSE_MBQ_BELOW:
-        ctx.warnings.append(
-            f"{_TAG['Dose']} {d:g} < {DOSE_MBQ_BELOW:g}: taken as MBq ({mbq_to_bq(d):g} Bq)"
-        )
-        d = mbq_to_bq(d)
-    lo, hi = DOSE_BQ_RANGE
-    if not lo <= d <= hi:
-        raise ctx.refuse(
-            "IMPLAUSIBLE_VALUE",
-            f"{_TAG['Dose']} {ctx.acq.radionuclide_total_dose:g} gives {d:g} Bq, outside [{lo:g}, {hi:g}] Bq",
-            remedy,
-        )
-    return float(d)
-
-
-def _half_life(ctx: _Ctx) -> tuple[float, str]:
-    acq = ctx.acq
-    hl = acq.radionuclide_half_life_s
-    from_code = half_life_from_code(acq.radionuclide_code, acq.radionuclide_code_meaning)
-    if hl is not None and hl > 0:
-        lo, hi = HALF_LIFE_S_RANGE
-        if not lo <= hl <= hi:
-            raise ctx.refuse(
-                "IMPLAUSIBLE_VALUE",
-                f"{_TAG['HalfLife']} {hl:g} s is outside [{lo:g}, {hi:g}] s",
-                "Check the header; the series cannot be converted as stored.",
-            )
-        if from_code is not None and abs(from_code[0] - hl) / hl > 0.05:
-            ctx.warnings.append(
-                f"{_TAG['HalfLife']} {hl:g} s differs from the {from_code[1]} half-life "
-                f"{from_code[0]:g} s of the RadionuclideCodeSequence; header value used"
-            )
-        return float(hl), "RadionuclideHalfLife (0018,1075)"
-    if from_code is not None:
-        got = "absent" if hl is None else f"{hl:g}"
-        ctx.warnings.append(
-            f"{_TAG['HalfLife']} is {got}: {from_code[1]} half-life {from_code[0]:g} s "
-            "taken from RadionuclideCodeSequence (0054,0300)"
-        )
-        return from_code[0], f"RadionuclideCodeSequence (0054,0300) {from_code[1]}"
-    raise ctx.refuse(
-        "MISSING_HALF_LIFE",
-        f"{_TAG['HalfLife']} is {'absent' if hl is None else repr(hl)} and RadionuclideCodeSequence (0054,0300) "
-        f"(code {acq.radionuclide_code!r}, meaning {acq.radionuclide_code_meaning!r}) names no known nuclide",
-        "The series cannot be converted; fix the header (e.g. 6586.2 s for F-18).",
-    )
-
-
-def _instance_datetime(acq: PetAcquisition, rec: InstanceRecord) -> datetime | None:
-    if rec.acquisition_datetime is not None:
-        return rec.acquisition_datetime
-    base = acq.series_date or acq.study_date
-    if rec.acquisition_time_only is not None and base is not None:
-        return datetime.combine(base, rec.acquisition_time_only)
-    return None
-
-
-def _frame_back_computed(acq: PetAcquisition, half_life_s: float | None) -> list[datetime]:
-    """Reference times back-computed from each instance: t_acq + T_ave − FrameReferenceTime.
-
-    Ordered so that the first is the one to use: earliest acquisition time first and,
-    among equal acquisition times (GE stores the series start on every bed), the
-    smallest FrameReferenceTime (the first bed).
-    """
-    if half_life_s is None:
-        return []
-    found = []
-    for rec in acq.instances:
-        t = _instance_datetime(acq, rec)
-        if t is None or rec.frame_duration_ms is None or rec.frame_reference_time_ms is None:
-            continue
-        if rec.frame_duration_ms < 0:
-            continue
-        t_ave = frame_average_time_s(rec.frame_duration_ms / 1000.0, half_life_s)
-        ref = t + timedelta(seconds=t_ave - rec.frame_reference_time_ms / 1000.0)
-        found.append((t, rec.frame_reference_time_ms, ref))
-    found.sort(key=lambda x: (x[0], x[1]))
-    return [x[2] for x in found]
-
-
-def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[datetime, str]:
-    acq = ctx.acq
-    times = [t for t in (_instance_datetime(acq, r) for r in acq.instances) if t is not None]
-    earliest = min(times) if times else None
-    series = acq.series_datetime
-    # GE convention: every bed carries the scan start as AcquisitionTime and its own
-    # FrameReferenceTime (offset of the bed start). The acquisition time is then not
-    # per frame, so the frame back-computation does not apply, but the (single)
-    # acquisition time is the scan start the images are decay-corrected to.
-    frts = {
-        r.frame_reference_time_ms for r in acq.instances if r.frame_reference_time_ms is not None
-    }
-    one_acquisition_time = len(set(times)) == 1 and len(frts) > 1
-    frames = [] if one_acquisition_time else _frame_back_computed(acq, half_life_s)
-    frame_ref = frames[0] if frames else None
-    if frames and (max(frames) - min(frames)).total_seconds() > tol_s:
-        ctx.warnings.append(
-            f"frame back-computed reference times differ by {(max(frames) - min(frames)).total_seconds():.0f} s "
-            "between instances (several beds with one AcquisitionTime, multi-injection or edited "
-            "FrameReferenceTime?); the first bed's is used"
-        )
-
-    chosen: tuple[datetime, str] | None = None
-    if acq.decay_correction_datetime is not None:
-        chosen = (acq.decay_correction_datetime, "decay_correction_datetime")
-    elif series is not None and (earliest is None or series <= earliest):
-        chosen = (series, "series_datetime")
-    else:
-        if series is not None and earliest is not None:
-            ctx.warnings.append(
-                f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest AcquisitionDate/Time "
-                f"{earliest.isoformat()} (post-processed series?): not used as reference time"
-            )
-        ge = acq.ge_private_scan_datetime
-        if ge is not None:
-            public_dates = {
-                d for d in (acq.series_date, earliest.date() if earliest else None) if d is not None
-            }
-            if ge.date() in public_dates:
-                chosen = (ge, "ge_private_scan_datetime")
-            else:
-                ctx.warnings.append(
-                    f"GE private scan datetime (0009,xx0D) {ge.isoformat()} is on a different date than the public "
-                    f"tags {sorted(d.isoformat() for d in public_dates)} (de-identification date shift?): not used"
-                )
-        if chosen is None and frame_ref is not None:
-            chosen = (frame_ref, "frame_back_computed")
-        if chosen is None and one_acquisition_time and earliest is not None:
-            ctx.warnings.append(
-                f"one AcquisitionDate/Time on all {len(acq.instances)} instances with different FrameReferenceTime "
-                "(GE multi-bed convention): it is the scan start and is used as reference time"
-            )
-            chosen = (earliest, "earliest_acquisition_datetime")
-        if chosen is None and earliest is not None:
-            missing = [
-                tag
-                for tag, attr in (
-                    ("ActualFrameDuration (0018,1242)", "frame_duration_ms"),
-                    ("FrameReferenceTime (0054,1300)", "frame_reference_time_ms"),
-                )
-                if any(getattr(r, attr) is None for r in acq.instances)
-            ]
-            if series is not None:
-                # Post-processed series: the earliest AcquisitionTime of what is left is not reliably the
-                # decay reference (cropped/multi-bed series; IBSI DRO_3_2), so refuse (IBSI error case).
-                raise ctx.refuse(
-                    "MISSING_FRAME_DURATION",
-                    f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest acquisition "
-                    f"{earliest.isoformat()}, there is no usable GE private scan datetime, and the frame "
-                    f"back-computation lacks {' and '.join(missing) or 'valid frame timing'}",
-                    "The decay reference time is unknown; fix the header (or give the series as acquired).",
-                )
-            ctx.warnings.append(
-                "reference time = earliest AcquisitionDate/Time (QIBA option 3; SeriesDate/SeriesTime absent; "
-                f"frame back-computation impossible: {' and '.join(missing) or 'invalid frame timing'} missing)"
-            )
-            chosen = (earliest, "earliest_acquisition_datetime")
-    if chosen is None:
-        raise ctx.refuse(
-            "MISSING_REFERENCE_TIME",
-            "no reference time: SeriesDate/SeriesTime (0008,0021/0031), AcquisitionDate/Time (0008,0022/0032) "
-            "and FrameReferenceTime (0054,1300) are absent or invalid",
-            "The series cannot be decay-corrected; fix the header.",
-        )
-    if (
-        chosen[1] in ("series_datetime", "ge_private_scan_datetime", "decay_correction_datetime")
-        and frame_ref
-    ):
-        diff = abs((chosen[0] - frame_ref).total_seconds())
-        if diff > tol_s:
-            ctx.warnings.append(
-                f"reference time from {chosen[1]} ({chosen[0].isoformat()}) and the frame back-computed one "
-                f"({frame_ref.isoformat()}) disagree by {diff:.0f} s (> {tol_s:g} s)"
-            )
-    return chosen
-
-
-def _injection_time(
-    ctx: _Ctx, ov: SuvOverrides | None, applied: list[str], t_ref: datetime, half_life_s: float
-) -> tuple[datetime, str, bool]:
-    acq = ctx.acq
-    if ov is not None and ov.injection_datetime is not None:
-        applied.append("injection_datetime")
-        return ov.injection_datetime, "override", False
-    if acq.radiopharmaceutical_start_datetime is not None:
-        dt = acq.radiopharmaceutical_start_datetime
-        st = acq.radiopharmaceutical_start_time
-        if st is not None:
-            a = dt.hour * 3600 + dt.minute * 60 + dt.second
-            b = st.hour * 3600 + st.minute * 60 + st.second
-            if abs(a - b) > 1:
-                ctx.warnings.append(
-                    f"{_TAG['StartDateTime']} {dt.isoformat()} and {_TAG['StartTime']} "
-                    f"{st.isoformat()} disagree; the DateTime is used"
-                )
-        return dt, "RadiopharmaceuticalStartDateTime (0018,1078)", False
-    st = acq.radiopharmaceutical_start_time
-    remedy = (
-        "Give it with --injection-datetime or the injection_datetime column of an overrides CSV."
-    )
-    if st is None:
-        raise ctx.refuse(
-            "MISSING_INJECTION_TIME",
-            f"{_TAG['StartDateTime']} and {_TAG['StartTime']} are both absent or invalid",
-            remedy,
-        )
-    if half_life_s > DATETIME_REQUIRED_HALF_LIFE_S:
-        raise ctx.refuse(
-            "INJECTION_DATETIME_REQUIRED",
-            f"only {_TAG['StartTime']} ({st.isoformat()}) is given, without a date, for a nuclide with half-life "
-            f"{half_life_s:g} s (> {DATETIME_REQUIRED_HALF_LIFE_S:g} s) whose uptake may exceed 24 h",
-            remedy,
-        )
-    adm = datetime.combine(t_ref.date(), st)
-    adjusted = False
-    if adm > t_ref:
-        adm -= timedelta(days=1)
-        adjusted = True
-        ctx.warnings.append(
-            f"injection time {st.isoformat()} is after the reference time {t_ref.time().isoformat()}: "
-            "injection taken on the previous day (midnight crossing)"
-        )
-    return adm, "RadiopharmaceuticalStartTime (0018,1072) + date of the reference time", adjusted
-
-
-def _check_interval(
-    ctx: _Ctx,
-    interval_s: float,
-    half_life_s: float,
-    t_ref: datetime,
-    t_adm: datetime,
-    ref_source: str,
-) -> None:
-    if interval_s < 0:
-        raise ctx.refuse(
-            "NEGATIVE_DECAY_TIME",
-            f"injection {t_adm.isoformat()} is after the reference time {t_ref.isoformat()} ({ref_source}) by "
-            f"{-interval_s:.0f} s",
-            "Check RadiopharmaceuticalStartDateTime and the series times, or give --injection-datetime.",
-        )
-    if interval_s > MAX_DECAY_HALF_LIVES * half_life_s:
-        raise ctx.refuse(
-            "IMPLAUSIBLE_VALUE",
-            f"decay interval {interval_s / 3600.0:.1f} h from injection {t_adm.isoformat()} to reference "
-            f"{t_ref.isoformat()} ({ref_source}) exceeds {MAX_DECAY_HALF_LIVES:g} half-lives ({half_life_s:g} s); "
-            "dates from different sources (de-identification date shift?)",
-            "Check the header dates, or give --injection-datetime.",
-        )
-
-
-# ----------------------------------------------------------------------------- main
 def compute_suv_factors(
     acquisition: PetAcquisition,
     *,
