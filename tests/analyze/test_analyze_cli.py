@@ -155,3 +155,14 @@ def test_acrin_end_to_end(shared_data, tmp_path, cli):
     organs = [x["organ"] for x in patient["physiological_excluded"]["regions"]]
     assert "kidney" in organs and "myocardium" in organs
     assert patient["lesion_count"] == len(table) >= 1
+
+
+def test_percist_with_liver_override_matches_truth(study):
+    # uniform liver 2.2 (SD 0) -> threshold 1.5 x 2.2 = 3.3: uniform lesions are exactly their spheres
+    r = analyze(study, config=AnalysisConfig(method="percist", write_mip=False),
+                liver_center_mm=(-78.0, 0.0, -585.0))
+    assert r.patient["liver_suv_mean"] == pytest.approx(2.2, abs=1e-5)
+    assert r.patient["parameters"]["percist_threshold_suv"] == pytest.approx(3.3, abs=1e-4)
+    assert r.patient["tlr"] == pytest.approx(r.patient["suv_peak"] / 2.2, rel=1e-5)
+    truth = sorted(study.lesions, key=lambda le: -le.suv)
+    np.testing.assert_allclose(r.lesions.volume_ml, [le.volume_ml for le in truth], rtol=1e-6)
