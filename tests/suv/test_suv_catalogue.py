@@ -593,11 +593,24 @@ REFUSALS = {
         "NEGATIVE_DECAY_TIME",
         "injection",
     ),
-    "decay_interval_23_days": (
-        lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20241209100000"),
+    "decay_interval_over_10_half_lives": (
+        lambda ds: (
+            setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101003000"),
+            setattr(ds, "SeriesTime", "233000"),
+            setattr(ds, "AcquisitionTime", "233000"),
+        ),
         {},
         "IMPLAUSIBLE_VALUE",
         "half-lives",
+    ),
+    "zr89_datetime_after_reference": (
+        lambda ds: (
+            setattr(rp(ds), "RadionuclideHalfLife", "282276"),
+            setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250109100000"),
+        ),
+        {},
+        "NEGATIVE_DECAY_TIME",
+        "injection",
     ),
     "no_reference_time": (
         lambda ds: (delattr(ds, "SeriesTime"), delattr(ds, "AcquisitionTime")),
@@ -720,3 +733,16 @@ def test_weight_mis_stored_in_patient_size_is_pointed_out_not_used():
     with pytest.raises(SuvError) as e:
         factors(series(edit=edit))
     assert e.value.code == "MISSING_WEIGHT" and "PatientSize (0010,1020) holds 72" in str(e.value)
+
+
+def test_start_datetime_on_a_shifted_date_keeps_its_time_of_day():
+    """De-identification may shift DT and DA differently: 23 days off -> time of day on the series date."""
+    f = factors(
+        series(
+            edit=lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20241209100000")
+        )
+    )
+    assert f.decay_interval_s == 3600.0
+    assert f.bw_factor == pytest.approx(W * 1000 / d_ref(), rel=1e-12)
+    assert "its own date inconsistent" in f.injection_time_source
+    assert any("days from the reference" in w for w in f.warnings)

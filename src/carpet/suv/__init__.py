@@ -37,8 +37,10 @@ Decision rules (methods.md §1.2–1.5)
   values used (overrides renormalise; dose/injection overrides do not apply, warned).
 * **Injection time**: RadiopharmaceuticalStartDateTime; else StartTime on the date
   of the reference time, one day earlier if that is after the reference time
-  (midnight crossing, recorded). Time-only injection for nuclides with T½ > 10 h
-  (⁸⁹Zr, ¹²⁴I) is refused: uptake may exceed 24 h.
+  (midnight crossing, recorded). A DateTime whose date is more than a day from the
+  reference time's (DT and DA shifted differently by de-identification) is used the
+  same way, by its time of day (warned). Time-only injection for nuclides with
+  T½ > 10 h (⁸⁹Zr, ¹²⁴I) is refused: uptake may exceed 24 h.
 * **Plausibility**: dose < 1e4 → MBq; weight > 1000 → g; PatientSize in (100, 260)
   → cm; each decision is a warning in the provenance.
 * **Sex 'O'**: LBM and IBW are the mean of the male and female values (IBSI-SUV

@@ -168,6 +168,31 @@ def _injection_time(
                     f"{_TAG['StartDateTime']} {dt.isoformat()} and {_TAG['StartTime']} "
                     f"{st.isoformat()} disagree; the DateTime is used"
                 )
+        gap_s = (t_ref - dt).total_seconds()
+        if (
+            (gap_s < 0 or gap_s > 86400.0)
+            and dt.date() != t_ref.date()
+            and half_life_s <= DATETIME_REQUIRED_HALF_LIFE_S
+        ):
+            # The DateTime's date disagrees with the series by more than a day (de-identification
+            # shifts DT and DA attributes differently): keep its time of day, as for a time-only
+            # injection (QIBA/IBSI StartTime + SeriesDate), and say so.
+            tod = st if st is not None else dt.time()
+            adm = datetime.combine(t_ref.date(), tod)
+            adjusted = adm > t_ref
+            if adjusted:
+                adm -= timedelta(days=1)
+            ctx.warnings.append(
+                f"{_TAG['StartDateTime']} {dt.isoformat()} is {gap_s / 86400.0:+.1f} days from the reference "
+                f"time {t_ref.isoformat()} (date shifted by de-identification?): its time of day is used "
+                f"on the reference date ({adm.isoformat()})"
+            )
+            return (
+                adm,
+                "RadiopharmaceuticalStartDateTime (0018,1078) time of day + date of the reference time "
+                "(its own date inconsistent)",
+                adjusted,
+            )
         return dt, "RadiopharmaceuticalStartDateTime (0018,1078)", False
     st = acq.radiopharmaceutical_start_time
     remedy = (
