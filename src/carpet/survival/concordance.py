@@ -101,17 +101,22 @@ def censoring_survival(
 
     Notes
     -----
-    ``G(t) = prod_{s <= t} (1 - c_s / Y_s)`` with ``c_s`` the (weighted) number censored at
-    ``s`` and ``Y_s`` the number at risk just before ``s``. This is scikit-survival's
-    ``CensoringDistributionEstimator`` convention (events before censorings at tied times).
+    ``G(t) = prod_{s <= t} (1 - c_s / (Y_s - d_s))`` with ``c_s`` and ``d_s`` the (weighted)
+    numbers censored and with an event at ``s`` and ``Y_s`` the number at risk just before
+    ``s``: events precede censorings at tied times. This is the convention of
+    scikit-survival's ``CensoringDistributionEstimator`` (checked in the optional test
+    ``test_cohort_sksurv.py``).
     """
     order = np.argsort(time, kind="stable")
     ts = time[order]
     cens = (~event[order]).astype(float)
     w = weights[:, order]
     uniq, start = np.unique(ts, return_index=True)
-    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1][:, start]  # Y at each unique time
     c_w = np.add.reduceat(w * cens, start, axis=1)
+    d_w = np.add.reduceat(w * (1.0 - cens), start, axis=1)
+    # at risk of censoring at s: everyone still under observation minus the events at s
+    # (events precede censorings at tied times)
+    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1][:, start] - d_w
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(at_risk > 0, 1.0 - c_w / at_risk, 1.0)
     g = np.cumprod(factor, axis=1)
