@@ -22,9 +22,9 @@ from carpet.clinical.validate import (
 __all__ = [
     "BIOMARKER_COLUMNS",
     "CLINICAL_COLUMNS",
-    "DAYS_PER_MONTH",
     "CohortTables",
     "ColumnSpec",
+    "DAYS_PER_MONTH",
     "TableProblem",
     "clinical_schema_markdown",
     "prepare_cohort",

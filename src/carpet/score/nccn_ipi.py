@@ -42,6 +42,15 @@ NCCN_IPI_SITES = frozenset({"bone_marrow", "marrow", "cns", "liver", "gi", "gi_t
 def count_nccn_sites(site_lists) -> np.ndarray:
     """Number of NCCN-IPI extranodal sites in each ``;``-separated site list (NaN if missing).
 
+    Notes
+    -----
+    Site names are lower-cased, spaces become ``_``, duplicates count once; a site scores if
+    it is in :data:`NCCN_IPI_SITES` (bone marrow, CNS, liver/GI tract, lung; [U]).
+
+    References
+    ----------
+    Zhou Z et al. Blood 2014;123(6):837-842.
+
     Examples
     --------
     >>> count_nccn_sites(["liver; bone", "skin", None]).tolist()

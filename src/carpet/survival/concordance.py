@@ -531,6 +531,14 @@ def bootstrap_harrell_and_uno(
     Identical in definition to two :func:`bootstrap_concordance` calls, but both indices are
     evaluated on the same resamples, sharing the expensive pair counting.
 
+    Notes
+    -----
+    See :func:`harrell_c` and :func:`uno_c` for the formulas; percentile intervals.
+
+    References
+    ----------
+    Harrell FE et al. JAMA 1982;247:2543-2546. Uno H et al. Stat Med 2011;30:1105-1117.
+
     Examples
     --------
     >>> h, u = bootstrap_harrell_and_uno([1, 2, 3, 4, 5], [1, 1, 0, 1, 1], [5, 4, 3, 2, 1], n_bootstrap=20)
