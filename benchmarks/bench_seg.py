@@ -39,14 +39,16 @@ def make_case(n_lesions: int, shape: tuple[int, int, int], seed: int = 0):
 
     from carpet.core.volume import Volume
     from carpet.ingest import read_series_volume
-    from carpet.units import Unit
     from carpet.synthetic import PetHeaderSpec, write_pet_dicom
+    from carpet.units import Unit
 
     rng = np.random.default_rng(seed)
     aff = np.array([[0, 0, 4.0, -288.0], [0, 4.0, 0, -288.0], [4.0, 0, 0, -1000.0], [0, 0, 0, 1]])
     suv = Volume(rng.uniform(0.5, 2.0, shape).astype(np.float32), aff, unit=Unit.SUV_BW)
     folder = Path(tempfile.mkdtemp(prefix="bench-seg-"))
-    files = write_pet_dicom(suv, folder / "PT", header=PetHeaderSpec(weight_kg=70.0), per_slice_slope=False)
+    files = write_pet_dicom(
+        suv, folder / "PT", header=PetHeaderSpec(weight_kg=70.0), per_slice_slope=False
+    )
     vol = read_series_volume(files)
     sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in vol.meta["files"]]
     lab = np.zeros(shape, np.int32)
@@ -54,8 +56,12 @@ def make_case(n_lesions: int, shape: tuple[int, int, int], seed: int = 0):
     for lid in range(1, n_lesions + 1):
         r = rng.uniform(1.5, 5.0)
         c = [rng.uniform(r, s - r) for s in shape]
-        box = tuple(slice(max(int(ci - r - 1), 0), min(int(ci + r + 2), s)) for ci, s in zip(c, shape))
-        ball = (kk[box[0]] - c[0]) ** 2 + (jj[:, box[1]] - c[1]) ** 2 + (ii[:, :, box[2]] - c[2]) ** 2 <= r * r
+        box = tuple(
+            slice(max(int(ci - r - 1), 0), min(int(ci + r + 2), s)) for ci, s in zip(c, shape, strict=True)
+        )
+        ball = (kk[box[0]] - c[0]) ** 2 + (jj[:, box[1]] - c[1]) ** 2 + (
+            ii[:, :, box[2]] - c[2]
+        ) ** 2 <= r * r
         sub = lab[box]
         sub[ball & (sub == 0)] = lid
     present = np.unique(lab)
@@ -104,7 +110,9 @@ def main() -> None:
     shape = (args.slices, 144, 144)
     labels, pet, sources, folder = make_case(args.lesions, shape)
     ids = sorted(int(v) for v in np.unique(labels.array) if v)
-    print(f"label map {shape} (4 mm, whole body), {len(ids)} lesions, {int((labels.array > 0).sum())} voxels")
+    print(
+        f"label map {shape} (4 mm, whole body), {len(ids)} lesions, {int((labels.array > 0).sum())} voxels"
+    )
 
     def carpet_export():
         return to_bytes(labels_to_seg(labels, sources))
@@ -112,16 +120,36 @@ def main() -> None:
     def hd_plain(seg_type: str):
         def run():
             descs = [
-                hd.seg.SegmentDescription(n, f"Lesion {n}", codes.SCT.MorphologicallyAbnormalStructure,
-                                          codes.SCT.Neoplasm, "AUTOMATIC",
-                                          hd.AlgorithmIdentificationSequence("x", codes.cid7162.ArtificialIntelligence, "1"))
+                hd.seg.SegmentDescription(
+                    n,
+                    f"Lesion {n}",
+                    codes.SCT.MorphologicallyAbnormalStructure,
+                    codes.SCT.Neoplasm,
+                    "AUTOMATIC",
+                    hd.AlgorithmIdentificationSequence(
+                        "x", codes.cid7162.ArtificialIntelligence, "1"
+                    ),
+                )
                 for n in ids
             ]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                seg = hd.seg.Segmentation(sources, labels.array.astype(np.uint16), seg_type, descs, hd.UID(), 1,
-                                          hd.UID(), 1, "m", "m", "1", "1")
+                seg = hd.seg.Segmentation(
+                    sources,
+                    labels.array.astype(np.uint16),
+                    seg_type,
+                    descs,
+                    hd.UID(),
+                    1,
+                    hd.UID(),
+                    1,
+                    "m",
+                    "m",
+                    "1",
+                    "1",
+                )
             return to_bytes(seg)
+
         return run
 
     rows = []
@@ -130,7 +158,9 @@ def main() -> None:
     t_l, b_l = best(hd_plain("LABELMAP"), args.repeat)
     rows.append(("export", "carpet labels_to_seg (BINARY)", t_c, len(b_c), peak_mib(carpet_export)))
     rows.append(("export", "highdicom plain (BINARY)", t_h, len(b_h), peak_mib(hd_plain("BINARY"))))
-    rows.append(("export", "highdicom plain (LABELMAP)", t_l, len(b_l), peak_mib(hd_plain("LABELMAP"))))
+    rows.append(
+        ("export", "highdicom plain (LABELMAP)", t_l, len(b_l), peak_mib(hd_plain("LABELMAP")))
+    )
 
     path = folder / "seg.dcm"
     path.write_bytes(b_c)
@@ -154,14 +184,22 @@ def main() -> None:
     n_c = int((arr_c > 0).sum())
     n_h = int((np.asarray(arr_h) > 0).sum())
     assert n_c == n_h, (n_c, n_h)
-    rows.append(("import", "carpet read_seg (placed on PET grid)", ti_c, len(b_c), peak_mib(carpet_import)))
+    rows.append(
+        ("import", "carpet read_seg (placed on PET grid)", ti_c, len(b_c), peak_mib(carpet_import))
+    )
     rows.append(("import", "highdicom segread+get_volume", ti_h, len(b_c), peak_mib(hd_import)))
-    rows.append(("import", "numpy floor: dcmread+pixel_array", ti_f, len(b_c), peak_mib(floor_import)))
+    rows.append(
+        ("import", "numpy floor: dcmread+pixel_array", ti_f, len(b_c), peak_mib(floor_import))
+    )
     print("pydicom-seg 0.4.1: not run (does not import with pydicom 3; pins numpy<2)")
-    print(f"{'step':7s} {'implementation':40s} {'time s':>8s} {'size MiB':>9s} {'peak MiB':>9s} {'t/carpet':>9s} {'size/carpet':>11s}")
+    print(
+        f"{'step':7s} {'implementation':40s} {'time s':>8s} {'size MiB':>9s} {'peak MiB':>9s} {'t/carpet':>9s} {'size/carpet':>11s}"
+    )
     for step, name, t, size, peak in rows:
         base_t = t_c if step == "export" else ti_c
-        print(f"{step:7s} {name:40s} {t:8.3f} {size / 2**20:9.2f} {peak:9.1f} {t / base_t:9.2f} {size / len(b_c):11.3f}")
+        print(
+            f"{step:7s} {name:40s} {t:8.3f} {size / 2**20:9.2f} {peak:9.1f} {t / base_t:9.2f} {size / len(b_c):11.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,13 @@ from carpet.core.volume import Volume
 from carpet.errors import ConfigError, InputError
 from carpet.units import Unit
 
-__all__ = ["EXPORT_FORMATS", "export_dicom_objects", "measure_mask", "parse_export_formats", "source_headers"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "export_dicom_objects",
+    "measure_mask",
+    "parse_export_formats",
+    "source_headers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +59,16 @@ def parse_export_formats(text: str | Sequence[str]) -> list[str]:
         if not f:
             continue
         if f not in EXPORT_FORMATS:
-            raise ConfigError(f"unknown export format {f!r}; choose from {', '.join(EXPORT_FORMATS)}",
-                              code="BAD_EXPORT_FORMAT")
+            raise ConfigError(
+                f"unknown export format {f!r}; choose from {', '.join(EXPORT_FORMATS)}",
+                code="BAD_EXPORT_FORMAT",
+            )
         if f not in out:
             out.append(f)
     if not out:
-        raise ConfigError("no export format given; choose from seg, rtstruct, sr", code="BAD_EXPORT_FORMAT")
+        raise ConfigError(
+            "no export format given; choose from seg, rtstruct, sr", code="BAD_EXPORT_FORMAT"
+        )
     return out
 
 
@@ -87,7 +97,9 @@ def source_headers(volume: Volume) -> list[Any]:
         try:
             out.append(pydicom.dcmread(f, stop_before_pixels=True))
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
-            raise InputError(f"cannot re-read PET instance {f}: {exc}", code="NO_DICOM_SOURCE") from exc
+            raise InputError(
+                f"cannot re-read PET instance {f}: {exc}", code="NO_DICOM_SOURCE"
+            ) from exc
     return out
 
 
@@ -97,7 +109,10 @@ def _bsa(patient: dict) -> dict[str, float | None]:
     w, h = patient.get("weight_kg"), patient.get("height_m")
     if not w or not h:
         return {"dubois": None, "mosteller": None}
-    return {f: float(body_surface_area_m2(float(w), float(h), formula=f)) for f in ("dubois", "mosteller")}
+    return {
+        f: float(body_surface_area_m2(float(w), float(h), formula=f))
+        for f in ("dubois", "mosteller")
+    }
 
 
 def measure_mask(
@@ -150,10 +165,14 @@ def measure_mask(
     suv: Volume = study.suv
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        imported = read_mask(mask, suv, reference_uids=MaskReference.from_volume(suv), segments=segments)
+        imported = read_mask(
+            mask, suv, reference_uids=MaskReference.from_volume(suv), segments=segments
+        )
     for w in caught:  # re-issue for the caller, and keep them for the provenance
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    table = measure_lesions(suv, imported.labels, peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center)
+    table = measure_lesions(
+        suv, imported.labels, peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center
+    )
     patient = dataclasses.asdict(study.patient) if dataclasses.is_dataclass(study.patient) else {}
     patient = {k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years")}
     bsa = _bsa(patient)
@@ -161,7 +180,9 @@ def measure_mask(
     names = {s.label: s for s in imported.segments}
     if len(table):
         table["method"] = "external mask"
-        table["origin"] = [f"segment {names[int(i)].number}: {names[int(i)].name}" for i in table["lesion_id"]]
+        table["origin"] = [
+            f"segment {names[int(i)].number}: {names[int(i)].name}" for i in table["lesion_id"]
+        ]
     warn = list(getattr(study, "warnings", ()) or ()) + list(imported.warnings)
     provenance = {
         "carpet_version": __version__,
@@ -169,10 +190,16 @@ def measure_mask(
         "numpy": np.__version__,
         "config": to_dict(cfg),
         "source": str(getattr(study, "source", "")) or None,
-        "suv": study.suv_factors.to_dict() if getattr(study, "suv_factors", None) is not None else None,
+        "suv": study.suv_factors.to_dict()
+        if getattr(study, "suv_factors", None) is not None
+        else None,
         "suv_unit": suv.unit.value,
-        "grid": {"shape": list(suv.shape), "spacing_mm": list(suv.spacing_mm), "orientation": suv.orientation,
-                 "voxel_volume_ml": suv.voxel_volume_ml},
+        "grid": {
+            "shape": list(suv.shape),
+            "spacing_mm": list(suv.spacing_mm),
+            "orientation": suv.orientation,
+            "voxel_volume_ml": suv.voxel_volume_ml,
+        },
         "mask": {"path": imported.source, "pairing": imported.pairing},
     }
     patient_json = {
@@ -191,8 +218,16 @@ def measure_mask(
     lab = imported.labels
     none = lab.with_array(np.zeros(lab.shape, np.uint8))
     return AnalysisResult(
-        suv=suv, labels=lab, excluded=none, lesions=table, patient=patient_json, auto_labels=lab,
-        edits_applied=[], warnings=warn, provenance=provenance, config=cfg,
+        suv=suv,
+        labels=lab,
+        excluded=none,
+        lesions=table,
+        patient=patient_json,
+        auto_labels=lab,
+        edits_applied=[],
+        warnings=warn,
+        provenance=provenance,
+        config=cfg,
     )
 
 
@@ -247,8 +282,10 @@ def export_dicom_objects(
 
     fmts = parse_export_formats(list(formats))
     if "sr" in fmts and mode != "lesions":
-        raise ConfigError("the SR references one segment per lesion: use SEG mode 'lesions' with SR export",
-                          code="BAD_EXPORT_FORMAT")
+        raise ConfigError(
+            "the SR references one segment per lesion: use SEG mode 'lesions' with SR export",
+            code="BAD_EXPORT_FORMAT",
+        )
     labels = result.labels
     if labels.unit is not Unit.LABEL or not np.issubdtype(labels.array.dtype, np.integer):
         labels = labels.with_array(np.asarray(labels.array).astype(np.int32), unit=Unit.LABEL)
@@ -263,8 +300,9 @@ def export_dicom_objects(
     if "rtstruct" in fmts:
         objs["rtstruct"] = labels_to_rtstruct(labels, srcs)
     if "sr" in fmts:
-        objs["sr"] = measurements_to_sr(result.lesions, result.patient, seg, srcs, suv_unit=result.suv.unit,
-                                        method=method)
+        objs["sr"] = measurements_to_sr(
+            result.lesions, result.patient, seg, srcs, suv_unit=result.suv.unit, method=method
+        )
     out = Path(out_dir)
     written = {}
     with atomic_output_dir(out) as tmp:

@@ -112,8 +112,12 @@ def pet_volume(datasets: list[Dataset]) -> Volume:
     """The SUV Volume of ``make_pet_datasets`` output (independent of carpet.ingest)."""
     ds0, ds1 = datasets[0], datasets[1]
     step = np.subtract(ds1.ImagePositionPatient, ds0.ImagePositionPatient)
-    aff = affine_from_dicom(ds0.ImagePositionPatient, ds0.ImageOrientationPatient, ds0.PixelSpacing, step)
-    arr = np.stack([d.pixel_array * float(d.RescaleSlope) * SUV_FACTOR for d in datasets]).astype(np.float32)
+    aff = affine_from_dicom(
+        ds0.ImagePositionPatient, ds0.ImageOrientationPatient, ds0.PixelSpacing, step
+    )
+    arr = np.stack([d.pixel_array * float(d.RescaleSlope) * SUV_FACTOR for d in datasets]).astype(
+        np.float32
+    )
     return Volume(arr, aff, unit=Unit.SUV_BW, frame_of_reference_uid=str(ds0.FrameOfReferenceUID))
 
 
@@ -127,7 +131,9 @@ def write_datasets(datasets: list[Dataset], folder: Path) -> list[Path]:
     return paths
 
 
-def sphere_labels(shape: tuple[int, int, int], centres: list[tuple[float, float, float]], radius_vox: float) -> np.ndarray:
+def sphere_labels(
+    shape: tuple[int, int, int], centres: list[tuple[float, float, float]], radius_vox: float
+) -> np.ndarray:
     """Integer label map with ball ``n`` (1-based) at ``centres[n-1]`` (voxel indices)."""
     kk, jj, ii = np.indices(shape)
     lab = np.zeros(shape, np.int32)
@@ -136,7 +142,9 @@ def sphere_labels(shape: tuple[int, int, int], centres: list[tuple[float, float,
     return lab
 
 
-def small_case(rng: np.random.Generator, *, shape=(12, 24, 20)) -> tuple[list[Dataset], Volume, Volume]:
+def small_case(
+    rng: np.random.Generator, *, shape=(12, 24, 20)
+) -> tuple[list[Dataset], Volume, Volume]:
     """(PET datasets, SUV Volume, label Volume) with three spheres, one with a hole and ids 2, 5, 9."""
     lab = sphere_labels(shape, [(4, 6, 6), (6, 14, 12), (8, 7, 15)], 2.6)
     lab[6, 14, 12] = 0  # a hole
@@ -164,7 +172,13 @@ def dicom_validation_errors(path) -> list[str]:
         hd.seg.segread(path)
     elif ds.Modality == "SR":
         hd.sr.srread(path)
-    for kw in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
+    for kw in (
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "Modality",
+    ):
         if not ds.get(kw):
             errors.append(f"Error - missing {kw}")
     return errors

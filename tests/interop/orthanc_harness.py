@@ -51,7 +51,9 @@ class Orthanc:
 
     def get_json(self, path: str):
         req = urllib.request.Request(self.root + path)
-        req.add_header("Authorization", "Basic " + b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+        req.add_header(
+            "Authorization", "Basic " + b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
@@ -82,7 +84,12 @@ def start_orthanc(workdir: Path) -> Orthanc:
         "ConcurrentJobs": 1,
         "SaveJobs": False,
         "Plugins": [str(plugin)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False, "StudiesMetadata": "Full"},
+        "DicomWeb": {
+            "Enable": True,
+            "Root": "/dicom-web/",
+            "EnableWado": False,
+            "StudiesMetadata": "Full",
+        },
     }
     (workdir / "storage").mkdir(parents=True, exist_ok=True)
     conf = workdir / "orthanc.json"
@@ -94,7 +101,10 @@ def start_orthanc(workdir: Path) -> Orthanc:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"Orthanc exited with status {proc.returncode}; log:\n{log.read_text()[-3000:]}", pytrace=False)
+            pytest.fail(
+                f"Orthanc exited with status {proc.returncode}; log:\n{log.read_text()[-3000:]}",
+                pytrace=False,
+            )
         try:
             server.get_json("/system")
             server.get_json("/dicom-web/studies")
@@ -102,7 +112,9 @@ def start_orthanc(workdir: Path) -> Orthanc:
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.2)
     stop_orthanc(server)
-    pytest.fail(f"Orthanc did not become ready within 60 s; log:\n{log.read_text()[-3000:]}", pytrace=False)
+    pytest.fail(
+        f"Orthanc did not become ready within 60 s; log:\n{log.read_text()[-3000:]}", pytrace=False
+    )
 
 
 def stop_orthanc(server: Orthanc) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+sys.path.insert(
+    0, str(Path(__file__).parent)
+)  # helper modules beside the tests (any --import-mode)
 
 import http.server
 import socket
@@ -38,7 +40,9 @@ pytestmark = pytest.mark.orthanc
 def synthetic_pet(tmp_path_factory):
     from carpet.synthetic import make_whole_body_study, write_pet_dicom
 
-    s = make_whole_body_study(fov="thorax", spacing_mm=(6, 6, 6), n_lesions=3, with_ct=False, seed=3)
+    s = make_whole_body_study(
+        fov="thorax", spacing_mm=(6, 6, 6), n_lesions=3, with_ct=False, seed=3
+    )
     folder = tmp_path_factory.mktemp("pet")
     files = write_pet_dicom(s, folder)
     import pydicom
@@ -48,7 +52,9 @@ def synthetic_pet(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- end to end
 @pytest.mark.slow
-def test_orthanc_end_to_end_push_pull_analyze_push_back(orthanc, orthanc_auth, synthetic_pet, tmp_path, cli):
+def test_orthanc_end_to_end_push_pull_analyze_push_back(
+    orthanc, orthanc_auth, synthetic_pet, tmp_path, cli  # noqa: F811 - fixtures
+):
     from carpet.ingest import read_nifti, read_pet
     from carpet.ingest.seg import MaskReference, read_seg
     from carpet.ingest.sr import read_sr_measurements
@@ -75,21 +81,41 @@ def test_orthanc_end_to_end_push_pull_analyze_push_back(orthanc, orthanc_auth, s
     res = cli("push", "--url", orthanc.dicomweb, str(dicom / "seg.dcm"), str(dicom / "sr.dcm"))
     assert res.exit_code == 0, res.stderr
     client = connect(st)
-    modalities = sorted(str(s["00080060"]["Value"][0]) for s in client.search_for_series(study_instance_uid=study_uid))
+    modalities = sorted(
+        str(s["00080060"]["Value"][0])
+        for s in client.search_for_series(study_instance_uid=study_uid)
+    )
     assert modalities == ["PT", "SEG", "SR"]
 
     # pull them (CLI), re-open: identical voxels and identical measurements
     pulled = tmp_path / "pulled"
-    res = cli("pull", "--url", orthanc.dicomweb, "--study", study_uid, "--out", str(pulled),
-              "--modality", "SEG", "--modality", "SR")
+    res = cli(
+        "pull",
+        "--url",
+        orthanc.dicomweb,
+        "--study",
+        study_uid,
+        "--out",
+        str(pulled),
+        "--modality",
+        "SEG",
+        "--modality",
+        "SR",
+    )
     assert res.exit_code == 0, res.stderr
-    seg_file = next(p for p in pulled.rglob("*.dcm") if p.read_bytes()[128:132] == b"DICM" and _modality(p) == "SEG")
+    seg_file = next(
+        p
+        for p in pulled.rglob("*.dcm")
+        if p.read_bytes()[128:132] == b"DICM" and _modality(p) == "SEG"
+    )
     sr_file = next(p for p in pulled.rglob("*.dcm") if _modality(p) == "SR")
     assert seg_file.read_bytes() == (dicom / "seg.dcm").read_bytes()
     pet = read_pet(folder)
     mask = read_seg(seg_file, pet.suv, reference_uids=MaskReference.from_volume(pet.suv))
     assert mask.pairing == "sop_instance_uid"
-    np.testing.assert_array_equal(mask.labels.array, read_nifti(out / "mask.nii.gz").array.astype(np.int32))
+    np.testing.assert_array_equal(
+        mask.labels.array, read_nifti(out / "mask.nii.gz").array.astype(np.int32)
+    )
     back, _, _ = read_sr_measurements(sr_file)
     assert back["lesion_id"].tolist() == lesions["lesion_id"].tolist()
     np.testing.assert_allclose(back["suv_max"], lesions["suv_max"], rtol=1e-5)
@@ -109,7 +135,9 @@ def _modality(p: Path) -> str:
     return str(pydicom.dcmread(p, stop_before_pixels=True).Modality)
 
 
-def test_pull_is_atomic_when_a_series_fails_midway(orthanc, orthanc_auth, synthetic_pet, tmp_path, monkeypatch):
+def test_pull_is_atomic_when_a_series_fails_midway(
+    orthanc, orthanc_auth, synthetic_pet, tmp_path, monkeypatch  # noqa: F811 - fixtures
+):
     import requests
     from dicomweb_client.api import DICOMwebClient
 
@@ -143,7 +171,7 @@ def test_pull_is_atomic_when_a_series_fails_midway(orthanc, orthanc_auth, synthe
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
 
 
-def test_unknown_study_and_missing_credentials(orthanc, tmp_path, monkeypatch, cli):
+def test_unknown_study_and_missing_credentials(orthanc, tmp_path, monkeypatch, cli):  # noqa: F811 - fixture
     monkeypatch.setenv("CARPET_DICOMWEB_CONFIG", str(tmp_path / "none.toml"))
     for var in ("CARPET_DICOMWEB_TOKEN", "CARPET_DICOMWEB_USER", "CARPET_DICOMWEB_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
@@ -168,7 +196,10 @@ def test_stopped_server_gives_remote_error_and_no_output(tmp_path, monkeypatch, 
     url = f"http://127.0.0.1:{free_port()}/dicom-web"
     res = cli("pull", "--url", url, "--study", "1.2.3", "--out", str(tmp_path / "out"))
     assert res.exit_code == 2
-    assert "carpet: error [REMOTE_UNREACHABLE]" in res.stderr and "server stopped or unreachable" in res.stderr
+    assert (
+        "carpet: error [REMOTE_UNREACHABLE]" in res.stderr
+        and "server stopped or unreachable" in res.stderr
+    )
     assert not (tmp_path / "out").exists()
     f = tmp_path / "a.dcm"
     from interop_builders import make_pet_datasets
@@ -254,7 +285,13 @@ def test_settings_from_env_and_config_file(tmp_path, monkeypatch):
     for var in ("CARPET_DICOMWEB_TOKEN", "CARPET_DICOMWEB_USER", "CARPET_DICOMWEB_PASSWORD"):
         monkeypatch.delenv(var, raising=False)
     s = resolve_settings("https://pacs.example.org/dicom-web/")
-    assert (s.user, s.password, s.verify, s.timeout_s, s.source) == ("alice", "pw", "/etc/ca.pem", 7.0, str(cfg))
+    assert (s.user, s.password, s.verify, s.timeout_s, s.source) == (
+        "alice",
+        "pw",
+        "/etc/ca.pem",
+        7.0,
+        str(cfg),
+    )
     assert "pw" not in repr(s)
     with pytest.warns(CarpetWarning, match="TLS verification is OFF"):
         s2 = resolve_settings("https://other.example.org/dicom-web")
@@ -292,10 +329,14 @@ def test_world_readable_config_with_secret_warns(tmp_path, monkeypatch):
 
 def test_study_address_parsing_and_cli_has_no_secret_options(cli):
     assert parse_study_address("dicomweb+https://pacs:443/root/dicom-web/studies/1.2.840.1/") == (
-        "https://pacs:443/root/dicom-web", "1.2.840.1")
+        "https://pacs:443/root/dicom-web",
+        "1.2.840.1",
+    )
     # what pathlib makes of the address (analyze's PATH argument) still parses
     assert parse_study_address(str(Path("dicomweb+http://h:8042/dicom-web/studies/1.2"))) == (
-        "http://h:8042/dicom-web", "1.2")
+        "http://h:8042/dicom-web",
+        "1.2",
+    )
     assert parse_study_address("dicomweb+ftp://h/studies/1.2") is None
     for cmd in ("pull", "push"):
         res = cli(cmd, "--help")
@@ -314,7 +355,9 @@ def test_push_refuses_non_dicom_before_sending(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_orthanc_acrin_study_measured_from_dicomweb(orthanc, orthanc_auth, shared_data, tmp_path, cli):
+def test_orthanc_acrin_study_measured_from_dicomweb(
+    orthanc, orthanc_auth, shared_data, tmp_path, cli  # noqa: F811 - fixtures
+):
     """The ACRIN PT AC series (JPEG-LS) and its PT-Segmentation SEG through Orthanc: SUVmax ≈ 42.2, ≈ 183 mL."""
     import pydicom
 
@@ -322,7 +365,9 @@ def test_orthanc_acrin_study_measured_from_dicomweb(orthanc, orthanc_auth, share
     pet_dir, seg_dir = base / "PT_1_PET_AC_081015", base / "SEG_100_PT_Segmentation_504365"
     res = cli("push", "--url", orthanc.dicomweb, str(pet_dir), str(seg_dir))
     assert res.exit_code == 0, res.stderr
-    study_uid = str(pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).StudyInstanceUID)
+    study_uid = str(
+        pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).StudyInstanceUID
+    )
     pulled = tmp_path / "pulled"
     res = cli("pull", "--url", orthanc.dicomweb, "--study", study_uid, "--out", str(pulled))
     assert res.exit_code == 0, res.stderr
@@ -332,7 +377,14 @@ def test_orthanc_acrin_study_measured_from_dicomweb(orthanc, orthanc_auth, share
     copy = pydicom.dcmread(pulled / str(orig.SeriesInstanceUID) / f"{orig.SOPInstanceUID}.dcm")
     assert copy.file_meta.TransferSyntaxUID == orig.file_meta.TransferSyntaxUID
     assert copy.PixelData == orig.PixelData
-    seg_file = next((pulled / str(pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).SeriesInstanceUID)).iterdir())
+    seg_file = next(
+        (
+            pulled
+            / str(
+                pydicom.dcmread(next(seg_dir.iterdir()), stop_before_pixels=True).SeriesInstanceUID
+            )
+        ).iterdir()
+    )
     out = tmp_path / "m"
     address = f"dicomweb+{orthanc.dicomweb}/studies/{study_uid}"
     res = cli("measure", address, "--mask", str(seg_file), "--segment", "1", "--out", str(out))

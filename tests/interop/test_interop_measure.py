@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+sys.path.insert(
+    0, str(Path(__file__).parent)
+)  # helper modules beside the tests (any --import-mode)
 
 import json
 import warnings
@@ -19,8 +21,18 @@ from carpet.errors import ConfigError, InputError
 from carpet.interop import export_dicom_objects, measure_mask, parse_export_formats
 
 ACRIN = "acrin-nsclc-fdg-pet-042/study_jpegls"
-MEASURED = ["lesion_id", "volume_ml", "suv_max", "suv_peak", "suv_mean", "tlg", "n_voxels",
-            "centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]
+MEASURED = [
+    "lesion_id",
+    "volume_ml",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "tlg",
+    "n_voxels",
+    "centroid_x_mm",
+    "centroid_y_mm",
+    "centroid_z_mm",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +41,9 @@ def analysed(tmp_path_factory):
     from carpet.pipeline import analyze, write_analysis
     from carpet.synthetic import make_whole_body_study, write_pet_dicom
 
-    s = make_whole_body_study(fov="thorax", spacing_mm=(6, 6, 6), n_lesions=3, with_ct=False, seed=3)
+    s = make_whole_body_study(
+        fov="thorax", spacing_mm=(6, 6, 6), n_lesions=3, with_ct=False, seed=3
+    )
     folder = tmp_path_factory.mktemp("pet")
     write_pet_dicom(s, folder)
     result = analyze(folder)
@@ -99,19 +113,49 @@ def test_export_seg_cli_from_an_analysis_folder(analysed, tmp_path, cli):
 
     folder, result, out = analysed
     dst = tmp_path / "dicom"
-    res = cli("export-seg", str(folder), "--mask", str(out), "--out", str(dst), "--format", "seg,sr")
+    res = cli(
+        "export-seg", str(folder), "--mask", str(out), "--out", str(dst), "--format", "seg,sr"
+    )
     assert res.exit_code == 0, res.stderr
     seg = hd.seg.segread(dst / "seg.dcm")
     assert seg.number_of_segments == len(result.lesions)
     sr = pydicom.dcmread(dst / "sr.dcm")
     assert sr.Modality == "SR" and sr.StudyInstanceUID == seg.StudyInstanceUID
-    res = cli("export-seg", str(folder), "--mask", str(out), "--out", str(tmp_path / "t"), "--mode", "tumour")
+    res = cli(
+        "export-seg",
+        str(folder),
+        "--mask",
+        str(out),
+        "--out",
+        str(tmp_path / "t"),
+        "--mode",
+        "tumour",
+    )
     assert res.exit_code == 0, res.stderr
     assert hd.seg.segread(tmp_path / "t" / "seg.dcm").number_of_segments == 1
-    res = cli("export-seg", str(folder), "--mask", str(out), "--out", str(tmp_path / "bad"), "--format", "png")
+    res = cli(
+        "export-seg",
+        str(folder),
+        "--mask",
+        str(out),
+        "--out",
+        str(tmp_path / "bad"),
+        "--format",
+        "png",
+    )
     assert res.exit_code == 2 and "[BAD_EXPORT_FORMAT]" in res.stderr
-    res = cli("export-seg", str(folder), "--mask", str(out), "--out", str(tmp_path / "bad"),
-              "--format", "sr", "--mode", "tumour")
+    res = cli(
+        "export-seg",
+        str(folder),
+        "--mask",
+        str(out),
+        "--out",
+        str(tmp_path / "bad"),
+        "--format",
+        "sr",
+        "--mode",
+        "tumour",
+    )
     assert res.exit_code == 2 and "one segment per lesion" in res.stderr
     assert not (tmp_path / "bad").exists()
 
@@ -137,9 +181,23 @@ def test_measure_cli_export_failure_leaves_no_output(analysed, tmp_path, cli):
     nii = tmp_path / "suv.nii.gz"
     write_nifti(result.suv, nii)
     dst = tmp_path / "m"
-    res = cli("measure", str(nii), "--units", "suv", "--mask", str(out), "--out", str(dst), "--export", "seg")
+    res = cli(
+        "measure",
+        str(nii),
+        "--units",
+        "suv",
+        "--mask",
+        str(out),
+        "--out",
+        str(dst),
+        "--export",
+        "seg",
+    )
     assert res.exit_code == 2 and "[NO_DICOM_SOURCE]" in res.stderr
     assert not dst.exists()
     res = cli("measure", str(nii), "--units", "suv", "--mask", str(out), "--out", str(dst))
     assert res.exit_code == 0, res.stderr
-    assert pd.read_csv(dst / "lesions.csv")["lesion_id"].tolist() == result.lesions["lesion_id"].tolist()
+    assert (
+        pd.read_csv(dst / "lesions.csv")["lesion_id"].tolist()
+        == result.lesions["lesion_id"].tolist()
+    )

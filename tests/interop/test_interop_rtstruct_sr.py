@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+sys.path.insert(
+    0, str(Path(__file__).parent)
+)  # helper modules beside the tests (any --import-mode)
 
 import math
 import warnings
@@ -13,8 +15,7 @@ import warnings
 import numpy as np
 import pydicom
 import pytest
-from interop_builders import small_case
-from interop_builders import dicom_validation_errors
+from interop_builders import dicom_validation_errors, small_case
 
 from carpet.errors import ConfigError, GeometryMismatchError, InputError, QualityWarning
 from carpet.export.rtstruct import labels_to_rtstruct, mask_slice_to_contours, write_rtstruct
@@ -39,13 +40,23 @@ def test_rtstruct_round_trip_is_voxel_exact_with_holes(case, tmp_path):
     assert dicom_validation_errors(p) == []
     m = read_mask(p, suv)
     np.testing.assert_array_equal(m.labels.array, lab.array)
-    assert [(s.label, s.name) for s in m.segments] == [(2, "Lesion 2"), (5, "Lesion 5"), (9, "Lesion 9")]
+    assert [(s.label, s.name) for s in m.segments] == [
+        (2, "Lesion 2"),
+        (5, "Lesion 5"),
+        (9, "Lesion 9"),
+    ]
     a, b = measure_lesions(suv, lab), measure_lesions(suv, m.labels)
-    assert a[["lesion_id", "volume_ml", "suv_max", "tlg"]].equals(b[["lesion_id", "volume_ml", "suv_max", "tlg"]])
+    assert a[["lesion_id", "volume_ml", "suv_max", "tlg"]].equals(
+        b[["lesion_id", "volume_ml", "suv_max", "tlg"]]
+    )
     ds = pydicom.dcmread(p)
-    assert ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID == dss[0].FrameOfReferenceUID
+    assert (
+        ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID == dss[0].FrameOfReferenceUID
+    )
     rc = ds.ROIContourSequence[0].ContourSequence[0]
-    assert rc.ContourGeometricType == "CLOSED_PLANAR" and rc.NumberOfContourPoints * 3 == len(rc.ContourData)
+    assert rc.ContourGeometricType == "CLOSED_PLANAR" and rc.NumberOfContourPoints * 3 == len(
+        rc.ContourData
+    )
 
 
 def test_rtstruct_random_masks_round_trip(tmp_path, rng):
@@ -147,7 +158,11 @@ def test_sr_round_trip_codes_units_and_values(case, tmp_path):
     assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
     group = sr.content.get_volumetric_roi_measurement_groups()[0]
     units = {m.name.meaning: m.unit.value for m in group.get_measurements()}
-    assert units["SUVbw"] == "{SUVbw}g/ml" and units["Volume"] == "ml" and units["Total Lesion Glycolysis"] == "g"
+    assert (
+        units["SUVbw"] == "{SUVbw}g/ml"
+        and units["Volume"] == "ml"
+        and units["Total Lesion Glycolysis"] == "g"
+    )
     assert group.referenced_segment.referenced_sop_instance_uid == seg.SOPInstanceUID
     assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (any --import-mode)
+sys.path.insert(
+    0, str(Path(__file__).parent)
+)  # helper modules beside the tests (any --import-mode)
 
 import warnings
 
@@ -14,7 +16,13 @@ import pydicom
 import pytest
 from interop_builders import dicom_validation_errors, make_pet_datasets, pet_volume, small_case
 
-from carpet.errors import ConfigError, GeometryMismatchError, HeaderWarning, InputError, QualityWarning
+from carpet.errors import (
+    ConfigError,
+    GeometryMismatchError,
+    HeaderWarning,
+    InputError,
+    QualityWarning,
+)
 from carpet.export.seg import labels_to_seg, write_seg
 from carpet.ingest.seg import MaskReference, read_mask, read_seg
 from carpet.measure import measure_lesions
@@ -23,7 +31,9 @@ from carpet.units import Unit
 
 def _ref(dss) -> MaskReference:
     return MaskReference(
-        str(dss[0].StudyInstanceUID), str(dss[0].SeriesInstanceUID), tuple(str(d.SOPInstanceUID) for d in dss)
+        str(dss[0].StudyInstanceUID),
+        str(dss[0].SeriesInstanceUID),
+        tuple(str(d.SOPInstanceUID) for d in dss),
     )
 
 
@@ -80,7 +90,9 @@ def test_seg_tumour_mode_single_segment(case, tmp_path):
 def test_seg_paired_by_geometry_warns_when_uids_do_not_match(case, tmp_path):
     dss, suv, lab = case
     path = write_seg(lab, dss, tmp_path / "seg.dcm")
-    other_uids = MaskReference(str(dss[0].StudyInstanceUID), "1.2.3", tuple(f"1.2.3.{k}" for k in range(len(dss))))
+    other_uids = MaskReference(
+        str(dss[0].StudyInstanceUID), "1.2.3", tuple(f"1.2.3.{k}" for k in range(len(dss)))
+    )
     with pytest.warns(HeaderWarning, match="paired by frame of reference and geometry"):
         m = read_seg(path, suv, reference_uids=other_uids)
     assert m.pairing == "geometry"
@@ -112,16 +124,20 @@ def test_seg_on_a_shifted_grid_is_refused_not_shifted(case, tmp_path, rng):
     path = write_seg(lab, dss, tmp_path / "seg.dcm")
     # Same FoR and study, PET grid shifted by half a voxel along z
     shifted = make_pet_datasets(
-        rng.uniform(0, 1, suv.shape), origin_mm=(-100.0, -80.0, -298.5),
-        study_uid=str(dss[0].StudyInstanceUID), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID),
+        rng.uniform(0, 1, suv.shape),
+        origin_mm=(-100.0, -80.0, -298.5),
+        study_uid=str(dss[0].StudyInstanceUID),
+        frame_of_reference_uid=str(dss[0].FrameOfReferenceUID),
     )
     with pytest.raises(GeometryMismatchError, match="not on the PET grid") as ei:
         read_seg(path, pet_volume(shifted))
     assert ei.value.code == "MASK_GRID_MISMATCH"
     # and another pixel spacing
     coarse = make_pet_datasets(
-        rng.uniform(0, 1, suv.shape), spacing_mm=(3.0, 5.0, 5.0),
-        study_uid=str(dss[0].StudyInstanceUID), frame_of_reference_uid=str(dss[0].FrameOfReferenceUID),
+        rng.uniform(0, 1, suv.shape),
+        spacing_mm=(3.0, 5.0, 5.0),
+        study_uid=str(dss[0].StudyInstanceUID),
+        frame_of_reference_uid=str(dss[0].FrameOfReferenceUID),
     )
     with pytest.raises(GeometryMismatchError, match="another grid"):
         read_seg(path, pet_volume(coarse))
@@ -132,7 +148,10 @@ def test_seg_empty_segment_warns_and_all_empty_is_an_error(case, tmp_path):
     seg = labels_to_seg(lab, dss)
     # Blank the frames of segment 2 (lesion 5) — an "empty segment" from another tool.
     arr = seg.pixel_array.copy()
-    seg_of_frame = [int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber) for f in seg.PerFrameFunctionalGroupsSequence]
+    seg_of_frame = [
+        int(f.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        for f in seg.PerFrameFunctionalGroupsSequence
+    ]
     for f, s in enumerate(seg_of_frame):
         if s == 2:
             arr[f] = 0
@@ -178,11 +197,22 @@ def test_seg_overlapping_segments_refused_unless_selected(case, tmp_path):
     b = np.zeros_like(a)
     b[3:6, 4:9, 4:9] = True  # overlaps lesion 2
     descs = [
-        hd.seg.SegmentDescription(n, f"s{n}", codes.SCT.Tissue, codes.SCT.Tissue, "MANUAL") for n in (1, 2)
+        hd.seg.SegmentDescription(n, f"s{n}", codes.SCT.Tissue, codes.SCT.Tissue, "MANUAL")
+        for n in (1, 2)
     ]
     seg = hd.seg.Segmentation(
-        dss, np.stack([a, b], axis=-1).astype(np.uint8), "BINARY", descs, hd.UID(), 1, hd.UID(), 1,
-        "other", "tool", "1", "1",
+        dss,
+        np.stack([a, b], axis=-1).astype(np.uint8),
+        "BINARY",
+        descs,
+        hd.UID(),
+        1,
+        hd.UID(),
+        1,
+        "other",
+        "tool",
+        "1",
+        "1",
     )
     p = tmp_path / "ov.dcm"
     seg.save_as(p)
@@ -220,7 +250,9 @@ def test_nifti_mask_round_trip_and_refusals(case, tmp_path):
     np.testing.assert_array_equal(m.labels.array, lab.array)
     assert m.pairing == "grid"
     a, b = measure_lesions(suv, lab), measure_lesions(suv, m.labels)
-    assert a[["lesion_id", "volume_ml", "suv_max", "suv_peak", "tlg"]].equals(b[["lesion_id", "volume_ml", "suv_max", "suv_peak", "tlg"]])
+    assert a[["lesion_id", "volume_ml", "suv_max", "suv_peak", "tlg"]].equals(
+        b[["lesion_id", "volume_ml", "suv_max", "suv_peak", "tlg"]]
+    )
     # shifted by one voxel: refused, never measured shifted
     aff = np.array(lab.affine)
     aff[:3, 3] += aff[:3, 0]
@@ -235,3 +267,17 @@ def test_nifti_mask_round_trip_and_refusals(case, tmp_path):
     with pytest.raises(InputError, match="empty") as ei:
         read_mask(tmp_path / "empty.nii.gz", suv)
     assert ei.value.code == "EMPTY_MASK"
+
+
+def test_seg_export_with_deidentified_sources_missing_type2(case):
+    dss, suv, lab = case
+    stripped = []
+    for d in dss:
+        c = pydicom.Dataset()
+        c.update(d)
+        c.file_meta = d.file_meta
+        del c.PatientSex, c.StudyID, c.AccessionNumber
+        stripped.append(c)
+    seg = labels_to_seg(lab, stripped)
+    assert seg.PatientSex == "" and seg.StudyID == ""
+    assert all("PatientSex" not in d for d in stripped)  # inputs untouched

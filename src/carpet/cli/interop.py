@@ -24,7 +24,9 @@ import typer
 
 __all__ = ["register"]
 
-_PET_HELP = "PET: DICOM folder/file, NIfTI (with --units suv) or dicomweb+http(s)://.../studies/UID."
+_PET_HELP = (
+    "PET: DICOM folder/file, NIfTI (with --units suv) or dicomweb+http(s)://.../studies/UID."
+)
 
 
 def _mask_path(mask: str) -> str:
@@ -39,11 +41,15 @@ def measure_cmd(
     mask: Annotated[str, typer.Option("--mask", help="DICOM SEG, RTSTRUCT or NIfTI label map.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (written atomically).")],
     segment: Annotated[
-        list[int] | None, typer.Option("--segment", help="Segment/ROI number to measure (repeatable; default all).")
+        list[int] | None,
+        typer.Option("--segment", help="Segment/ROI number to measure (repeatable; default all)."),
     ] = None,
-    units: Annotated[str | None, typer.Option("--units", help="'suv' for a NIfTI PET already in SUVbw.")] = None,
+    units: Annotated[
+        str | None, typer.Option("--units", help="'suv' for a NIfTI PET already in SUVbw.")
+    ] = None,
     export: Annotated[
-        str | None, typer.Option("--export", help="Also write DICOM objects: comma list of seg,rtstruct,sr.")
+        str | None,
+        typer.Option("--export", help="Also write DICOM objects: comma list of seg,rtstruct,sr."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
 ) -> None:
@@ -56,26 +62,45 @@ def measure_cmd(
     formats = parse_export_formats(export) if export else []
     with fetch_study(pet) as pet_path:
         result = measure_mask(pet_path, _mask_path(mask), segments=segment or None, units=units)
-        with atomic_output_dir(out) as tmp:  # analysis and DICOM objects appear together or not at all
+        with atomic_output_dir(
+            out
+        ) as tmp:  # analysis and DICOM objects appear together or not at all
             write_analysis(result, tmp)
             if formats:
                 export_dicom_objects(result, tmp / "dicom", formats=formats)
     p = result.patient
     if as_json:
-        typer.echo(json.dumps({k: p.get(k) for k in ("lesion_count", "tmtv_ml", "tlg", "suv_max", "suv_peak",
-                                                     "dmax_mm")}))
+        typer.echo(
+            json.dumps(
+                {
+                    k: p.get(k)
+                    for k in ("lesion_count", "tmtv_ml", "tlg", "suv_max", "suv_peak", "dmax_mm")
+                }
+            )
+        )
     else:
-        typer.echo(f"{p.get('lesion_count')} lesion(s), TMTV {p.get('tmtv_ml', 0):.2f} mL, "
-                   f"SUVmax {p.get('suv_max') or 0:.2f} ({result.patient['mask']['pairing']} pairing) -> {out}")
+        typer.echo(
+            f"{p.get('lesion_count')} lesion(s), TMTV {p.get('tmtv_ml', 0):.2f} mL, "
+            f"SUVmax {p.get('suv_max') or 0:.2f} ({result.patient['mask']['pairing']} pairing) -> {out}"
+        )
 
 
 def export_seg_cmd(
     pet: Annotated[str, typer.Argument(help=_PET_HELP)],
-    mask: Annotated[str, typer.Option("--mask", help="Label map (NIfTI, SEG, RTSTRUCT) or a carpet analyze folder.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder for seg.dcm / rtstruct.dcm / sr.dcm.")],
+    mask: Annotated[
+        str,
+        typer.Option("--mask", help="Label map (NIfTI, SEG, RTSTRUCT) or a carpet analyze folder."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder for seg.dcm / rtstruct.dcm / sr.dcm.")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="Comma list of seg,rtstruct,sr.")] = "seg",
-    mode: Annotated[str, typer.Option("--mode", help="'lesions' (one segment per lesion) or 'tumour'.")] = "lesions",
-    units: Annotated[str | None, typer.Option("--units", help="'suv' for a NIfTI PET (not exportable).")] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="'lesions' (one segment per lesion) or 'tumour'.")
+    ] = "lesions",
+    units: Annotated[
+        str | None, typer.Option("--units", help="'suv' for a NIfTI PET (not exportable).")
+    ] = None,
 ) -> None:
     """Export a lesion label map as DICOM SEG / RTSTRUCT / TID 1500 SR."""
     from carpet.dicomweb import fetch_study
@@ -96,19 +121,25 @@ def pull_cmd(
     modality: Annotated[
         list[str] | None, typer.Option("--modality", help="Only these modalities (repeatable).")
     ] = None,
-    timeout_s: Annotated[float | None, typer.Option("--timeout-s", help="Connection/read timeout, s.")] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option("--timeout-s", help="Connection/read timeout, s.")
+    ] = None,
 ) -> None:
     """Download a study over DICOMweb (QIDO-RS search, WADO-RS retrieve)."""
     from carpet.dicomweb import pull_study, resolve_settings
 
-    res = pull_study(resolve_settings(url, timeout_s=timeout_s), study, out, modalities=modality or None)
+    res = pull_study(
+        resolve_settings(url, timeout_s=timeout_s), study, out, modalities=modality or None
+    )
     typer.echo(f"pulled {len(res.files)} instance(s) in {len(res.series)} series -> {res.out_dir}")
 
 
 def push_cmd(
     url: Annotated[str, typer.Option("--url", help="DICOMweb root.")],
     files: Annotated[list[Path], typer.Argument(help="DICOM files or folders.")],
-    timeout_s: Annotated[float | None, typer.Option("--timeout-s", help="Connection/read timeout, s.")] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option("--timeout-s", help="Connection/read timeout, s.")
+    ] = None,
 ) -> None:
     """Upload DICOM files over DICOMweb (STOW-RS)."""
     from carpet.dicomweb import push_files, resolve_settings

@@ -122,7 +122,11 @@ def _config_path() -> Path:
     env = os.environ.get("CARPET_DICOMWEB_CONFIG")
     if env:
         return Path(env)
-    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "carpet" / "dicomweb.toml"
+    return (
+        Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        / "carpet"
+        / "dicomweb.toml"
+    )
 
 
 def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSettings:
@@ -143,7 +147,9 @@ def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSet
     import tomllib
 
     if not re.match(r"^https?://[^/]+", url or ""):
-        raise ConfigError(f"DICOMweb URL must start with http:// or https://; got {url!r}", code="BAD_URL")
+        raise ConfigError(
+            f"DICOMweb URL must start with http:// or https://; got {url!r}", code="BAD_URL"
+        )
     url = url.rstrip("/")
     entry: dict[str, Any] = {}
     cfg = _config_path()
@@ -151,23 +157,46 @@ def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSet
         try:
             data = tomllib.loads(cfg.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read DICOMweb config {cfg}: {exc}", code="BAD_CONFIG") from exc
+            raise ConfigError(
+                f"cannot read DICOMweb config {cfg}: {exc}", code="BAD_CONFIG"
+            ) from exc
         servers = data.get("server", [])
         if not isinstance(servers, list):
-            raise ConfigError(f"{cfg}: 'server' must be an array of tables ([[server]])", code="BAD_CONFIG")
-        allowed = {"url", "token", "user", "password", "verify", "ca_bundle", "timeout_s", "max_attempts"}
+            raise ConfigError(
+                f"{cfg}: 'server' must be an array of tables ([[server]])", code="BAD_CONFIG"
+            )
+        allowed = {
+            "url",
+            "token",
+            "user",
+            "password",
+            "verify",
+            "ca_bundle",
+            "timeout_s",
+            "max_attempts",
+        }
         best = -1
         for s in servers:
             unknown = set(s) - allowed
             if unknown:
-                raise ConfigError(f"{cfg}: unknown key(s) {sorted(unknown)} in a [[server]] table; allowed {sorted(allowed)}",
-                                  code="BAD_CONFIG")
+                raise ConfigError(
+                    f"{cfg}: unknown key(s) {sorted(unknown)} in a [[server]] table; allowed {sorted(allowed)}",
+                    code="BAD_CONFIG",
+                )
             su = str(s.get("url", "")).rstrip("/")
             if su and url.startswith(su) and len(su) > best:
                 entry, best = dict(s), len(su)
-        if entry and os.name == "posix" and (cfg.stat().st_mode & 0o077) and ("token" in entry or "password" in entry):
-            warnings.warn(f"DICOMweb config {cfg} holding credentials is readable by other users; chmod 600 it",
-                          CarpetWarning, stacklevel=2)
+        if (
+            entry
+            and os.name == "posix"
+            and (cfg.stat().st_mode & 0o077)
+            and ("token" in entry or "password" in entry)
+        ):
+            warnings.warn(
+                f"DICOMweb config {cfg} holding credentials is readable by other users; chmod 600 it",
+                CarpetWarning,
+                stacklevel=2,
+            )
     token = os.environ.get("CARPET_DICOMWEB_TOKEN") or None
     user = os.environ.get("CARPET_DICOMWEB_USER") or None
     password = os.environ.get("CARPET_DICOMWEB_PASSWORD")
@@ -186,15 +215,27 @@ def resolve_settings(url: str, *, timeout_s: float | None = None) -> DicomwebSet
         verify = str(entry["ca_bundle"])
     if entry.get("verify") is False:
         verify = False
-        warnings.warn(f"TLS verification is OFF for {url} (config {cfg})", CarpetWarning, stacklevel=2)
+        warnings.warn(
+            f"TLS verification is OFF for {url} (config {cfg})", CarpetWarning, stacklevel=2
+        )
     t = float(timeout_s if timeout_s is not None else entry.get("timeout_s", DEFAULT_TIMEOUT_S))
     if not t > 0:
         raise ConfigError(f"DICOMweb timeout must be > 0 s; got {t}", code="BAD_TIMEOUT")
     attempts = entry.get("max_attempts", DEFAULT_MAX_ATTEMPTS)
     if not isinstance(attempts, int) or attempts < 1:
-        raise ConfigError(f"{cfg}: max_attempts must be an integer >= 1; got {attempts!r}", code="BAD_CONFIG")
-    return DicomwebSettings(url=url, token=token, user=user, password=password, verify=verify, timeout_s=t,
-                            max_attempts=attempts, source=source)
+        raise ConfigError(
+            f"{cfg}: max_attempts must be an integer >= 1; got {attempts!r}", code="BAD_CONFIG"
+        )
+    return DicomwebSettings(
+        url=url,
+        token=token,
+        user=user,
+        password=password,
+        verify=verify,
+        timeout_s=t,
+        max_attempts=attempts,
+        source=source,
+    )
 
 
 def connect(settings: DicomwebSettings) -> Any:
@@ -208,9 +249,14 @@ def connect(settings: DicomwebSettings) -> Any:
         session.headers["Authorization"] = f"Bearer {settings.token}"
     elif settings.user:
         session.auth = (settings.user, settings.password or "")
-    client = DICOMwebClient(settings.url, session=session, timeout=(settings.timeout_s, settings.timeout_s))
-    client.set_http_retry_params(retry=settings.max_attempts > 1, max_attempts=settings.max_attempts,
-                                 wait_exponential_multiplier=500)
+    client = DICOMwebClient(
+        settings.url, session=session, timeout=(settings.timeout_s, settings.timeout_s)
+    )
+    client.set_http_retry_params(
+        retry=settings.max_attempts > 1,
+        max_attempts=settings.max_attempts,
+        wait_exponential_multiplier=500,
+    )
     return client
 
 
@@ -246,13 +292,20 @@ def _remote(action: str, settings: DicomwebSettings, fn: Callable[[], Any]) -> A
             401: "authentication required or refused: set CARPET_DICOMWEB_TOKEN or CARPET_DICOMWEB_USER/PASSWORD",
             403: "access forbidden for these credentials",
             404: "not found: check the DICOMweb root URL and the UIDs",
-        }.get(status, "server error; see the server's log" if isinstance(status, int) and status >= 500 else "")
+        }.get(
+            status,
+            "server error; see the server's log"
+            if isinstance(status, int) and status >= 500
+            else "",
+        )
         raise RemoteError(
             f"{action}: {settings.url} answered HTTP {status}" + (f" ({hint})" if hint else ""),
             code=f"REMOTE_HTTP_{status}",
         ) from exc
     except requests.exceptions.RequestException as exc:
-        raise RemoteError(f"{action}: request to {settings.url} failed: {exc}", code="REMOTE_ERROR") from exc
+        raise RemoteError(
+            f"{action}: request to {settings.url} failed: {exc}", code="REMOTE_ERROR"
+        ) from exc
 
 
 def _uid(item: dict, tag: str) -> str:
@@ -262,14 +315,20 @@ def _uid(item: dict, tag: str) -> str:
 def search_studies(settings: DicomwebSettings, **filters: str) -> list[dict[str, str]]:
     """QIDO-RS study search; returns StudyInstanceUID, StudyDate and ModalitiesInStudy per study."""
     client = connect(settings)
-    found = _remote("QIDO-RS study search", settings, lambda: client.search_for_studies(search_filters=filters or None))
+    found = _remote(
+        "QIDO-RS study search",
+        settings,
+        lambda: client.search_for_studies(search_filters=filters or None),
+    )
     out = []
     for item in found:
-        out.append({
-            "StudyInstanceUID": _uid(item, "0020000D"),
-            "StudyDate": str(item.get("00080020", {}).get("Value", [""])[0]),
-            "ModalitiesInStudy": "\\".join(item.get("00080061", {}).get("Value", [])),
-        })
+        out.append(
+            {
+                "StudyInstanceUID": _uid(item, "0020000D"),
+                "StudyDate": str(item.get("00080020", {}).get("Value", [""])[0]),
+                "ModalitiesInStudy": "\\".join(item.get("00080061", {}).get("Value", [])),
+            }
+        )
     return out
 
 
@@ -313,12 +372,15 @@ def pull_study(
     """
     client = connect(settings)
     series = _remote(
-        f"QIDO-RS series search of study {study_uid}", settings,
+        f"QIDO-RS series search of study {study_uid}",
+        settings,
         lambda: client.search_for_series(study_instance_uid=study_uid),
     )
     if not series:
-        raise RemoteError(f"study {study_uid} not found on {settings.url} (QIDO-RS returned no series)",
-                          code="STUDY_NOT_FOUND")
+        raise RemoteError(
+            f"study {study_uid} not found on {settings.url} (QIDO-RS returned no series)",
+            code="STUDY_NOT_FOUND",
+        )
     wanted = {m.upper() for m in modalities} if modalities else None
     counts: dict[str, int] = {}
     files: list[Path] = []
@@ -330,8 +392,11 @@ def pull_study(
             if wanted is not None and modality.upper() not in wanted:
                 continue
             datasets = _remote(
-                f"WADO-RS retrieve of series {series_uid}", settings,
-                lambda s=series_uid: client.retrieve_series(study_uid, s, media_types=(("application/dicom", "*"),)),
+                f"WADO-RS retrieve of series {series_uid}",
+                settings,
+                lambda s=series_uid: client.retrieve_series(
+                    study_uid, s, media_types=(("application/dicom", "*"),)
+                ),
             )
             folder = tmp / series_uid
             folder.mkdir(parents=True, exist_ok=True)
@@ -342,12 +407,16 @@ def pull_study(
             counts[series_uid] = len(datasets)
             logger.info("pulled series %s (%s): %d instances", series_uid, modality, len(datasets))
         if not counts:
-            raise RemoteError(f"study {study_uid} on {settings.url} has no series of modality {sorted(wanted or [])}",
-                              code="STUDY_NOT_FOUND")
+            raise RemoteError(
+                f"study {study_uid} on {settings.url} has no series of modality {sorted(wanted or [])}",
+                code="STUDY_NOT_FOUND",
+            )
     return PullResult(out_dir=out, files=sorted(files), series=counts)
 
 
-def push_files(settings: DicomwebSettings, files: Sequence[str | os.PathLike[str]], *, batch_size: int = 50) -> dict[str, int]:
+def push_files(
+    settings: DicomwebSettings, files: Sequence[str | os.PathLike[str]], *, batch_size: int = 50
+) -> dict[str, int]:
     """Store DICOM files on the server (STOW-RS), grouped by study.
 
     Parameters
@@ -399,7 +468,8 @@ def push_files(settings: DicomwebSettings, files: Sequence[str | os.PathLike[str
         for start in range(0, len(dss), batch_size):
             batch = dss[start : start + batch_size]
             resp = _remote(
-                f"STOW-RS store into study {study_uid}", settings,
+                f"STOW-RS store into study {study_uid}",
+                settings,
                 lambda b=batch, s=study_uid: client.store_instances(b, study_instance_uid=s),
             )
             failed = list(resp.get("FailedSOPSequence", [])) if resp is not None else []
@@ -415,7 +485,9 @@ def push_files(settings: DicomwebSettings, files: Sequence[str | os.PathLike[str
 
 
 @contextlib.contextmanager
-def fetch_study(address: str, *, modalities: Sequence[str] | None = ("PT", "CT", "SEG", "RTSTRUCT")) -> Iterator[Path]:
+def fetch_study(
+    address: str, *, modalities: Sequence[str] | None = ("PT", "CT", "SEG", "RTSTRUCT")
+) -> Iterator[Path]:
     """Yield a local folder for ``address``: a DICOMweb study address is pulled into a temporary folder.
 
     This is the hook ``carpet analyze`` / ``carpet measure`` call so that every

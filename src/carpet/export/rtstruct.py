@@ -43,7 +43,12 @@ from carpet.core.volume import Volume
 from carpet.errors import ConfigError
 from carpet.export.seg import lesion_ids_to_segments, order_source_datasets
 
-__all__ = ["RTSTRUCT_SOP_CLASS_UID", "labels_to_rtstruct", "mask_slice_to_contours", "write_rtstruct"]
+__all__ = [
+    "RTSTRUCT_SOP_CLASS_UID",
+    "labels_to_rtstruct",
+    "mask_slice_to_contours",
+    "write_rtstruct",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,14 @@ _PATIENT_STUDY_KEYWORDS = (
 )  # fmt: skip
 
 #: Distinct display colours (RGB) cycled over ROIs.
-_COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
+_COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+]
 
 
 def mask_slice_to_contours(mask: np.ndarray) -> list[np.ndarray]:
@@ -81,7 +93,9 @@ def mask_slice_to_contours(mask: np.ndarray) -> list[np.ndarray]:
     import contourpy
 
     padded = np.pad(np.asarray(mask, dtype=np.float64), 1)
-    gen = contourpy.contour_generator(z=padded, line_type=contourpy.LineType.Separate, corner_mask=False)
+    gen = contourpy.contour_generator(
+        z=padded, line_type=contourpy.LineType.Separate, corner_mask=False
+    )
     polys = []
     for line in gen.lines(0.5):
         xy = np.asarray(line, dtype=np.float64)
@@ -89,7 +103,9 @@ def mask_slice_to_contours(mask: np.ndarray) -> list[np.ndarray]:
             xy = xy[:-1]
         if len(xy) < 3:
             continue
-        polys.append(np.column_stack([xy[:, 1] - 1.0, xy[:, 0] - 1.0]))  # (x=col, y=row) -> (row, col)
+        polys.append(
+            np.column_stack([xy[:, 1] - 1.0, xy[:, 0] - 1.0])
+        )  # (x=col, y=row) -> (row, col)
     return polys
 
 
@@ -137,10 +153,14 @@ def labels_to_rtstruct(
 
     arr = np.asarray(labels.array)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ConfigError(f"labels must be an integer lesion-id map; got dtype {arr.dtype}", code="BAD_LABELS")
+        raise ConfigError(
+            f"labels must be an integer lesion-id map; got dtype {arr.dtype}", code="BAD_LABELS"
+        )
     ids = lesion_ids_to_segments(arr)
     if not ids:
-        raise ConfigError("the label map has no lesion; an RTSTRUCT needs at least one ROI", code="EMPTY_LABELS")
+        raise ConfigError(
+            "the label map has no lesion; an RTSTRUCT needs at least one ROI", code="EMPTY_LABELS"
+        )
     sources = order_source_datasets(labels, source_datasets)
     src0 = sources[0]
     now = _dt.datetime.now()
@@ -184,7 +204,9 @@ def labels_to_rtstruct(
     rt_series.SeriesInstanceUID = src0.SeriesInstanceUID
     rt_series.ContourImageSequence = DicomSequence(contour_images)
     rt_study = Dataset()
-    rt_study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (by convention)
+    rt_study.ReferencedSOPClassUID = (
+        "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (by convention)
+    )
     rt_study.ReferencedSOPInstanceUID = src0.StudyInstanceUID
     rt_study.RTReferencedSeriesSequence = DicomSequence([rt_series])
     ref_for = Dataset()
@@ -209,7 +231,9 @@ def labels_to_rtstruct(
             r0, c0 = int(rows_any[0]), int(cols_any[0])
             sub = m[r0 : int(rows_any[-1]) + 1, c0 : int(cols_any[-1]) + 1]
             for poly in mask_slice_to_contours(sub):
-                idx = np.column_stack([np.full(len(poly), float(k)), poly[:, 0] + r0, poly[:, 1] + c0])
+                idx = np.column_stack(
+                    [np.full(len(poly), float(k)), poly[:, 0] + r0, poly[:, 1] + c0]
+                )
                 xyz = idx @ aff[:3, :3].T + aff[:3, 3]
                 c = Dataset()
                 ci = Dataset()

@@ -58,7 +58,14 @@ logger = logging.getLogger(__name__)
 SEG_TRACKING_PREFIX = "lesion "
 
 #: Distinct display colours (RGB) cycled over segments (RecommendedDisplayCIELabValue, used by OHIF/Slicer).
-_DISPLAY_RGB = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
+_DISPLAY_RGB = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+]
 
 #: Tolerance (in voxels) when matching a source instance to a slice of the grid.
 _POSITION_TOL_VOXELS = 1e-2
@@ -137,7 +144,11 @@ def order_source_datasets(labels: Volume, source_datasets: Sequence[Dataset]) ->
             )
         k, j, i = labels.world_to_index(ipp)[0]
         kr = int(round(k))
-        if abs(k - kr) > _POSITION_TOL_VOXELS or abs(j) > _POSITION_TOL_VOXELS or abs(i) > _POSITION_TOL_VOXELS:
+        if (
+            abs(k - kr) > _POSITION_TOL_VOXELS
+            or abs(j) > _POSITION_TOL_VOXELS
+            or abs(i) > _POSITION_TOL_VOXELS
+        ):
             raise GeometryMismatchError(
                 f"source instance {ds.SOPInstanceUID} at {ipp.tolist()} mm is not a slice of the label "
                 f"grid (fractional index {k:.3f}, {j:.3f}, {i:.3f}). Pass the instances of the PET "
@@ -186,7 +197,8 @@ def complete_type2(datasets: Sequence[Dataset]) -> list[Dataset]:
     for ds in datasets:
         missing = [kw for kw in _TYPE2_COPIED if kw not in ds]
         if missing:
-            copy = Dataset(ds)
+            copy = Dataset()
+            copy.update(ds)  # a new element dict: the input stays untouched
             if hasattr(ds, "file_meta"):
                 copy.file_meta = ds.file_meta
             for kw in missing:
@@ -243,10 +255,14 @@ def labels_to_seg(
     from carpet._version import __version__
 
     if mode not in ("lesions", "tumour"):
-        raise ConfigError(f"SEG mode must be 'lesions' or 'tumour'; got {mode!r}", code="BAD_SEG_MODE")
+        raise ConfigError(
+            f"SEG mode must be 'lesions' or 'tumour'; got {mode!r}", code="BAD_SEG_MODE"
+        )
     arr = np.asarray(labels.array)
     if not np.issubdtype(arr.dtype, np.integer) and not np.issubdtype(arr.dtype, np.bool_):
-        raise ConfigError(f"labels must be an integer lesion-id map; got dtype {arr.dtype}", code="BAD_LABELS")
+        raise ConfigError(
+            f"labels must be an integer lesion-id map; got dtype {arr.dtype}", code="BAD_LABELS"
+        )
     ids = lesion_ids_to_segments(arr)
     if not ids:
         raise ConfigError(
@@ -279,7 +295,9 @@ def labels_to_seg(
                 algorithm_identification=algo,
                 tracking_id=f"{SEG_TRACKING_PREFIX}{lid}",
                 tracking_uid=hd.UID(),
-                display_color=hd.color.CIELabColor.from_rgb(*_DISPLAY_RGB[(n - 1) % len(_DISPLAY_RGB)]),
+                display_color=hd.color.CIELabColor.from_rgb(
+                    *_DISPLAY_RGB[(n - 1) % len(_DISPLAY_RGB)]
+                ),
             )
             for n, lid in enumerate(ids, start=1)
         ]
@@ -300,7 +318,9 @@ def labels_to_seg(
         ]
     with warnings.catch_warnings():
         # single-component patient names (common after de-identification) are valid DICOM
-        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        warnings.filterwarnings(
+            "ignore", message=".*unlikely to represent the intended person name"
+        )
         seg = hd.seg.Segmentation(
             source_images=sources,
             pixel_array=pixel,

@@ -77,10 +77,22 @@ SR_MEASUREMENTS: dict[str, dict[str, SrConcept]] = {
 }
 
 _SUV_TYPES = {
-    Unit.SUV_BW: (("126401", "DCM", "SUVbw"), ("{SUVbw}g/ml", "Standardized Uptake Value body weight")),
-    Unit.SUV_LBM: (("126402", "DCM", "SUVlbm"), ("{SUVlbm}g/ml", "Standardized Uptake Value lean body mass")),
-    Unit.SUV_BSA: (("126403", "DCM", "SUVbsa"), ("{SUVbsa}cm2/ml", "Standardized Uptake Value body surface area")),
-    Unit.SUV_IBW: (("126404", "DCM", "SUVibw"), ("{SUVibw}g/ml", "Standardized Uptake Value ideal body weight")),
+    Unit.SUV_BW: (
+        ("126401", "DCM", "SUVbw"),
+        ("{SUVbw}g/ml", "Standardized Uptake Value body weight"),
+    ),
+    Unit.SUV_LBM: (
+        ("126402", "DCM", "SUVlbm"),
+        ("{SUVlbm}g/ml", "Standardized Uptake Value lean body mass"),
+    ),
+    Unit.SUV_BSA: (
+        ("126403", "DCM", "SUVbsa"),
+        ("{SUVbsa}cm2/ml", "Standardized Uptake Value body surface area"),
+    ),
+    Unit.SUV_IBW: (
+        ("126404", "DCM", "SUVibw"),
+        ("{SUVibw}g/ml", "Standardized Uptake Value ideal body weight"),
+    ),
 }
 
 
@@ -175,8 +187,10 @@ def measurements_to_sr(
     for s in seg.SegmentSequence:
         tid = str(s.get("TrackingID", ""))
         if tid.startswith(SEG_TRACKING_PREFIX):
-            seg_by_lesion[int(tid[len(SEG_TRACKING_PREFIX):])] = int(s.SegmentNumber)
-    algo = hd.sr.AlgorithmIdentification(name="carpet", version=__version__, parameters=[method[:64]])
+            seg_by_lesion[int(tid[len(SEG_TRACKING_PREFIX) :])] = int(s.SegmentNumber)
+    algo = hd.sr.AlgorithmIdentification(
+        name="carpet", version=__version__, parameters=[method[:64]]
+    )
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -202,7 +216,9 @@ def measurements_to_sr(
         ]
         groups.append(
             hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=f"{SEG_TRACKING_PREFIX}{lid}"),
+                tracking_identifier=hd.sr.TrackingIdentifier(
+                    uid=hd.UID(), identifier=f"{SEG_TRACKING_PREFIX}{lid}"
+                ),
                 referenced_segment=hd.sr.ReferencedSegment(
                     sop_class_uid=seg.SOPClassUID,
                     sop_instance_uid=seg.SOPInstanceUID,
@@ -239,7 +255,9 @@ def measurements_to_sr(
     )
     with warnings.catch_warnings():
         # single-component patient names (common after de-identification) are valid DICOM
-        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name")
+        warnings.filterwarnings(
+            "ignore", message=".*unlikely to represent the intended person name"
+        )
         sr = hd.sr.Comprehensive3DSR(
             evidence=complete_type2([seg, *source_datasets]),
             content=report,

@@ -133,9 +133,14 @@ def read_rtstruct(
     except (OSError, pydicom.errors.InvalidDicomError) as exc:
         raise InputError(f"cannot read RTSTRUCT {path}: {exc}", code="RTSTRUCT_UNREADABLE") from exc
     if str(ds.get("Modality", "")) != "RTSTRUCT" or "ROIContourSequence" not in ds:
-        raise InputError(f"{path} is not an RTSTRUCT (Modality {ds.get('Modality', '?')})", code="NOT_AN_RTSTRUCT")
+        raise InputError(
+            f"{path} is not an RTSTRUCT (Modality {ds.get('Modality', '?')})",
+            code="NOT_AN_RTSTRUCT",
+        )
     _check_identity(ds, reference, ref, path, "RTSTRUCT", msgs)
-    names = {int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence", [])}
+    names = {
+        int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence", [])
+    }
     for r in ds.get("StructureSetROISequence", []):
         rfor = str(r.get("ReferencedFrameOfReferenceUID", "") or "")
         if reference.frame_of_reference_uid and rfor and rfor != reference.frame_of_reference_uid:
@@ -144,7 +149,9 @@ def read_rtstruct(
                 f"reference {rfor}, the PET in {reference.frame_of_reference_uid}",
                 code="FRAME_OF_REFERENCE_MISMATCH",
             )
-    contours_by_roi = {int(rc.ReferencedROINumber): rc.get("ContourSequence", []) for rc in ds.ROIContourSequence}
+    contours_by_roi = {
+        int(rc.ReferencedROINumber): rc.get("ContourSequence", []) for rc in ds.ROIContourSequence
+    }
     available = sorted(contours_by_roi)
     wanted = available if rois is None else [int(r) for r in rois]
     unknown = sorted(set(wanted) - set(available))
@@ -164,7 +171,11 @@ def read_rtstruct(
         for c in contours_by_roi[roi]:
             kind = str(c.get("ContourGeometricType", "CLOSED_PLANAR"))
             if kind != "CLOSED_PLANAR":
-                _warn(msgs, f"RTSTRUCT {path} ROI {roi}: {kind} contour skipped (only CLOSED_PLANAR is rasterised)", HeaderWarning)
+                _warn(
+                    msgs,
+                    f"RTSTRUCT {path} ROI {roi}: {kind} contour skipped (only CLOSED_PLANAR is rasterised)",
+                    HeaderWarning,
+                )
                 continue
             pts = np.asarray(c.ContourData, dtype=np.float64).reshape(-1, 3)
             idx = reference.world_to_index(pts)
@@ -182,7 +193,12 @@ def read_rtstruct(
                 clipped.append(roi)
                 continue
             poly = idx[:, 1:]
-            if poly[:, 0].min() < -0.5 or poly[:, 1].min() < -0.5 or poly[:, 0].max() > n_rows - 0.5 or poly[:, 1].max() > n_cols - 0.5:
+            if (
+                poly[:, 0].min() < -0.5
+                or poly[:, 1].min() < -0.5
+                or poly[:, 0].max() > n_rows - 0.5
+                or poly[:, 1].max() > n_cols - 0.5
+            ):
                 clipped.append(roi)
             by_slice.setdefault(kr, []).append(poly)
         m = np.zeros(reference.shape, dtype=bool)
@@ -190,7 +206,11 @@ def read_rtstruct(
             m[k] = rasterize_polygons(polys, (n_rows, n_cols))
         count = int(m.sum())
         if count == 0:
-            _warn(msgs, f"RTSTRUCT {path}: ROI {roi} ({names.get(roi, '')!r}) covers no PET voxel centre; skipped", QualityWarning)
+            _warn(
+                msgs,
+                f"RTSTRUCT {path}: ROI {roi} ({names.get(roi, '')!r}) covers no PET voxel centre; skipped",
+                QualityWarning,
+            )
             continue
         overlap = labels[m] != 0
         if overlap.any():
@@ -204,9 +224,16 @@ def read_rtstruct(
         labels[m] = roi
         infos.append(SegmentInfo(label=roi, number=roi, name=names.get(roi, ""), n_voxels=count))
     for roi in sorted(set(clipped)):
-        _warn(msgs, f"RTSTRUCT {path}: ROI {roi} reaches outside the PET field of view; clipped to it", QualityWarning)
+        _warn(
+            msgs,
+            f"RTSTRUCT {path}: ROI {roi} reaches outside the PET field of view; clipped to it",
+            QualityWarning,
+        )
     if not infos:
-        raise InputError(f"RTSTRUCT {path}: no selected ROI ({wanted}) covers a PET voxel; nothing to measure", code="EMPTY_MASK")
+        raise InputError(
+            f"RTSTRUCT {path}: no selected ROI ({wanted}) covers a PET voxel; nothing to measure",
+            code="EMPTY_MASK",
+        )
     return ImportedMask(
         labels=reference.with_array(labels, unit=Unit.LABEL),
         segments=sorted(infos, key=lambda s: s.label),

@@ -140,7 +140,9 @@ def _warn(msgs: list[str], message: str, category: type[Warning]) -> None:
     warnings.warn(message, category, stacklevel=3)
 
 
-def _check_identity(ds, reference: Volume, ref: MaskReference, path: str, what: str, msgs: list[str]) -> None:
+def _check_identity(
+    ds, reference: Volume, ref: MaskReference, path: str, what: str, msgs: list[str]
+) -> None:
     study = str(ds.get("StudyInstanceUID", "") or "")
     if ref.study_instance_uid and study and study != ref.study_instance_uid:
         raise InputError(
@@ -239,7 +241,9 @@ def read_seg(
     if pixels.ndim == 2:
         pixels = pixels[None]
     n_frames = int(ds.get("NumberOfFrames", 1))
-    shared = ds.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in ds else None
+    shared = (
+        ds.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in ds else None
+    )
     per_frame = ds.PerFrameFunctionalGroupsSequence
 
     def _item(fg, name):
@@ -293,7 +297,9 @@ def read_seg(
     for f in range(n_frames):
         pos = _item(per_frame[f], "PlanePositionSequence")
         if pos is None:
-            raise InputError(f"SEG {path} frame {f + 1} has no ImagePositionPatient", code="SEG_GEOMETRY")
+            raise InputError(
+                f"SEG {path} frame {f + 1} has no ImagePositionPatient", code="SEG_GEOMETRY"
+            )
         positions.append([float(v) for v in pos.ImagePositionPatient])
     frac = reference.world_to_index(np.asarray(positions, dtype=float).reshape(-1, 3))
     for f in range(n_frames):
@@ -373,9 +379,15 @@ def read_seg(
     infos: list[SegmentInfo] = []
     for snum in wanted:
         if counts[snum] == 0:
-            _warn(msgs, f"SEG {path}: segment {snum} ({names[snum]!r}) is empty on the PET grid; skipped", QualityWarning)
+            _warn(
+                msgs,
+                f"SEG {path}: segment {snum} ({names[snum]!r}) is empty on the PET grid; skipped",
+                QualityWarning,
+            )
             continue
-        infos.append(SegmentInfo(label=seg_label[snum], number=snum, name=names[snum], n_voxels=counts[snum]))
+        infos.append(
+            SegmentInfo(label=seg_label[snum], number=snum, name=names[snum], n_voxels=counts[snum])
+        )
     if not infos:
         raise InputError(
             f"SEG {path}: every selected segment ({wanted}) is empty on the PET grid; nothing to measure",
@@ -438,10 +450,13 @@ def read_mask(
     if name.endswith((".nii", ".nii.gz")):
         return _read_nifti_mask(p, reference, segments)
     try:
-        head = pydicom.dcmread(p, stop_before_pixels=True, specific_tags=["SOPClassUID", "Modality"])
+        head = pydicom.dcmread(
+            p, stop_before_pixels=True, specific_tags=["SOPClassUID", "Modality"]
+        )
     except (OSError, pydicom.errors.InvalidDicomError) as exc:
         raise InputError(
-            f"mask {p} is neither NIfTI (.nii/.nii.gz) nor readable DICOM: {exc}", code="MASK_UNREADABLE"
+            f"mask {p} is neither NIfTI (.nii/.nii.gz) nor readable DICOM: {exc}",
+            code="MASK_UNREADABLE",
         ) from exc
     sop = str(head.get("SOPClassUID", ""))
     if sop == _SEG_SOP_CLASS:
@@ -460,7 +475,9 @@ def _read_nifti_mask(p: Path, reference: Volume, segments: Sequence[int] | None)
     from carpet.ingest.nifti import read_nifti
 
     vol = read_nifti(p)
-    reference.check_same_grid(vol, what=f"NIfTI mask {p}", atol_mm=POSITION_TOL_VOXELS * min(reference.spacing_mm))
+    reference.check_same_grid(
+        vol, what=f"NIfTI mask {p}", atol_mm=POSITION_TOL_VOXELS * min(reference.spacing_mm)
+    )
     arr = np.asarray(vol.array)
     if not np.issubdtype(arr.dtype, np.integer):
         rounded = np.rint(arr)
@@ -479,10 +496,18 @@ def _read_nifti_mask(p: Path, reference: Volume, segments: Sequence[int] | None)
     if (arr < 0).any():
         raise InputError(f"NIfTI mask {p} has negative labels", code="MASK_NOT_LABELS")
     if not ids:
-        raise InputError(f"NIfTI mask {p} is empty (no non-zero voxel){' for the selected labels' if segments else ''}",
-                         code="EMPTY_MASK")
+        raise InputError(
+            f"NIfTI mask {p} is empty (no non-zero voxel){' for the selected labels' if segments else ''}",
+            code="EMPTY_MASK",
+        )
     counts = np.bincount(arr.ravel())
-    infos = [SegmentInfo(label=i, number=i, name=f"label {i}", n_voxels=int(counts[i])) for i in ids]
+    infos = [
+        SegmentInfo(label=i, number=i, name=f"label {i}", n_voxels=int(counts[i])) for i in ids
+    ]
     return ImportedMask(
-        labels=reference.with_array(arr), segments=infos, pairing="grid", source=str(p), warnings=msgs
+        labels=reference.with_array(arr),
+        segments=infos,
+        pairing="grid",
+        source=str(p),
+        warnings=msgs,
     )

@@ -10,7 +10,9 @@ from carpet.errors import InputError
 __all__ = ["read_sr_measurements"]
 
 
-def read_sr_measurements(path: str | os.PathLike[str]) -> tuple[Any, dict[str, float], dict[int, int]]:
+def read_sr_measurements(
+    path: str | os.PathLike[str],
+) -> tuple[Any, dict[str, float], dict[int, int]]:
     """Lesion table, patient metrics and lesion→segment map of a carpet SR.
 
     Parameters
@@ -43,7 +45,9 @@ def read_sr_measurements(path: str | os.PathLike[str]) -> tuple[Any, dict[str, f
         report = sr.content
         vol_groups = report.get_volumetric_roi_measurement_groups()
     except (OSError, ValueError, AttributeError, TypeError) as exc:
-        raise InputError(f"{path} is not a readable TID 1500 measurement report: {exc}", code="NOT_A_REPORT") from exc
+        raise InputError(
+            f"{path} is not a readable TID 1500 measurement report: {exc}", code="NOT_A_REPORT"
+        ) from exc
 
     def _key(m: Any) -> tuple[str, str | None]:
         name = m.name.value
@@ -53,7 +57,9 @@ def read_sr_measurements(path: str | os.PathLike[str]) -> tuple[Any, dict[str, f
     def _lookup(kind: str) -> dict[tuple[str, str | None], str]:
         out = {}
         for col, c in SR_MEASUREMENTS[kind].items():
-            names = ["126401", "126402", "126403", "126404"] if c.concept == _SUV else [c.concept[0]]
+            names = (
+                ["126401", "126402", "126403", "126404"] if c.concept == _SUV else [c.concept[0]]
+            )
             for n in names:
                 out[(n, c.derivation[0] if c.derivation else None)] = col
         return out
@@ -64,7 +70,7 @@ def read_sr_measurements(path: str | os.PathLike[str]) -> tuple[Any, dict[str, f
         tid = g.tracking_identifier
         if not tid or not str(tid).startswith(SEG_TRACKING_PREFIX):
             continue
-        lid = int(str(tid)[len(SEG_TRACKING_PREFIX):])
+        lid = int(str(tid)[len(SEG_TRACKING_PREFIX) :])
         row: dict[str, float] = {"lesion_id": lid}
         for m in g.get_measurements():
             col = lesion_map.get(_key(m))
