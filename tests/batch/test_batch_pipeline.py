@@ -208,3 +208,24 @@ def test_cli_usage_errors(tmp_path, cli):
     assert res.exit_code == 2 and "[BATCH_ROOT_MISSING]" in res.stderr
     res = cli("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--method", "nope")
     assert res.exit_code == 2 and "carpet: error [" in res.stderr and "nope" in res.stderr
+
+
+def test_manifest_nifti_studies_with_units(tmp_path):
+    from carpet.batch.runner import run_batch
+    from carpet.config import BatchConfig
+    from carpet.ingest import write_nifti
+    from carpet.synthetic import make_whole_body_study
+
+    study = make_whole_body_study(fov="thorax", spacing_mm=(6.0, 6.0, 6.0), n_lesions=2, seed=4, with_ct=False)
+    write_nifti(study.suv, tmp_path / "suv.nii.gz")
+    m = tmp_path / "m.csv"
+    m.write_text("patient_id,timepoint,path,units\nN1,baseline,suv.nii.gz,suv\nN2,baseline,suv.nii.gz,\n")
+    s = run_batch(tmp_path, tmp_path / "out", manifest=m, batch=BatchConfig(workers=1))
+    con = sqlite3.connect(tmp_path / "out" / "batch.sqlite")
+    con.row_factory = sqlite3.Row
+    rows = {r["patient_id"]: dict(r) for r in con.execute("SELECT * FROM studies")}
+    con.close()
+    assert rows["N1"]["status"] == "done" and rows["N1"]["n_lesions"] >= 1
+    assert rows["N2"]["status"] == "failed" and rows["N2"]["error_code"]  # NIfTI without units: refused
+    assert "units" in rows["N2"]["error_message"].lower()
+    assert s.failures_by_code == {rows["N2"]["error_code"]: 1}

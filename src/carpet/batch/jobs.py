@@ -28,6 +28,8 @@ class StudyJob:
         Absolute path of the input (folder or file) given to the reader.
     series_uid : str or None
         PET series to analyse when the path holds several.
+    units : str or None
+        ``"suv"`` when the input is a NIfTI image already in SUVbw.
     files : tuple of str
         The input files whose content defines the study (hashed for "unchanged?" decisions);
         empty means every file under ``path``.
@@ -43,6 +45,7 @@ class StudyJob:
     timepoint: str
     path: str
     series_uid: str | None = None
+    units: str | None = None
     files: tuple[str, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)
     problem: tuple[str, str] | None = None
@@ -85,7 +88,7 @@ def fingerprint(job: StudyJob, file_hash: Callable[[str], str], *, files: Iterab
     paths = sorted(files) if files is not None else files_of(job)
     base = Path(job.path) if Path(job.path).is_dir() else Path(job.path).parent
     h = hashlib.sha256()
-    h.update(f"series={job.series_uid}\noverrides={job.overrides_json()}\n".encode())
+    h.update(f"series={job.series_uid}\nunits={job.units}\noverrides={job.overrides_json()}\n".encode())
     if job.problem:
         h.update(f"problem={job.problem[0]}\n".encode())
     for f in paths:

@@ -4,7 +4,7 @@ Columns
 -------
 Required: ``patient_id``, ``timepoint``, ``path`` (a DICOM folder or file, or a NIfTI file;
 relative paths are relative to the batch ROOT). Optional: ``series_uid`` (which PET series of the
-folder) and the SUV overrides ``weight_kg``, ``height_m``, ``injected_dose_bq``,
+folder), ``units`` (``suv`` for a NIfTI image already in SUVbw) and the SUV overrides ``weight_kg``, ``height_m``, ``injected_dose_bq``,
 ``injection_datetime`` (ISO 8601, e.g. ``2024-03-01T08:15:00``) and ``sex`` (``M``/``F``/``O``).
 An empty cell means "take it from the DICOM header". Unknown columns are errors (a misspelt
 ``weight`` must not be silently ignored).
@@ -45,7 +45,7 @@ MANIFEST_OVERRIDE_COLUMNS: tuple[str, ...] = (
     "injection_datetime",
     "sex",
 )
-_OPTIONAL = ("series_uid", *MANIFEST_OVERRIDE_COLUMNS)
+_OPTIONAL = ("series_uid", "units", *MANIFEST_OVERRIDE_COLUMNS)
 
 # Plausible ranges; values outside are almost always a unit mistake.
 _WEIGHT_KG = (2.0, 400.0)
@@ -67,6 +67,8 @@ class ManifestRow:
         Absolute path of the study input.
     series_uid : str or None
         PET series to analyse when the folder holds several.
+    units : str or None
+        ``"suv"`` for a NIfTI image already in SUVbw (as ``carpet analyze --units suv``).
     overrides : dict
         SUV overrides (``weight_kg`` in kg, ``height_m`` in m, ``injected_dose_bq`` in Bq,
         ``injection_datetime`` ISO string, ``sex``), only the non-empty ones.
@@ -77,6 +79,7 @@ class ManifestRow:
     timepoint: str
     path: Path
     series_uid: str | None = None
+    units: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,6 +125,9 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
             problem("sex", text, "expected M, F or O")
         else:
             overrides["sex"] = text.upper()
+    units = vals.get("units", "").lower() or None
+    if units not in (None, "suv"):
+        problem("units", vals["units"], "expected suv (for a NIfTI image already in SUV) or empty")
     path = None
     if vals.get("path"):
         path = Path(vals["path"]).expanduser()
@@ -137,6 +143,7 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
         timepoint=vals["timepoint"],
         path=Path(os.path.abspath(path)),
         series_uid=vals.get("series_uid") or None,
+        units=units,
         overrides=overrides,
     )
 

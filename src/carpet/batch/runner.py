@@ -232,7 +232,7 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
         from carpet.pipeline import analyze
 
         config = AnalysisConfig(**params["analysis"]) if params.get("analysis") is not None else AnalysisConfig()
-        pet = read_pet(job.path, series_uid=job.series_uid, overrides=_overrides(job))
+        pet = read_pet(job.path, series_uid=job.series_uid, units=job.units, overrides=_overrides(job))
         result = analyze(pet, config=config)
         rel = f"{STUDIES_DIRNAME}/{job.study_key}"
         _write_output(result, Path(params["out_dir"]) / rel)
@@ -400,6 +400,7 @@ def jobs_from_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathL
             timepoint=row.timepoint,
             path=str(row.path),
             series_uid=row.series_uid,
+            units=row.units,
             overrides=dict(row.overrides),
         )
 
