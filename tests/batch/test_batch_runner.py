@@ -128,3 +128,22 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
         run_batch(None, tmp_path / "o", jobs=_jobs(src, ["a"]), task=echo_task, scheduler="tcp://127.0.0.1:1",
                   batch=BatchConfig(scheduler_timeout_s=1.0))
     assert exc.value.code == "SCHEDULER_UNREACHABLE" and "tcp://127.0.0.1:1" in str(exc.value)
+
+
+def test_unchanged_files_are_not_rehashed(tmp_path, monkeypatch):
+    import carpet.batch.runner as runner
+
+    src = tmp_path / "src"
+    src.mkdir()
+    calls: list[str] = []
+    real = runner.sha256_file
+    monkeypatch.setattr(runner, "sha256_file", lambda p: calls.append(p) or real(p))
+    run_batch(None, tmp_path / "o", jobs=_jobs(src, ["a", "b"]), task=echo_task, batch=BatchConfig(workers=1))
+    assert len(calls) == 2
+    calls.clear()
+    s = run_batch(None, tmp_path / "o", jobs=_jobs(src, ["a", "b"]), task=echo_task, batch=BatchConfig(workers=1))
+    assert calls == [] and s.skipped == 2  # size+mtime unchanged: cached hashes, nothing re-read
+    time.sleep(0.01)
+    (src / "s1.txt").write_text("c")  # same size, new mtime and content
+    s = run_batch(None, tmp_path / "o", jobs=_jobs(src, ["a", "c"]), task=echo_task, batch=BatchConfig(workers=1))
+    assert calls == [str(src / "s1.txt")] and s.computed == 1
