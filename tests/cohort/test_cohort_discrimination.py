@@ -46,7 +46,9 @@ def test_censoring_km_hand_computed():
     np.testing.assert_allclose(g[0], [1, 1, 2 / 3, 2 / 3])
     # tie of an event and a censoring at t=2: the event leaves the risk set first, so 2 are at
     # risk of censoring and G(2) = 1 - 1/2 (not 1 - 1/3)
-    g = censoring_survival(np.array([1.0, 2, 2, 3]), np.array([1, 1, 0, 1], bool), np.ones((1, 4)), np.array([2.0]))
+    g = censoring_survival(
+        np.array([1.0, 2, 2, 3]), np.array([1, 1, 0, 1], bool), np.ones((1, 4)), np.array([2.0])
+    )
     assert g[0, 0] == pytest.approx(0.5)
 
 

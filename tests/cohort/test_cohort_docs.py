@@ -38,7 +38,9 @@ def test_public_functions_have_notes_references_examples(modname):
                 assert f"{section}\n---" in doc, f"{modname}.{name} lacks {section}"
 
 
-@pytest.mark.parametrize("modname", ["carpet.score", "carpet.survival", "carpet.clinical", "carpet.report"])
+@pytest.mark.parametrize(
+    "modname", ["carpet.score", "carpet.survival", "carpet.clinical", "carpet.report"]
+)
 def test_all_is_sorted_and_complete(modname):
     mod = importlib.import_module(modname)
     assert mod.__all__ == sorted(mod.__all__)
@@ -49,7 +51,16 @@ def test_all_is_sorted_and_complete(modname):
 def test_every_score_declares_its_verification():
     from carpet.score import SCORE_INFOS
 
-    assert set(SCORE_INFOS) == {"ipi", "aaipi", "nccn_ipi", "car_hematotox", "vercellino", "dean", "impi", "voltin"}
+    assert set(SCORE_INFOS) == {
+        "ipi",
+        "aaipi",
+        "nccn_ipi",
+        "car_hematotox",
+        "vercellino",
+        "dean",
+        "impi",
+        "voltin",
+    }
     for info in SCORE_INFOS.values():
         assert info.reference
         assert info.verified == (not info.unverified_rules)
@@ -63,5 +74,7 @@ def test_score_stage_imports_only_core_modules():
         "('carpet.score', 'carpet.core', 'carpet.units', 'carpet.errors', 'carpet.config', 'carpet._version')));"
         "print(bad)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

@@ -188,3 +188,37 @@ def test_cli_cohort_usage_errors(cli, tmp_path):
         "carpet: error [CONFIG_ERROR] CohortConfig.endpoint must be one of ('pfs', 'os'); got 'efs'"
         in res.stderr
     )
+
+
+def test_missing_values_are_complete_case_with_counts():
+    clin, bio = simulate_cohort(80, seed=5)
+    clin.loc[10:19, "ldh_u_per_l"] = np.nan  # 10 patients without LDH -> no IPI
+    bio.loc[:4, "tmtv_ml"] = np.nan
+    cfg = CohortConfig(bootstrap=20, permutations=20)
+    res = run_cohort_analysis(clin, bio, config=cfg)
+    conc = res.concordance.set_index("predictor")
+    assert conc.loc["ipi_points", "n"] == 70 and conc.loc["ipi_points", "n_missing"] == 10
+    assert conc.loc["tmtv_ml", "n"] == 75 and conc.loc["tmtv_ml", "n_missing"] == 5
+    assert len(res.data) == 80  # nobody dropped from the cohort itself
+    assert res.comparisons[0].n == 65  # complete for both TMTV and IPI
+    assert res.cox_multivariable.n == 65
+
+
+def test_select_biomarker_timepoint():
+    from carpet.cli.cohort import select_timepoint
+    from carpet.errors import InputError
+
+    bio = pd.DataFrame(
+        {
+            "patient_id": ["a", "a", "b"],
+            "timepoint": ["baseline", "m1", "baseline"],
+            "tmtv_ml": [1, 2, 3],
+        }
+    )
+    assert select_timepoint(bio, "baseline", "p.csv")["patient_id"].tolist() == ["a", "b"]
+    with pytest.raises(
+        InputError, match=r"p.csv: no row with timepoint 'TD'; found \['baseline', 'm1'\]"
+    ):
+        select_timepoint(bio, "TD", "p.csv")
+    with pytest.raises(InputError, match="has no 'timepoint' column"):
+        select_timepoint(bio.drop(columns="timepoint"), "baseline", "p.csv")

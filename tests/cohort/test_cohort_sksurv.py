@@ -17,7 +17,9 @@ from carpet.survival import cumulative_dynamic_auc, harrell_c, uno_c  # noqa: E4
 
 def _data(rng, n):
     x = rng.normal(size=n).round(1)  # risk ties
-    t = rng.exponential(np.exp(-x) * 10).round(0) + 1  # heavy time ties, events and censorings mixed
+    t = (
+        rng.exponential(np.exp(-x) * 10).round(0) + 1
+    )  # heavy time ties, events and censorings mixed
     e = rng.random(n) < 0.6
     return t, e, x
 
@@ -26,8 +28,12 @@ def test_harrell_uno_and_td_auc_equal_scikit_survival(rng):
     for _ in range(25):
         t, e, x = _data(rng, int(rng.integers(30, 200)))
         y = sksurv_util.Surv.from_arrays(e, t)
-        assert harrell_c(t, e, x) == pytest.approx(sksurv_metrics.concordance_index_censored(e, t, x)[0], abs=1e-12)
-        assert uno_c(t, e, x) == pytest.approx(sksurv_metrics.concordance_index_ipcw(y, y, x)[0], abs=1e-12)
+        assert harrell_c(t, e, x) == pytest.approx(
+            sksurv_metrics.concordance_index_censored(e, t, x)[0], abs=1e-12
+        )
+        assert uno_c(t, e, x) == pytest.approx(
+            sksurv_metrics.concordance_index_ipcw(y, y, x)[0], abs=1e-12
+        )
         tau = float(np.quantile(t, 0.8))
         assert uno_c(t, e, x, tau=tau) == pytest.approx(
             sksurv_metrics.concordance_index_ipcw(y, y, x, tau=tau)[0], abs=1e-12

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["demo_step_cohort", "register", "run_cohort_command"]
+__all__ = ["demo_step_cohort", "register", "run_cohort_command", "select_timepoint"]
 
 
 def run_cohort_command(
@@ -30,6 +30,7 @@ def run_cohort_command(
     predictors: list[str] | None = None,
     simulate: int | None = None,
     simulated_label: bool = False,
+    biomarker_timepoint: str | None = None,
     progress=None,
 ) -> Path:
     """Read (or simulate) the tables, run the analysis and write the report; return report.html.
@@ -78,6 +79,8 @@ def run_cohort_command(
                 code="COHORT_USAGE",
             )
         clin, bio = read_table(clinical), read_biomarkers(biomarkers)
+        if biomarker_timepoint is not None:
+            bio = select_timepoint(bio, biomarker_timepoint, Path(biomarkers).name)
         cfg = CohortConfig(simulated=simulated_label, **kw)
         result = run_cohort_analysis(
             clin,
@@ -97,6 +100,30 @@ def run_cohort_command(
             },
         }
     return write_cohort_report(result, out)
+
+
+def select_timepoint(bio, timepoint: str, name: str):
+    """Rows of the biomarker table at one PET timepoint (e.g. ``baseline``).
+
+    Raises
+    ------
+    carpet.errors.InputError
+        ``NO_TIMEPOINT`` when the table has no ``timepoint`` column or no row at ``timepoint``.
+    """
+    from carpet.errors import InputError
+
+    if "timepoint" not in bio.columns:
+        raise InputError(
+            f"{name}: --biomarker-timepoint {timepoint!r} given but the table has no 'timepoint' column",
+            code="NO_TIMEPOINT",
+        )
+    values = bio["timepoint"].astype(str).str.strip()
+    if not (values == timepoint).any():
+        found = sorted(set(values))
+        raise InputError(
+            f"{name}: no row with timepoint {timepoint!r}; found {found}", code="NO_TIMEPOINT"
+        )
+    return bio[values == timepoint].reset_index(drop=True)
 
 
 def demo_step_cohort(ctx: Any) -> None:
@@ -164,6 +191,13 @@ def register(app: typer.Typer) -> None:
                 help="Label the outputs as SIMULATED (for simulated input tables).",
             ),
         ] = False,
+        biomarker_timepoint: Annotated[
+            str | None,
+            typer.Option(
+                "--biomarker-timepoint",
+                help="Use only biomarker rows of this PET timepoint (e.g. baseline).",
+            ),
+        ] = None,
     ) -> None:
         """Risk scores, survival statistics and a self-contained HTML report for a cohort."""
         from rich.console import Console
@@ -180,6 +214,7 @@ def register(app: typer.Typer) -> None:
             predictors=predictor,
             simulate=simulate,
             simulated_label=simulated_label,
+            biomarker_timepoint=biomarker_timepoint,
             progress=lambda msg: console.log(msg),
         )
         typer.echo(f"report: {path}")

@@ -604,6 +604,8 @@ def prepare_cohort(
                 }
             )
     usable = typed[reason.isna().to_numpy()]
+    if "timepoint" in bio.columns:  # the PET timepoint; the clinical one stays `timepoint`
+        bio = bio.rename(columns={"timepoint": "pet_timepoint"})
     bio_cols = [c for c in bio.columns if c not in typed.columns or c == "patient_id"]
     merged = usable.merge(bio[bio_cols], on="patient_id", how="inner", validate="one_to_one")
     excl = pd.DataFrame(excluded, columns=["patient_id", "table", "reason"])
