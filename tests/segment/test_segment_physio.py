@@ -141,3 +141,16 @@ def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
     (tmp_path / "bad.json").write_text("[1, 2")
     res = cli("analyze", pet, "--units", "suv", "--out", tmp_path / "o2", "--organs", bad, "--no-reference-regions")
     assert res.exit_code == 2 and "ORGAN_NAMES_INVALID" in res.stderr
+
+
+def test_solid_mass_in_the_heart_zone_is_not_myocardium():
+    """A solid left-anterior lower-mediastinal mass, heart without uptake >= 4: kept (shape rule)."""
+    s = make_whole_body_study(spacing_mm=SPACING, fov="thorax", with_ct=False,
+                              lesions=[LesionSpec((35.0, -45.0, -470.0), 16.0, 9.0, "pericardial")])
+    cold_heart = s.suv.array.copy()
+    cold_heart[s.organs.array == ORGAN_LABELS["myocardium"]] = 2.5
+    cold_heart[s.lesion_truth.array > 0] = 9.0
+    r = analyze(s.suv.with_array(cold_heart), config=FAST)
+    assert r.patient["lesion_count"] == 1
+    assert "myocardium" not in {x["organ"] for x in r.patient["physiological_excluded"]["regions"]}
+    assert _truth_hits(s, r.labels.array) == {1}

@@ -10,11 +10,13 @@ Two sources of anatomy, in order of trust:
    base); each preselected region is then judged by where it lies in that frame,
    its size and its shape:
 
-   * brain: the skull vertex is in the field of view (the body narrows to nothing
-     at the top), the region reaches the top 60 mm of the body, the body there is
-     head-sized (≤ 250 mm wide), and it lies well above the lungs when they are seen;
+   * brain: the region reaches the top 60 mm of the body, the body there is
+     head-sized (≤ 250 mm wide), the region covers ≥ 35 % of the body's axial
+     section (a brain fills the head; a neck node does not), and it lies well above
+     the lungs when they are seen;
    * myocardium: lungs in view; centroid in the lower half of the lungs' z range,
-     left of the body midline (−20…+120 mm) and anterior of the body centre;
+     left of the body midline (−20…+120 mm), anterior of the body centre, and
+     shaped as a shell or crescent (convex hull ≥ 1.3 × its volume; tumours are solid);
    * kidneys: lungs in view; centroid 30 mm above to 250 mm below the lung base,
      25–95 mm lateral of the midline (the spleen lies further out), posterior of
      the body centre (> 10 mm);
@@ -29,7 +31,7 @@ candidates in the same zone are kept as lesions.
 
 An organ that is not in the field of view is never removed: without lungs in view
 (head/neck-only or pelvis-only scans) only the brain rule can fire, and it needs
-the vertex in view. A region removed here is recorded in ``excluded`` with its
+a head-sized body section mostly filled by the region. A region removed here is recorded in ``excluded`` with its
 organ code (:data:`EXCLUDED_CODES`) and later growth never enters it.
 """
 
@@ -101,6 +103,7 @@ class BodyFrame:
     centre_x_mm: np.ndarray
     centre_y_mm: np.ndarray
     width_mm: np.ndarray
+    area_mm2: np.ndarray
 
     def at(self, z_mm: float) -> tuple[float, float, float]:
         """Body centre x, y and width (mm) at height z (nearest slice)."""
@@ -119,6 +122,10 @@ class BodyFrame:
         }
 
 
+#: Brain: the region covers at least this fraction of the body's axial section (head).
+_BRAIN_SECTION_FRACTION = 0.35
+#: Myocardium: a shell/crescent, convex-hull volume ≥ this × its volume (solid tumours ≈ 0.6–1.1).
+_MYOCARDIUM_HULL_RATIO = 1.3
 #: CT body and lung thresholds (HU).
 _BODY_HU = -500.0
 _LUNG_HU = -400.0
@@ -239,7 +246,31 @@ def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
     if not axial:
         lung_top = lung_bottom = None
         vertex = False
-    return BodyFrame(axial, top, bottom, vertex, lung_top, lung_bottom, z, cx, cy, width)
+    pixel_mm2 = float(np.linalg.norm(aff[:3, 1]) * np.linalg.norm(aff[:3, 2]))
+    return BodyFrame(axial, top, bottom, vertex, lung_top, lung_bottom, z, cx, cy, width, area * pixel_mm2)
+
+
+def _section_fraction(suv: Volume, idx: np.ndarray, frame: BodyFrame) -> float:
+    """Largest axial section of a region / the body's section at that height."""
+    counts = np.bincount(idx[:, 0])
+    k = int(np.argmax(counts))
+    sp = suv.spacing_mm
+    z = float(suv.index_to_world([[k, 0, 0]])[0, 2])
+    kk = int(np.argmin(np.abs(frame.slice_z_mm - z)))
+    body = float(frame.area_mm2[kk])
+    return float(counts[k] * sp[1] * sp[2] / body) if body > 0 else 0.0
+
+
+def _hull_ratio(points_mm: np.ndarray, volume_ml: float) -> float:
+    """Convex-hull volume of the voxel centres / region volume (≈ 1 solid, ≥ 1.3 shell or crescent)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    if points_mm.shape[0] < 5:
+        return 0.0
+    try:
+        return float(ConvexHull(points_mm).volume / (volume_ml * 1000.0))
+    except QhullError:
+        return 0.0
 
 
 def _narrowing_at_top(area: np.ndarray, order: np.ndarray) -> bool:
@@ -312,8 +343,6 @@ def classify_regions(
     lungs = frame.lung_bottom_z_mm is not None
     if not lungs:
         notes.append("lungs not in the field of view: myocardium, kidney, bladder and ureter rules not applied")
-    if not frame.vertex_in_view:
-        notes.append("skull vertex not in the field of view: brain rule not applied")
     candidates: dict[str, list] = {}
     for i, box in enumerate(boxes):
         if box is None:
@@ -328,14 +357,16 @@ def classify_regions(
         bx, by, bw = frame.at(c[2])
         dx, dy = c[0] - bx, c[1] - by
         organ = None
-        if frame.vertex_in_view and w[:, 2].max() >= frame.top_z_mm - 60.0 and bw <= 250.0 and vol >= 20.0 and (
+        # brain: head-sized body, top of the body, and the region fills much of the head's section
+        if w[:, 2].max() >= frame.top_z_mm - 60.0 and bw <= 250.0 and vol >= 20.0 and (
             not lungs or c[2] > frame.lung_top_z_mm + 80.0
-        ):
+        ) and _section_fraction(suv, idx, frame) >= _BRAIN_SECTION_FRACTION:
             organ = "brain"
         elif lungs:
             lb, lt = frame.lung_bottom_z_mm, frame.lung_top_z_mm
             below = lb - c[2]
-            if (lb - 30.0 <= c[2] <= lb + 0.5 * (lt - lb)) and -20.0 <= dx <= 120.0 and dy < 0.0 and vol <= 800.0:
+            if (lb - 30.0 <= c[2] <= lb + 0.5 * (lt - lb)) and -20.0 <= dx <= 120.0 and dy < 0.0 and vol <= 800.0 \
+                    and _hull_ratio(w, vol) >= _MYOCARDIUM_HULL_RATIO:
                 organ = "myocardium"
             elif -30.0 <= below <= 250.0 and 25.0 <= abs(dx) <= 95.0 and dy > 10.0 and vol <= 600.0:
                 organ = "kidney"
