@@ -405,7 +405,9 @@ class ReferenceConfig:
     liver_hu_range: tuple[float, float] = (-20.0, 150.0)
     blood_hu_range: tuple[float, float] = (-20.0, 120.0)
     soft_tissue_hu_sd_max: float = 60.0
-    search_voxel_mm: float = 4.0
+    search_voxel_mm: float = 8.0  # liver search grid (block averages)
+    mbp_search_voxel_mm: float = 4.0  # MBP search grid, in the slab above the liver
+    mbp_search_height_mm: float = 300.0
     search_cv_max: float = 0.15
     search_cv_relax: float = 1.25
     liver_min_ratio_to_body: float = 1.2

@@ -352,7 +352,7 @@ def measure_voi(
                 "must not include tumour. Choose another centre.",
                 code="VOI_IN_LESION",
             )
-    vals = np.asarray(suv.array, dtype=np.float64)[idx[:, 0], idx[:, 1], idx[:, 2]]
+    vals = np.asarray(suv.array)[idx[:, 0], idx[:, 1], idx[:, 2]].astype(np.float64)
     mean = float(vals.mean())
     sd = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
     cv = sd / mean if mean > 0 else float("inf")
@@ -417,11 +417,30 @@ class _Search:
 
 
 def _block_mean(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
+    """Mean over non-overlapping f0×f1×f2 blocks (trailing partial blocks dropped), float32."""
     s = [n // k * k for n, k in zip(arr.shape, f)]
-    a = np.asarray(arr[: s[0], : s[1], : s[2]], dtype=np.float32)
+    a = np.asarray(arr)[: s[0], : s[1], : s[2]]
     if f == (1, 1, 1):
-        return a
-    return a.reshape(s[0] // f[0], f[0], s[1] // f[1], f[1], s[2] // f[2], f[2]).mean(axis=(1, 3, 5))
+        return np.asarray(a, dtype=np.float32)
+    out = np.zeros((s[0] // f[0], s[1] // f[1], s[2] // f[2]), dtype=np.float32)
+    for i in range(f[0]):
+        for j in range(f[1]):
+            for k in range(f[2]):
+                out += a[i :: f[0], j :: f[1], k :: f[2]]
+    out /= f[0] * f[1] * f[2]
+    return out
+
+
+def _block_any(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
+    """True where any voxel of the block is non-zero."""
+    s = [n // k * k for n, k in zip(arr.shape, f)]
+    a = np.asarray(arr)[: s[0], : s[1], : s[2]] != 0
+    out = np.zeros((s[0] // f[0], s[1] // f[1], s[2] // f[2]), dtype=bool)
+    for i in range(f[0]):
+        for j in range(f[1]):
+            for k in range(f[2]):
+                out |= a[i :: f[0], j :: f[1], k :: f[2]]
+    return out
 
 
 def _block_pick(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
@@ -432,13 +451,44 @@ def _block_pick(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
 _CACHE: dict[str, Any] = {}
 
 
+def _crop_slices(vol: Volume, k0: int, k1: int) -> Volume:
+    aff = np.array(vol.affine, dtype=float)
+    aff[:3, 3] = aff[:3, 3] + aff[:3, 0] * k0
+    return Volume(np.asarray(vol.array)[k0:k1], aff, unit=vol.unit, meta=vol.meta)
+
+
+def _z_slab(
+    suv: Volume, zlo: float, zhi: float, *others: Volume | None
+) -> tuple[Volume, list[Volume | None]] | None:
+    """Crop ``suv`` (and same-grid ``others``) to the axial slices with LPS z in [zlo, zhi]."""
+    d = suv.direction
+    if abs(d[2, 0]) < 0.9:  # slices not axial: no cropping
+        return None
+    ks = np.arange(suv.shape[0])
+    zs = suv.index_to_world(np.stack([ks, np.zeros_like(ks), np.zeros_like(ks)], axis=1))[:, 2]
+    sel = np.flatnonzero((zs >= zlo) & (zs <= zhi))
+    if len(sel) < 3 or len(sel) == suv.shape[0]:
+        return None
+    k0, k1 = int(sel.min()), int(sel.max()) + 1
+    out = []
+    for o in others:
+        out.append(_crop_slices(o, k0, k1) if (o is not None and suv.same_grid_as(o)) else o)
+    return _crop_slices(suv, k0, k1), out
+
+
 def _prepare(
-    suv: Volume, lesions: Volume | None, ct: Volume | None, organs: Volume | None, cfg: ReferenceConfig
+    suv: Volume,
+    lesions: Volume | None,
+    ct: Volume | None,
+    organs: Volume | None,
+    cfg: ReferenceConfig,
+    voxel_mm: float | None = None,
 ) -> _Search:
-    key = (id(suv), id(lesions), id(ct), id(organs), cfg)
+    voxel_mm = cfg.search_voxel_mm if voxel_mm is None else voxel_mm
+    key = (id(suv), id(lesions), id(ct), id(organs), cfg, voxel_mm)
     if _CACHE.get("key") == key and _CACHE.get("refs") == (suv, lesions, ct, organs):
         return _CACHE["value"]
-    f = tuple(max(1, int(cfg.search_voxel_mm // s)) for s in suv.spacing_mm)
+    f = tuple(max(1, int(round(voxel_mm / s))) for s in suv.spacing_mm)
     coarse = _block_mean(suv.array, f)
     aff = np.array(suv.affine, dtype=float)
     aff[:3, 3] = aff[:3, 3] + aff[:3, :3] @ ((np.array(f) - 1) / 2.0)
@@ -471,8 +521,7 @@ def _prepare(
         body = _body_mask_pet(coarse, cfg.body_suv_threshold)
     if lesions is not None:
         suv.check_same_grid(lesions, what="lesion label map")
-        les = np.asarray(lesions.array) > 0
-        les_c = _block_mean(les, f) > 0
+        les_c = _block_any(np.asarray(lesions.array) > 0, f)
     else:
         les_c = np.zeros(grid.shape, dtype=bool)
     org = None
@@ -858,7 +907,14 @@ def place_mbp_voi(
             liver_range_suv=config.liver_range_suv,
             cv_max=config.cv_max,
         )
-    s = _prepare(suv, lesions, ct, organs, config)
+    suv_s, lesions_s, ct_s, organs_s = suv, lesions, ct, organs
+    if liver is not None:
+        # the descending thoracic aorta lies above the liver: search that slab only
+        zlo = liver.center_mm[2] + liver.diameter_mm / 2.0
+        cropped = _z_slab(suv, zlo, zlo + config.mbp_search_height_mm, lesions, ct, organs)
+        if cropped is not None:
+            suv_s, (lesions_s, ct_s, organs_s) = cropped
+    s = _prepare(suv_s, lesions_s, ct_s, organs_s, config, config.mbp_search_voxel_mm)
     r, half = diameter_mm / 2.0, length_mm / 2.0
     margin = max(s.grid.spacing_mm)
     fits = s.fits((diameter_mm, diameter_mm, length_mm), margin)
