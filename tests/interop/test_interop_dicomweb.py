@@ -33,8 +33,6 @@ from carpet.dicomweb import (
 )
 from carpet.errors import CarpetWarning, ConfigError, InputError, RemoteError
 
-pytestmark = pytest.mark.orthanc
-
 
 @pytest.fixture(scope="module")
 def synthetic_pet(tmp_path_factory):
@@ -52,6 +50,7 @@ def synthetic_pet(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- end to end
 @pytest.mark.slow
+@pytest.mark.orthanc
 def test_orthanc_end_to_end_push_pull_analyze_push_back(
     orthanc, orthanc_auth, synthetic_pet, tmp_path, cli  # noqa: F811 - fixtures
 ):
@@ -135,6 +134,7 @@ def _modality(p: Path) -> str:
     return str(pydicom.dcmread(p, stop_before_pixels=True).Modality)
 
 
+@pytest.mark.orthanc
 def test_pull_is_atomic_when_a_series_fails_midway(
     orthanc, orthanc_auth, synthetic_pet, tmp_path, monkeypatch  # noqa: F811 - fixtures
 ):
@@ -171,6 +171,7 @@ def test_pull_is_atomic_when_a_series_fails_midway(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
 
 
+@pytest.mark.orthanc
 def test_unknown_study_and_missing_credentials(orthanc, tmp_path, monkeypatch, cli):  # noqa: F811 - fixture
     monkeypatch.setenv("CARPET_DICOMWEB_CONFIG", str(tmp_path / "none.toml"))
     for var in ("CARPET_DICOMWEB_TOKEN", "CARPET_DICOMWEB_USER", "CARPET_DICOMWEB_PASSWORD"):
@@ -355,6 +356,7 @@ def test_push_refuses_non_dicom_before_sending(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.orthanc
 def test_orthanc_acrin_study_measured_from_dicomweb(
     orthanc, orthanc_auth, shared_data, tmp_path, cli  # noqa: F811 - fixtures
 ):
