@@ -119,6 +119,15 @@ def qpet_score(
 ) -> tuple[float | None, str | None]:
     """qPET value and its Deauville band (``"1-3"``, ``"4"`` or ``"5"``).
 
+    Parameters
+    ----------
+    lesion_suv_peak : float or None
+        SUVpeak of the hottest lesion, g/mL.
+    liver_suv_mean : float or None
+        Liver reference SUVmean, g/mL.
+    ds4_cutoff, ds5_cutoff : float
+        qPET values of the Deauville 3/4 and 4/5 boundaries.
+
     Notes
     -----
     ``qPET = SUVpeak(hottest lesion) / SUVmean(liver)``; band 4 above ``ds4_cutoff``,

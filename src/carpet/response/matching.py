@@ -133,6 +133,11 @@ def residual_uptake(
     -----
     ``residual(b) = max{ SUV_fu(round(A_fu⁻¹ · T⁻¹ · A_bl · v)) : v ∈ V_b }``
     with ``T`` the follow-up → baseline matrix and ``A`` the grid affines.
+
+    References
+    ----------
+    Meignan M et al. Leuk Lymphoma 2009;50:1257 (Deauville scores the sites of initial
+    disease); methods.md §6.1.
     """
     lab = np.asarray(baseline_labels.array)
     idx = np.argwhere(lab > 0)
@@ -220,6 +225,11 @@ def match_lesions(
     -----
     ``distance_mm = ‖c_b − T·c_f‖``; ``delta_suv_max_pct = (SUVmax_f − SUVmax_b) / SUVmax_b × 100``
     (likewise SUVpeak and volume); ``delta_volume_ml = V_f − V_b``.
+
+    References
+    ----------
+    Kuhn HW. Naval Res Logist Q 1955;2:83-97 (optimal assignment). Cheson BD et al.
+    J Clin Oncol 2014;32:3059 (lesion-level response, new lesions).
 
     Examples
     --------

@@ -230,7 +230,13 @@ def register_rigid(
     -----
     Euler 3-D transform, Mattes mutual information (32 bins, ``sampling`` random samples),
     regular-step gradient descent with scales from physical shift, initialised by
-    aligning the centres of mass of the two body outlines.
+    aligning the centres of mass of the two body outlines. ``matrix`` is the inverse of
+    the fitted baseline → follow-up transform ``x ↦ R (x − c) + c + t``.
+
+    References
+    ----------
+    Lowekamp BC et al. Front Neuroinform 2013;7:45 (SimpleITK). Mattes D et al. IEEE Trans
+    Med Imaging 2003;22:120-128 (mutual information).
     """
     import SimpleITK as sitk
 
