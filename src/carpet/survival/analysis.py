@@ -511,6 +511,46 @@ def run_cohort_analysis(
                 )
             except InputError as exc:
                 note(f"cut-off search not possible: {exc}")
+        # --- Cox on dichotomised biomarkers (published cut-offs, and the optimised one)
+        sc = cfg.scores
+        binary = [
+            ("dean_points", f"Dean: MTV > {sc.dean_mtv_ml:g} mL vs not"),
+            ("voltin_mtv_high", f"Voltin: MTV > {sc.voltin_mtv_ml:g} mL vs not"),
+            ("vercellino_points", "Vercellino: per risk factor (0-2)"),
+        ]
+        if cutoff is not None:
+            data["optimal_cutoff_high"] = np.where(
+                data[cp].notna(), (data[cp] > cutoff.cutoff).astype(float), np.nan
+            )
+            binary.append(
+                (
+                    "optimal_cutoff_high",
+                    f"{predictor_label(cp)} > {cutoff.cutoff:.4g} (optimised: optimistic)",
+                )
+            )
+        extra = []
+        for p, unit in binary:
+            if p not in data.columns or data[p].nunique(dropna=True) < 2:
+                continue
+            m = data[p].notna()
+            d = data.loc[m, ["time_months", "event", p]]
+            try:
+                r = fit_cox(
+                    d,
+                    "time_months",
+                    "event",
+                    [p],
+                    units={p: unit},
+                    confidence_level=cfg.confidence_level,
+                )
+            except Exception as exc:  # noqa: BLE001
+                note(f"Cox model for {p!r} failed: {exc}")
+                continue
+            extra.append(
+                r.summary.iloc[0].to_dict() | {"predictor": p, "n": r.n, "n_events": r.n_events}
+            )
+        if extra:
+            cox_uni = pd.concat([cox_uni, pd.DataFrame(extra)], ignore_index=True)
         # --- KM by group
         say("Kaplan–Meier")
         groups = []
