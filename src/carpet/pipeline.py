@@ -407,7 +407,7 @@ def analyze(
     suv_prov = None
     if study is not None and getattr(study, "suv_factors", None) is not None:
         try:
-            suv_prov = study.suv_factors.to_dict()
+            suv_prov = {k: v for k, v in study.suv_factors.to_dict().items() if k != "source"}  # no paths
         except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
             suv_prov = None
     provenance = {
@@ -416,9 +416,10 @@ def analyze(
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "config": to_dict(cfg),
-        "source": str(getattr(study, "source", "")) or None,
+        # the input path is not recorded: exported folders are often named after the patient
+        "source_kind": ("memory" if study is None or not getattr(study, "source", None)
+                        else "nifti" if getattr(study, "series", None) is None else "dicom"),
         "series_instance_uid": getattr(study, "series_instance_uid", None) if study is not None else None,
-        "suv": suv_prov,
         "suv_unit": suv.unit.value,
         "grid": {"shape": list(suv.shape), "spacing_mm": list(sp), "orientation": suv.orientation,
                  "voxel_volume_ml": v_ml},

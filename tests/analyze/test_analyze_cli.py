@@ -155,6 +155,16 @@ def test_acrin_end_to_end(shared_data, tmp_path, cli):
     organs = [x["organ"] for x in patient["physiological_excluded"]["regions"]]
     assert "kidney" in organs and "myocardium" in organs
     assert patient["lesion_count"] == len(table) >= 1
+    assert str(pet) not in (out / "patient.json").read_text()  # input paths are not recorded
+
+
+def test_acrin_nac_series_is_refused(shared_data, tmp_path, cli):
+    nac = shared_data / "acrin-nsclc-fdg-pet-042" / "pet_uncompressed" / "PT_2_PET_NAC_462754"
+    out = tmp_path / "nac"
+    res = cli("analyze", nac, "--out", out)
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "PT_2_PET_NAC_462754" in res.stderr
+    assert not out.exists()
 
 
 def test_percist_with_liver_override_matches_truth(study):
