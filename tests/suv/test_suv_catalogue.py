@@ -746,3 +746,63 @@ def test_start_datetime_on_a_shifted_date_keeps_its_time_of_day():
     assert f.bw_factor == pytest.approx(W * 1000 / d_ref(), rel=1e-12)
     assert "its own date inconsistent" in f.injection_time_source
     assert any("days from the reference" in w for w in f.warnings)
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "reference_ms"),
+    [(1e12, 5.0), (1.0, 1e30), (1.0, -1e30), (-5.0, 100.0)],
+)
+def test_absurd_frame_timing_is_not_used_for_back_computation(duration_ms, reference_ms):
+    """Finite but absurd DS values (a header can hold 1e30) must give a coded refusal, not an overflow."""
+
+    def edit(ds):
+        ds.SeriesTime = "113000"
+        ds.ActualFrameDuration = int(duration_ms) if abs(duration_ms) < 2**31 else 2**31 - 1
+        ds.FrameReferenceTime = f"{reference_ms:g}"
+
+    with pytest.raises(SuvError) as e:
+        factors(series(edit=edit))
+    assert e.value.code == "MISSING_FRAME_DURATION"
+
+
+def test_absurd_values_in_a_hand_built_acquisition():
+    from datetime import date, time
+
+    from carpet.core.acquisition import InstanceRecord, PetAcquisition
+
+    base = dict(
+        series_instance_uid="1",
+        units="BQML",
+        decay_correction="START",
+        corrected_image=("ATTN", "DECY"),
+        radionuclide_total_dose=3.7e8,
+        radionuclide_half_life_s=6586.2,
+        patient_weight=70.0,
+        radiopharmaceutical_start_datetime=datetime(2025, 1, 1, 9),
+        series_date=date(2025, 1, 1),
+        series_time=time(11, 30),
+    )
+    for fd, frt in [
+        (float("nan"), 1.0),
+        (float("inf"), 1.0),
+        (1.0, float("nan")),
+        (1e30, 1.0),
+        (1.0, 1e30),
+    ]:
+        rec = InstanceRecord(
+            sop_instance_uid="a",
+            acquisition_datetime=datetime(2025, 1, 1, 11),
+            frame_duration_ms=fd,
+            frame_reference_time_ms=frt,
+        )
+        with pytest.raises(SuvError) as e:
+            compute_suv_factors(PetAcquisition(**base, instances=(rec,)))
+        assert e.value.code == "MISSING_FRAME_DURATION"
+    rec = InstanceRecord(
+        sop_instance_uid="a",
+        acquisition_datetime=datetime(2025, 1, 1, 11),
+        philips_suv_scale_factor=1e300,
+    )
+    with pytest.raises(SuvError) as e:
+        compute_suv_factors(PetAcquisition(**{**base, "units": "CNTS"}, instances=(rec,)))
+    assert e.value.code == "IMPLAUSIBLE_VALUE" and "(7053,1000)" in str(e.value)

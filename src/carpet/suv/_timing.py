@@ -5,6 +5,7 @@ See the :mod:`carpet.suv` package docstring for the rules.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from carpet.core.acquisition import InstanceRecord, PetAcquisition
@@ -30,6 +31,20 @@ def _instance_datetime(acq: PetAcquisition, rec: InstanceRecord) -> datetime | N
     return None
 
 
+#: Usable frame timing: ActualFrameDuration within [0, 24 h] and |FrameReferenceTime| within
+#: 7 days (ms); anything else is ignored for the back-computation (or refused for NONE).
+MAX_FRAME_DURATION_MS = 24 * 3600 * 1000.0
+MAX_FRAME_REFERENCE_MS = 7 * 24 * 3600 * 1000.0
+
+
+def _usable_duration(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and 0.0 <= value <= MAX_FRAME_DURATION_MS
+
+
+def _usable_reference(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and abs(value) <= MAX_FRAME_REFERENCE_MS
+
+
 def _frame_back_computed(acq: PetAcquisition, half_life_s: float | None) -> list[datetime]:
     """Reference times back-computed from each instance: t_acq + T_ave − FrameReferenceTime.
 
@@ -42,9 +57,9 @@ def _frame_back_computed(acq: PetAcquisition, half_life_s: float | None) -> list
     found = []
     for rec in acq.instances:
         t = _instance_datetime(acq, rec)
-        if t is None or rec.frame_duration_ms is None or rec.frame_reference_time_ms is None:
+        if t is None or not _usable_duration(rec.frame_duration_ms):
             continue
-        if rec.frame_duration_ms < 0:
+        if not _usable_reference(rec.frame_reference_time_ms):
             continue
         t_ave = frame_average_time_s(rec.frame_duration_ms / 1000.0, half_life_s)
         ref = t + timedelta(seconds=t_ave - rec.frame_reference_time_ms / 1000.0)
@@ -109,11 +124,15 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
         if chosen is None and earliest is not None:
             missing = [
                 tag
-                for tag, attr in (
-                    ("ActualFrameDuration (0018,1242)", "frame_duration_ms"),
-                    ("FrameReferenceTime (0054,1300)", "frame_reference_time_ms"),
+                for tag, ok, attr in (
+                    ("ActualFrameDuration (0018,1242)", _usable_duration, "frame_duration_ms"),
+                    (
+                        "FrameReferenceTime (0054,1300)",
+                        _usable_reference,
+                        "frame_reference_time_ms",
+                    ),
                 )
-                if any(getattr(r, attr) is None for r in acq.instances)
+                if any(not ok(getattr(r, attr)) for r in acq.instances)
             ]
             if series is not None:
                 # Post-processed series: the earliest AcquisitionTime of what is left is not reliably the

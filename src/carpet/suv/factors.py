@@ -24,7 +24,13 @@ from carpet.suv._inputs import (
     _sex,
     _weight_kg,
 )
-from carpet.suv._timing import _check_interval, _injection_time, _instance_datetime, _reference_time
+from carpet.suv._timing import (
+    _check_interval,
+    _injection_time,
+    _instance_datetime,
+    _reference_time,
+    _usable_duration,
+)
 from carpet.suv.decay import decay_factor, frame_decay_correction
 from carpet.suv.normalization import (
     BSA_FORMULAS,
@@ -43,6 +49,9 @@ __all__ = ["SuvFactors", "compute_suv_factors", "NORMALIZATIONS", "SUPPORTED_UNI
 SUPPORTED_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 #: ``apply_suv`` normalisations and the Unit each produces.
 NORMALIZATIONS = ("bw", "lbm", "bsa", "ibw")
+#: Plausible Philips private scale factors (SUV or Bq/mL per rescaled count); the
+#: conformance-statement values seen are ~1e-4 (SUV) and ~1 (activity).
+PHILIPS_FACTOR_RANGE = (1e-12, 1e6)
 
 #: Why common unsupported Units cannot be converted (IBSI-SUV manual, "Other units").
 _UNITS_WHY = {
@@ -408,10 +417,14 @@ def compute_suv_factors(
             suvf = [r.philips_suv_scale_factor for r in acq.instances]
             acsf = [r.philips_activity_concentration_scale_factor for r in acq.instances]
             if acq.instances and all(f is not None and f != 0 for f in suvf):
-                if any(f < 0 for f in suvf):  # type: ignore[operator]
+                bad = [
+                    f for f in suvf if not PHILIPS_FACTOR_RANGE[0] <= f <= PHILIPS_FACTOR_RANGE[1]
+                ]  # type: ignore[operator]
+                if bad:
                     raise ctx.refuse(
                         "IMPLAUSIBLE_VALUE",
-                        f"Philips SUV scale factor (7053,1000) is negative {min(suvf)}",  # type: ignore[type-var]
+                        f"Philips SUV scale factor (7053,1000) is {bad[0]!r}; expected within "
+                        f"{list(PHILIPS_FACTOR_RANGE)}",
                         "The series cannot be converted.",
                     )
                 w_b, _, _ = _scanner_normaliser_inputs(ctx, overrides, (weight_kg, height_m, sex))
@@ -421,13 +434,16 @@ def compute_suv_factors(
                 ref_source = "not_needed (Philips SUV scale factor)"
                 k = per_instance[0]
             elif acq.instances and all(f is not None and f != 0 for f in acsf):
-                if any(f < 0 for f in acsf):  # type: ignore[operator]
+                bad = [
+                    f for f in acsf if not PHILIPS_FACTOR_RANGE[0] <= f <= PHILIPS_FACTOR_RANGE[1]
+                ]  # type: ignore[operator]
+                if bad:
                     raise ctx.refuse(
                         "IMPLAUSIBLE_VALUE",
-                        f"Philips activity concentration scale factor (7053,1009) "
-                        f"is negative {min(acsf)}",
+                        f"Philips activity concentration scale factor (7053,1009) is {bad[0]!r}; "
+                        f"expected within {list(PHILIPS_FACTOR_RANGE)}",
                         "The series cannot be converted.",
-                    )  # type: ignore[type-var]
+                    )
                 scales = [float(f) for f in acsf]  # type: ignore[arg-type]
                 method = "CNTS: Philips activity concentration scale factor (7053,1009)"
             else:
@@ -465,12 +481,12 @@ def compute_suv_factors(
                     missing = [
                         u
                         for r, u in zip(acq.instances, uids, strict=True)
-                        if r.frame_duration_ms is None or r.frame_duration_ms < 0
+                        if not _usable_duration(r.frame_duration_ms)
                     ]
                     if not acq.instances or missing:
                         raise ctx.refuse(
                             "MISSING_FRAME_DURATION",
-                            f"{_TAG['FrameDuration']} absent or negative on {len(missing)} of "
+                            f"{_TAG['FrameDuration']} absent, negative or over 24 h on {len(missing)} of "
                             f"{len(acq.instances)} instances; needed for DecayCorrection NONE",
                             "The series cannot be decay-corrected; fix the header.",
                         )
