@@ -68,6 +68,13 @@ def test_response_registration_recovers_the_pose(pair):
     err = np.linalg.norm(reg.followup_to_baseline(POSE.anatomy_to_scanner(pts)) - pts, axis=1)
     assert err.max() < 2.0 and reg.method == "ct"
     assert reg.rotation_deg == pytest.approx(np.degrees(np.arccos((np.trace(POSE.rotation_matrix) - 1) / 2)), abs=0.5)
+    # the residual (body-surface distance) is small after registration and large without it
+    from carpet.response.registration import _fraction, _residual_mm
+
+    assert reg.residual_mm < 3.0
+    fa, fb = _fraction(a.ct, -500.0, 8.0), _fraction(b.ct, -500.0, 8.0)
+    assert _residual_mm(fa, fb, np.eye(4)) > 10.0
+    assert _residual_mm(fa, fb, reg.matrix) == pytest.approx(reg.residual_mm)
 
 
 def test_response_matching_exact_statuses_and_deltas(pair):
