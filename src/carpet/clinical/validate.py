@@ -10,6 +10,7 @@ table only) exclude that patient, and the exclusion is listed with its reason.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 import math
@@ -214,7 +215,7 @@ def _convert(
         return None
     if kind == "date":
         try:
-            return pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
+            return pd.Timestamp(datetime.datetime.fromisoformat(text))
         except (ValueError, TypeError):
             problems.append(
                 TableProblem(table, row, spec.name, text, "not a date; use ISO 8601 YYYY-MM-DD")
@@ -348,7 +349,7 @@ def validate_clinical(
                 first[pid] = line
     # dates
     cols = typed.columns
-    for _, r in typed.iterrows():
+    for r in typed.to_dict("records"):  # much faster than iterrows; same .get access
         line = int(r["_line"])
         inf = r.get("infusion_date") if "infusion_date" in cols else None
         prog = r.get("progression_date") if "progression_date" in cols else None
@@ -417,7 +418,7 @@ def _endpoint(typed: pd.DataFrame, endpoint: str) -> tuple[pd.Series, pd.Series,
     reason = pd.Series([None] * n, index=typed.index, dtype=object)
     dur, ev = f"{endpoint}_months", f"{endpoint}_event"
     cols = typed.columns
-    for idx, r in typed.iterrows():
+    for idx, r in zip(typed.index, typed.to_dict("records"), strict=True):
         if dur in cols and _present(r.get(dur)):
             time[idx] = float(r[dur])
             if ev in cols and _present(r.get(ev)):
