@@ -37,6 +37,7 @@ import numpy as np
 
 from carpet.core.volume import Volume, affine_from_dicom
 from carpet.errors import DicomHeaderError, HeaderWarning, InconsistentSeriesError, InputError
+from carpet.ingest._fasttags import MALFORMED, fast_number, fast_numbers, fast_text, fast_us
 from carpet.ingest.discover import InstanceHeader, SeriesInfo, read_instance_header
 from carpet.units import Unit
 
@@ -73,6 +74,7 @@ def unit_of_series(modality: str, units: str | None) -> Unit:
     if modality.upper() == "CT":
         return Unit.HU
     return _UNIT_MAP.get((units or "").upper(), Unit.UNKNOWN)
+
 
 
 # ---------------------------------------------------------------- per-slice records
@@ -126,13 +128,10 @@ def _number(ds: Any, keyword: str, default: float) -> float:
 
 def _slices_of(h: InstanceHeader, series_uid: str) -> list[_Slice]:
     ds = h.dataset
-    sop = str(ds.get("SOPInstanceUID", ""))
-    inst = ds.get("InstanceNumber")
-    try:
-        inst = int(inst) if inst not in (None, "") else None
-    except (TypeError, ValueError):
-        inst = None
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    sop = fast_text(ds, "SOPInstanceUID")
+    inst_f = fast_number(ds, "InstanceNumber", None)
+    inst = int(inst_f) if inst_f is not None else None
+    n_frames = int(fast_number(ds, "NumberOfFrames", 1) or 1)
     if "PerFrameFunctionalGroupsSequence" in ds:  # enhanced multi-frame
         shared = ds.get("SharedFunctionalGroupsSequence")
         shared = shared[0] if shared else None
@@ -161,25 +160,30 @@ def _slices_of(h: InstanceHeader, series_uid: str) -> list[_Slice]:
             f"{h.path}: multi-frame image ({n_frames} frames) without per-frame functional groups is not supported",
             code="UNSUPPORTED_MULTIFRAME",
         )
-    ipp = _floats(ds.get("ImagePositionPatient"), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
-    iop = _floats(ds.get("ImageOrientationPatient"), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
-    ps = _floats(ds.get("PixelSpacing"), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError) as exc:
+    def numbers(keyword: str) -> Any:
+        v = fast_numbers(ds, keyword)
+        return fast_text(ds, keyword) if v is MALFORMED else v  # malformed: the text goes into the message
+
+    ipp = _floats(numbers("ImagePositionPatient"), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
+    iop = _floats(numbers("ImageOrientationPatient"), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
+    ps = _floats(numbers("PixelSpacing"), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
+    rows, cols = fast_us(ds, "Rows", None), fast_us(ds, "Columns", None)
+    if not rows or not cols:
         raise DicomHeaderError(
             f"{h.path}: Rows/Columns (0028,0010/0011) missing in series {series_uid}",
             code="MISSING_GEOMETRY", tag="(0028,0010)", series_uid=series_uid, path=str(h.path),
-        ) from exc
-    return [_Slice(h, None, ipp, iop, rows, cols, ps, _number(ds, "RescaleSlope", 1.0), _number(ds, "RescaleIntercept", 0.0), sop, inst)]
+        )
+    slope = fast_number(ds, "RescaleSlope", 1.0)
+    intercept = fast_number(ds, "RescaleIntercept", 0.0)
+    return [_Slice(h, None, ipp, iop, rows, cols, ps, slope, intercept, sop, inst)]
 
 
 # ---------------------------------------------------------------- pixel reading
 def _native_dtype(ds: Any) -> np.dtype | None:
-    bits = int(ds.get("BitsAllocated", 0) or 0)
-    stored = int(ds.get("BitsStored", bits) or bits)
-    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+    bits = fast_us(ds, "BitsAllocated", 0) or 0
+    stored = fast_us(ds, "BitsStored", bits) or bits
+    signed = fast_us(ds, "PixelRepresentation", 0) == 1
+    if (fast_us(ds, "SamplesPerPixel", 1) or 1) != 1:
         return None
     if bits == 16 and (stored == 16 or not signed):
         return np.dtype("<i2" if signed else "<u2")
@@ -357,9 +361,17 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
         slices.extend(_slices_of(h, uid))
     warn_list: list[str] = []
 
-    # --- same geometry on every slice
+    # --- same geometry on every slice (vectorised check first; details only on failure)
     ref = slices[0]
-    for s in slices[1:]:
+    iops = np.array([s.iop for s in slices])
+    sizes = np.array([(s.rows, s.cols) for s in slices])
+    spacings = np.array([s.spacing for s in slices])
+    uniform = (
+        np.abs(iops - ref.iop).max() <= ORIENTATION_TOL
+        and np.all(sizes == sizes[0])
+        and np.abs(spacings - ref.spacing).max() <= 1e-4
+    )
+    for s in [] if uniform else slices[1:]:
         problems = []
         if not np.allclose(s.iop, ref.iop, atol=ORIENTATION_TOL):
             problems.append(f"ImageOrientationPatient {list(np.round(s.iop, 5))} vs {list(np.round(ref.iop, 5))}")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from carpet.errors import InputError, NoPetSeriesError
+from carpet.ingest._fasttags import fast_text
 
 __all__ = [
     "Discovery",
@@ -427,7 +428,7 @@ def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) ->
 
     groups: dict[str, list[InstanceHeader]] = {}
     for h in headers:
-        uid = _string(h.dataset, "SeriesInstanceUID")
+        uid = fast_text(h.dataset, "SeriesInstanceUID")
         if not uid:
             problems.append(FileProblem(h.path, "DICOM file without SeriesInstanceUID (0020,000E); ignored"))
             continue
