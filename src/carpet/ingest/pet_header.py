@@ -68,19 +68,27 @@ def _text(value: Any) -> str | None:
     return s or None
 
 
+#: Years accepted in DA/DT values (anything else is recorded as malformed).
+_YEARS = (1850, 2300)
+
+
 def parse_da(value: Any) -> date | None:
     """Parse a DICOM DA (``YYYYMMDD``, also the old ``YYYY.MM.DD``); ``None`` if invalid.
 
     Examples
     --------
-    >>> parse_da("20250102"), parse_da("2025.01.02"), parse_da("2025"), parse_da("")
-    (datetime.date(2025, 1, 2), datetime.date(2025, 1, 2), None, None)
+    >>> parse_da("20250102"), parse_da("2025.01.02"), parse_da("2025"), parse_da(""), parse_da("00010101")
+    (datetime.date(2025, 1, 2), datetime.date(2025, 1, 2), None, None, None)
     """
     s = _text(value)
     if s is None:
         return None
     s = s.replace(".", "").replace("-", "")
     if len(s) != 8 or not s.isdigit():
+        return None
+    if (
+        not _YEARS[0] <= int(s[:4]) <= _YEARS[1]
+    ):  # e.g. 00010101: garbage, and date arithmetic overflows
         return None
     try:
         return date(int(s[:4]), int(s[4:6]), int(s[6:8]))
