@@ -292,9 +292,11 @@ def analyze(
         if not isinstance(organs, Volume):
             raise InputError(f"organs must be a path or a Volume; got {type(organs).__name__}", code="BAD_ORGANS")
         if seg_names is not None:
-            organ_names, organs_source = seg_names, f"DICOM SEG segment labels ({organ_path})"
+            organ_names, organs_source = seg_names, f"DICOM SEG segment labels ({organ_path.name})"
         else:
             organ_names, organs_source = organ_names_for(organs, organ_path)
+            if organ_path is not None and organs_source == str(organ_path.with_name(Path(organs_source).name)):
+                organs_source = Path(organs_source).name  # file name only, no folder (privacy)
         if not organs.same_grid_as(suv):
             from carpet.core.geometry import resample_to
 

@@ -154,3 +154,37 @@ def test_solid_mass_in_the_heart_zone_is_not_myocardium():
     assert r.patient["lesion_count"] == 1
     assert "myocardium" not in {x["organ"] for x in r.patient["physiological_excluded"]["regions"]}
     assert _truth_hits(s, r.labels.array) == {1}
+
+
+def test_organ_map_as_dicom_seg(tmp_path):
+    """Organ segments named in a DICOM SEG on the PET grid (engineer E's reader) drive exclusion."""
+    import pydicom
+
+    from carpet.core.geometry import resample_to
+    from carpet.core.volume import Volume
+    from carpet.errors import HeaderWarning
+    from carpet.export.seg import labels_to_seg
+    from carpet.ingest import read_pet
+    from carpet.synthetic import write_pet_dicom
+    from carpet.units import Unit
+
+    s = make_whole_body_study(spacing_mm=SPACING, fov="thorax", with_ct=False,
+                              lesions=[LesionSpec((-55.0, 20.0, -430.0), 11.0, 7.0, "hilar_right")])
+    files = write_pet_dicom(s, tmp_path / "pet")
+    pet = read_pet(tmp_path / "pet")
+    org = resample_to(s.organs, pet.suv, order=0).array
+    names = {"heart_myocardium": "myocardium", "kidney_left": "kidney_left", "kidney_right": "kidney_right"}
+    lab = np.zeros(org.shape, np.int32)
+    for value, organ in enumerate(names.values(), start=1):
+        lab[org == ORGAN_LABELS[organ]] = value
+    headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    seg = labels_to_seg(Volume(lab, pet.suv.affine, unit=Unit.LABEL), headers, method="organs")
+    for item, name in zip(seg.SegmentSequence, names):
+        item.SegmentLabel = name
+    seg.save_as(tmp_path / "organs.dcm")
+    with pytest.warns(HeaderWarning):
+        r = analyze(pet, organs=tmp_path / "organs.dcm", config=FAST)
+    assert sorted(x["organ"] for x in r.patient["physiological_excluded"]["regions"]) == \
+        ["kidney", "kidney", "myocardium"]
+    assert r.patient["lesion_count"] == 1 and _truth_hits(s, r.labels.array) == {1}
+    assert r.provenance["organs"] == "DICOM SEG segment labels (organs.dcm)"
