@@ -83,21 +83,28 @@ def plain_loop(folders: list[Path], out: Path) -> float:
     return time.perf_counter() - t
 
 
-def bench_imaging(n: int) -> None:
+def bench_imaging(n: int, archive: Path | None = None) -> None:
     from carpet.batch.runner import run_batch
     from carpet.config import BatchConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="carpet-bench-batch-"))
     try:
         t = time.perf_counter()
-        folders = make_archive(tmp / "archive", n)
-        print(f"wrote {n} studies in {time.perf_counter() - t:.1f} s "
-              f"({sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20:.0f} MB)")
+        src = archive if archive is not None else tmp / "archive"
+        marker = src / f".complete-{n}"
+        if marker.exists():
+            folders = [src / f"pat{i // 2:04d}" / f"tp{i % 2}" for i in range(n)]
+            print(f"reusing the {n} studies under {src}")
+        else:
+            folders = make_archive(src, n)
+            marker.write_text("ok\n")
+            print(f"wrote {n} studies in {time.perf_counter() - t:.1f} s "
+                  f"({sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20:.0f} MB)")
         # warm the imports of this process (the batch workers are warmed by the forkserver)
         plain_loop(folders[:1], tmp / "warm")
         t_loop = plain_loop(folders, tmp / "loop")
-        s1 = run_batch(tmp / "archive", tmp / "b1", batch=BatchConfig(workers=1))
-        s2 = run_batch(tmp / "archive", tmp / "b2", batch=BatchConfig(workers=2))
+        s1 = run_batch(src, tmp / "b1", batch=BatchConfig(workers=1))
+        s2 = run_batch(src, tmp / "b2", batch=BatchConfig(workers=2))
         assert s1.done == s2.done == n, (s1, s2)
         t1, t2 = s1.elapsed_s, s2.elapsed_s
         print(f"{'':28s}{'wall s':>10s}{'studies/min':>14s}{'s/study':>10s}")
@@ -107,7 +114,7 @@ def bench_imaging(n: int) -> None:
               f"load average {os.getloadavg()[0]:.1f})")
         print(f"batch overhead per study vs plain loop (1 worker): {100 * (t1 / t_loop - 1):+.1f} % "
               f"({(t1 - t_loop) / n * 1000:+.0f} ms/study; goal <= 10 %)")
-        r = run_batch(tmp / "archive", tmp / "b2", batch=BatchConfig(workers=2))
+        r = run_batch(src, tmp / "b2", batch=BatchConfig(workers=2))
         print(f"rerun of the unchanged batch: {r.computed} recomputed, {r.skipped} skipped in {r.elapsed_s:.2f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -166,9 +173,10 @@ def main() -> None:
     ap.add_argument("--simulated", type=int, default=100_000)
     ap.add_argument("--skip-imaging", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--archive", type=Path, default=None, help="keep/reuse the generated studies here")
     a = ap.parse_args()
     if not a.skip_imaging:
-        bench_imaging(a.studies)
+        bench_imaging(a.studies, a.archive)
     if not a.skip_memory:
         bench_coordinator_memory(a.simulated)
 
