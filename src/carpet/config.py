@@ -414,6 +414,7 @@ class ReferenceConfig:
     mbp_min_ratio_to_body: float = 1.5
     mbp_lung_distance_mm: float = 25.0
     mbp_min_left_of_midline_mm: float = 10.0  # descending aorta lies left of the spine
+    mbp_max_left_of_midline_mm: float = 70.0  # ... and within a few cm of the midline
     mbp_lung_max_ratio: float = 0.4  # PET only: lung-like uptake (< 0.4 x the candidate) nearby
     organ_labels: tuple[tuple[str, int], ...] = (("liver", 5), ("aorta", 52))
 

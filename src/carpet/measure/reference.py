@@ -954,6 +954,7 @@ def place_mbp_voi(
         bright
         & (cv <= _cv_threshold(cv, bright, config))
         & (x > cx + config.mbp_min_left_of_midline_mm)
+        & (x < cx + config.mbp_max_left_of_midline_mm)
         & (y >= cy - 10.0)
     )
     if liver is not None:
