@@ -38,6 +38,7 @@ def make_case(n_lesions: int, shape: tuple[int, int, int], seed: int = 0):
     import pydicom
 
     from carpet.core.volume import Volume
+    from carpet.export.seg import complete_type2
     from carpet.ingest import read_series_volume
     from carpet.synthetic import PetHeaderSpec, write_pet_dicom
     from carpet.units import Unit
@@ -50,7 +51,9 @@ def make_case(n_lesions: int, shape: tuple[int, int, int], seed: int = 0):
         suv, folder / "PT", header=PetHeaderSpec(weight_kg=70.0), per_slice_slope=False
     )
     vol = read_series_volume(files)
-    sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in vol.meta["files"]]
+    # The synthetic writer omits PatientSex (Type 2); plain highdicom needs it, so every
+    # implementation gets the completed headers.
+    sources = complete_type2([pydicom.dcmread(f, stop_before_pixels=True) for f in vol.meta["files"]])
     lab = np.zeros(shape, np.int32)
     kk, jj, ii = np.ogrid[: shape[0], : shape[1], : shape[2]]
     for lid in range(1, n_lesions + 1):
