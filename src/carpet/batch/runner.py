@@ -388,11 +388,13 @@ class _Hasher:
         self.pending.clear()
 
 
-def jobs_from_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Iterator[StudyJob]:
-    """Validate a manifest (all problems at once) then stream its rows as jobs."""
+def jobs_from_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
+                       validate: bool = True) -> Iterator[StudyJob]:
+    """Validate a manifest (all problems at once, unless ``validate=False``) then stream its rows as jobs."""
     from carpet.batch.manifest import iter_manifest, validate_manifest
 
-    validate_manifest(manifest, root=root)
+    if validate:
+        validate_manifest(manifest, root=root)
     for row in iter_manifest(manifest, root=root):
         yield StudyJob(
             study_key=key_of("manifest", row.patient_id, row.timepoint),
@@ -493,15 +495,13 @@ def run_batch(
     batch = batch if batch is not None else BatchConfig()
     task = task if task is not None else analyze_study
     out = Path(os.path.abspath(out_dir))
-    out.mkdir(parents=True, exist_ok=True)
-    studies_dir = out / STUDIES_DIRNAME
-    studies_dir.mkdir(exist_ok=True)
-    _clean_stale(studies_dir)
-
     discovery_problems: list[Any] = []
     if jobs is None:
         if manifest is not None:
-            jobs = jobs_from_manifest(manifest, root=root)
+            from carpet.batch.manifest import validate_manifest
+
+            validate_manifest(manifest, root=root)  # every problem at once, before anything is written
+            jobs = jobs_from_manifest(manifest, root=root, validate=False)
         elif root is not None:
             from carpet.batch.discover import iter_studies
 
@@ -509,6 +509,10 @@ def run_batch(
         else:
             raise ConfigError("carpet batch needs a ROOT folder or a --manifest", code="BATCH_NO_INPUT")
     job_iter = iter(jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    studies_dir = out / STUDIES_DIRNAME
+    studies_dir.mkdir(exist_ok=True)
+    _clean_stale(studies_dir)
 
     params_json, params_hash = params_of(config)
     analysis = to_dict(config)
