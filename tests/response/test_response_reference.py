@@ -129,6 +129,15 @@ def test_reference_on_acrin_is_plausible(shared_data):
         warnings.simplefilter("ignore", QualityWarning)
         liver = place_liver_voi(pet.suv, ct=ct)
         mbp = place_mbp_voi(pet.suv, ct=ct, liver=liver)
-    assert liver.method == "ct"
+    assert liver.method == "ct" and mbp.method == "ct"
     assert 1.3 <= liver.suv_mean <= 3.0 and liver.cv < 0.25
     assert 0.8 <= mbp.suv_mean < liver.suv_mean
+    # right lobe (patient right = -x), descending aorta left of the midline, above the liver
+    assert liver.center_mm[0] < -50 and 10 < mbp.center_mm[0] < 70 and mbp.center_mm[2] > liver.center_mm[2]
+    # PET alone lands in the same organs (within a few cm of the CT-guided centres)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QualityWarning)
+        liver_pet = place_liver_voi(pet.suv)
+        mbp_pet = place_mbp_voi(pet.suv, liver=liver_pet)
+    assert liver_pet.method == "pet" and abs(liver_pet.suv_mean - liver.suv_mean) < 0.2
+    assert np.linalg.norm(np.subtract(mbp_pet.center_mm, mbp.center_mm)) < 40.0
