@@ -201,3 +201,22 @@ def test_measure_cli_export_failure_leaves_no_output(analysed, tmp_path, cli):
         pd.read_csv(dst / "lesions.csv")["lesion_id"].tolist()
         == result.lesions["lesion_id"].tolist()
     )
+
+
+def test_acrin_seg_paired_by_geometry_when_uids_differ(shared_data):
+    """A PET copy whose SOP Instance UIDs differ from the SEG's references: measured, with a warning."""
+    from carpet.errors import HeaderWarning
+    from carpet.ingest import read_pet
+    from carpet.ingest.seg import MaskReference, read_mask
+
+    pet = read_pet(shared_data / ACRIN / "PT_1_PET_AC_081015")
+    seg = shared_data / ACRIN / "SEG_100_PT_Segmentation_504365"
+    exact = read_mask(seg, pet.suv, reference_uids=MaskReference.from_volume(pet.suv), segments=[1])
+    assert exact.pairing == "sop_instance_uid"
+    ref = MaskReference.from_volume(pet.suv)
+    other_copy = MaskReference(ref.study_instance_uid, ref.series_instance_uid,
+                               tuple(f"2.25.{k}" for k in range(len(ref.sop_instance_uids))))
+    with pytest.warns(HeaderWarning, match="do not match the PET instances; paired by frame of reference"):
+        by_geometry = read_mask(seg, pet.suv, reference_uids=other_copy, segments=[1])
+    assert by_geometry.pairing == "geometry"
+    np.testing.assert_array_equal(by_geometry.labels.array, exact.labels.array)
