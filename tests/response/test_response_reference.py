@@ -118,6 +118,7 @@ def test_reference_no_liver_found_is_a_clear_error(study):
     assert e.value.code == "NO_LIVER_VOI"
 
 
+@pytest.mark.slow
 def test_reference_on_acrin_is_plausible(shared_data):
     ingest = pytest.importorskip("carpet.ingest")
     if not hasattr(ingest, "read_pet"):
