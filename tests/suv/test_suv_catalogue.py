@@ -806,3 +806,25 @@ def test_absurd_values_in_a_hand_built_acquisition():
     with pytest.raises(SuvError) as e:
         compute_suv_factors(PetAcquisition(**{**base, "units": "CNTS"}, instances=(rec,)))
     assert e.value.code == "IMPLAUSIBLE_VALUE" and "(7053,1000)" in str(e.value)
+
+
+def test_date_arithmetic_overflow_is_a_coded_refusal():
+    from datetime import date, time
+
+    from carpet.core.acquisition import PetAcquisition
+
+    a = PetAcquisition(
+        series_instance_uid="1",
+        units="BQML",
+        decay_correction="START",
+        corrected_image=("ATTN", "DECY"),
+        radionuclide_total_dose=3.7e8,
+        radionuclide_half_life_s=6586.2,
+        radiopharmaceutical_start_time=time(23, 30),
+        patient_weight=70.0,
+        series_date=date(1, 1, 1),
+        series_time=time(0, 30),
+    )
+    with pytest.raises(SuvError) as e:
+        compute_suv_factors(a)
+    assert e.value.code == "IMPLAUSIBLE_VALUE" and "out of range" in str(e.value)

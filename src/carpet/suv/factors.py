@@ -253,6 +253,26 @@ def compute_suv_factors(
     >>> round(f.bw_factor / (70e3 / (3.7e8 * 2 ** (-3600 / 6586.2))), 12), f.reference_time_source
     (1.0, 'series_datetime')
     """
+    try:
+        return _compute(
+            acquisition, overrides, lbm_formula, bsa_formula, reference_time_tolerance_s
+        )
+    except OverflowError as exc:  # date/time arithmetic on absurd (but parseable) header values
+        raise SuvError(
+            f"SUV refused for series {acquisition.series_instance_uid} ({acquisition.source}): date/time "
+            f"arithmetic out of range ({exc}); the header times are implausible. Check the dates and times.",
+            code="IMPLAUSIBLE_VALUE",
+        ) from exc
+
+
+def _compute(
+    acquisition: PetAcquisition,
+    overrides: SuvOverrides | None,
+    lbm_formula: str,
+    bsa_formula: str,
+    reference_time_tolerance_s: float,
+) -> SuvFactors:
+    """Body of :func:`compute_suv_factors` (see there)."""
     if lbm_formula not in LBM_FORMULAS:
         raise ConfigError(
             f"lbm_formula must be one of {LBM_FORMULAS}; got {lbm_formula!r}",
