@@ -29,7 +29,9 @@ Decision rules (methods.md §1.2–1.5)
   re-processed series start later, IBSI DRO_3_2). When SeriesTime is after the
   acquisition and none of these is usable the series is refused
   (MISSING_FRAME_DURATION, an IBSI error case); the earliest acquisition (QIBA
-  option 3, warning) is used only when SeriesDate/Time is absent. A warning is
+  option 3, warning) is used only when SeriesDate/Time is absent, or when all
+  instances share one AcquisitionTime with per-bed FrameReferenceTime (GE
+  multi-bed convention: that time is the scan start; no back-computation then). A warning is
   recorded when the chosen time and the frame back-computed one differ by more
   than 60 s (``SuvConfig.reference_time_tolerance_s``).
 * **Already-SUV images** (GML, CM2ML, Philips SUV scale factor): the scanner's
