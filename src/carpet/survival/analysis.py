@@ -478,7 +478,7 @@ def run_cohort_analysis(
                     "time_months",
                     "event",
                     [col, ref],
-                    units={col: unit, ref: f"1 point of {ref}"},
+                    units={col: unit, ref: f"1 point of {predictor_label(ref)}"},
                     confidence_level=cfg.confidence_level,
                 )
             except Exception as exc:  # noqa: BLE001
