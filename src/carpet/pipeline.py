@@ -318,7 +318,9 @@ def analyze(
             frame = body_frame(suv, ct=ct)
         physio, notes = classify_regions(suv, regions, frame=frame, organs=organs, organ_names=organ_names)
     timings["physio_s"] = time.perf_counter() - t
+    t = time.perf_counter()
     seeds_all = seeds_from_regions(arr, regions)
+    timings["seeds_s"] = time.perf_counter() - t
     excluded = np.zeros(arr.shape, np.uint8)
     for rid, organ in physio.items():
         sd = seeds_all[rid]
@@ -375,8 +377,9 @@ def analyze(
     )
     t = time.perf_counter()
     forbidden = excluded != 0 if physio else None
+    grown_boxes: dict = {}
     labels, thresholds = grow_lesions(arr, seeds, method=cfg.method, params=params, spacing_mm=sp,
-                                      forbidden=forbidden)
+                                      forbidden=forbidden, boxes_out=grown_boxes)
     del forbidden
     timings["segment_s"] = time.perf_counter() - t
     auto = Segmentation(labels, excluded, seeds, cfg.method, thresholds, {i: cfg.method for i in seeds},
@@ -388,7 +391,7 @@ def analyze(
         seg, effects = apply_edits(auto, actions, suv=suv, params=params)
         timings["edits_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    boxes = lesion_boxes(seg.labels)
+    boxes = lesion_boxes(seg.labels) if actions else grown_boxes  # boxes enclose each lesion
     table = measure_lesions(suv, Volume(seg.labels, suv.affine, unit=Unit.LABEL), boxes=boxes,
                             peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center)
     if len(table):
@@ -404,7 +407,11 @@ def analyze(
     metrics["tlr"] = (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
     if liver is not None:
         warn.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(warn))
-    counts = np.bincount(seg.excluded.ravel(), minlength=256) if physio or seg.removed else np.zeros(256, np.int64)
+    if physio or seg.removed:
+        ex = seg.excluded
+        counts = np.bincount(ex[ex != 0], minlength=256)
+    else:
+        counts = np.zeros(256, np.int64)
     excluded_summary = {organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]}
     suv_prov = None
     if study is not None and getattr(study, "suv_factors", None) is not None:

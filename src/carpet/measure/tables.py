@@ -40,8 +40,10 @@ def _check_inputs(suv: Volume, labels: Volume) -> None:
 
 def lesion_boxes(labels: np.ndarray) -> dict[int, tuple[slice, slice, slice]]:
     """Bounding box (slices) of every non-zero label id present."""
+    from scipy import ndimage
+
     boxes = {}
-    for i, sl in enumerate(__import__("scipy.ndimage", fromlist=["find_objects"]).find_objects(labels)):
+    for i, sl in enumerate(ndimage.find_objects(labels)):
         if sl is not None:
             boxes[i + 1] = sl
     return boxes
@@ -89,7 +91,8 @@ def measure_lesions(
     lesion_ids : list of int, optional
         Only measure these ids (re-measuring an edited lesion); default all.
     boxes : dict, optional
-        Precomputed bounding boxes (id -> slices) to skip a scan of the label map.
+        Precomputed boxes (id -> slices) enclosing each lesion (need not be tight), to
+        skip a scan of the whole label map.
     peak_volume_ml : float
         SUVpeak sphere volume, mL (1.0).
     peak_center : {"any_voxel_in_lesion", "max_voxel"}

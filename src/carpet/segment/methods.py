@@ -223,6 +223,7 @@ def grow_lesions(
     spacing_mm: tuple[float, float, float],
     forbidden: np.ndarray | None = None,
     occupied: np.ndarray | None = None,
+    boxes_out: dict | None = None,
 ) -> tuple[np.ndarray, dict[int, float]]:
     """Segment every seed with ``method``; return the label map and thresholds used.
 
@@ -243,6 +244,8 @@ def grow_lesions(
     occupied : ndarray of int, optional
         Existing label map; its non-zero voxels are neither taken nor changed
         (used when adding lesions); the result is written into a copy of it.
+    boxes_out : dict, optional
+        Filled with id -> bounding box (slices) enclosing each grown lesion.
 
     Returns
     -------
@@ -267,6 +270,8 @@ def grow_lesions(
         if not m.any():
             continue
         cands[lid] = (box, m)
+        if boxes_out is not None:
+            boxes_out[lid] = box
         if claims is not None:
             c = claims[box]
             c[m] = np.minimum(c[m], 254) + 1
