@@ -238,3 +238,14 @@ def test_compute_scores_adds_columns_and_reports_skips():
     assert set(skipped) == {"nccn_ipi", "car_hematotox"}
     assert "extranodal_site_list" in skipped["nccn_ipi"]
     assert "ipi_points" not in t.columns  # input not modified
+
+
+def test_impi_within_cohort_ranking():
+    from carpet.score import rank_impi_in_cohort
+
+    groups = rank_impi_in_cohort(np.arange(10.0))
+    assert groups.count("highest 10 %") == 1 and groups[9] == "highest 10 %"
+    assert groups[6:9] == ["intermediate 30 %"] * 3
+    assert groups[:6] == ["lowest 60 %"] * 6
+    # ties share a group; missing stays missing
+    assert rank_impi_in_cohort([1.0, 1.0, np.nan]) == ["highest 10 %", "highest 10 %", None]

@@ -180,7 +180,7 @@ def test_all_problems_reported_at_once():
         "c.csv row 3, column 'ecog', value '7': impossible value: expected 0-4",
         "b.csv row 2, column 'tmtv_ml', value '-3': impossible value: must be >= 0",
         "b.csv row 3, column 'patient_id', value 'P1': duplicate patient id (also on row 2); keep one baseline "
-        "row per patient",
+        "row per patient (carpet cohort --biomarker-timepoint selects one timepoint)",
         "b.csv row 3, column 'tmtv_ml', value 'x': not a number",
     ]
     assert exc.value.code == "TABLE_INVALID"

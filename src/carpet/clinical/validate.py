@@ -501,7 +501,8 @@ def _validate_biomarkers(bio: pd.DataFrame, table: str) -> tuple[pd.DataFrame, l
                     line,
                     "patient_id",
                     pid,
-                    f"duplicate patient id (also on row {first[pid]}); keep one baseline row per patient",
+                    f"duplicate patient id (also on row {first[pid]}); keep one baseline row per patient "
+                    "(carpet cohort --biomarker-timepoint selects one timepoint)",
                 )
             )
         else:

@@ -190,6 +190,8 @@ def render_cohort_html(result: CohortResult) -> str:
         if g.trend:
             ptxt.append(f"trend {_p(g.trend.p_value)}".replace("&lt;", "<"))
         title = f"{ep} by {g.grouping.replace('_', ' ')}"
+        if g.grouping == "impi_cohort_group":
+            title += " (ranked within this cohort; published IMPI cut-offs are unverified)"
         if g.grouping == "optimal_cutoff_group" and result.cutoff:
             title += f" ({predictor_label(cfg.cutoff_predictor)} > {result.cutoff.cutoff:.3g}; optimised, optimistic)"
         add(f"<h3>{html.escape(title)}</h3>")

@@ -15,7 +15,7 @@ from carpet.score._base import ScoreInfo
 from carpet.score.aaipi import compute_aaipi
 from carpet.score.car_hematotox import compute_car_hematotox
 from carpet.score.dean import compute_dean
-from carpet.score.impi import compute_impi
+from carpet.score.impi import compute_impi, rank_impi_in_cohort
 from carpet.score.ipi import compute_ipi
 from carpet.score.nccn_ipi import compute_nccn_ipi, count_nccn_sites
 from carpet.score.vercellino import compute_vercellino
@@ -34,6 +34,7 @@ __all__ = [
     "compute_vercellino",
     "compute_voltin",
     "count_nccn_sites",
+    "rank_impi_in_cohort",
 ]
 
 #: Provenance of every score, by column prefix.
@@ -142,6 +143,8 @@ def compute_scores(
             out["tmtv_ml"], out["age_years"], out["ann_arbor_stage"], knot_ml=cfg.impi_knot_ml
         ),
     )
+    if "impi_lp" in out.columns:
+        out["impi_cohort_group"] = rank_impi_in_cohort(out["impi_lp"])
     add(
         "voltin",
         ("tmtv_ml", "suv_max"),

@@ -15,7 +15,7 @@ import pandas as pd
 from carpet.config import ScoreConfig
 from carpet.score._base import ScoreInfo, as_float_array, broadcast
 
-__all__ = ["IMPI_COEFFICIENTS", "INFO", "compute_impi"]
+__all__ = ["IMPI_COEFFICIENTS", "INFO", "compute_impi", "rank_impi_in_cohort"]
 
 _DEFAULTS = ScoreConfig()
 
@@ -98,3 +98,50 @@ def compute_impi(
         )
     lp[np.isnan(mtv) | np.isnan(age) | np.isnan(stage)] = np.nan
     return pd.DataFrame({"impi_lp": lp})
+
+
+def rank_impi_in_cohort(impi_lp) -> list[str | None]:
+    """Group patients by their IMPI rank within this cohort: highest 10 %, next 30 %, lowest 60 %.
+
+    Parameters
+    ----------
+    impi_lp : array-like of shape (n,)
+        IMPI linear predictors (NaN = missing).
+
+    Returns
+    -------
+    list of str or None
+        Group per patient (``None`` where the LP is missing).
+
+    Notes
+    -----
+    The published IMPI risk groups are the 10 % highest, 30 % intermediate and 60 % lowest
+    risk [C], but their LP cut-offs are [U]; until verified, carpet ranks patients *within the
+    analysed cohort* (methods.md §3.1): a patient is in the top group if fewer than 10 % of
+    the cohort have a higher LP (ties share the group). This is not the published
+    calibration and is labelled so in reports.
+
+    References
+    ----------
+    Mikhaeel NG et al. J Clin Oncol 2022;40(21):2352-2360.
+
+    Examples
+    --------
+    >>> rank_impi_in_cohort(list(range(10)))[-1], rank_impi_in_cohort(list(range(10)))[0]
+    ('highest 10 %', 'lowest 60 %')
+    """
+    lp = np.asarray(impi_lp, dtype=float)
+    ok = ~np.isnan(lp)
+    out: list[str | None] = [None] * lp.size
+    vals = lp[ok]
+    if vals.size == 0:
+        return out
+    for k in np.flatnonzero(ok):
+        frac_higher = np.mean(vals > lp[k])
+        if frac_higher < 0.10:
+            out[k] = "highest 10 %"
+        elif frac_higher < 0.40:
+            out[k] = "intermediate 30 %"
+        else:
+            out[k] = "lowest 60 %"
+    return out

@@ -52,6 +52,7 @@ KM_GROUPINGS: dict[str, tuple[str, ...]] = {
     "vercellino_group": ("0 factors", "1 factor", "2 factors"),
     "car_hematotox_group": ("low", "high"),
     "nccn_ipi_group": ("low", "low-intermediate", "high-intermediate", "high"),
+    "impi_cohort_group": ("lowest 60 %", "intermediate 30 %", "highest 10 %"),
 }
 
 _LABELS = {
