@@ -86,6 +86,10 @@ class SuvConfig:
     reference_time_tolerance_s : float
         Warn when the reference time used and the frame back-computed one differ
         by more than this, s (methods.md §1.2: 60 s suggested).
+    fdg_uptake_window_min : tuple of float
+        For ¹⁸F, warn when the injection-to-reference interval is outside this
+        window, min (EANM FDG PET/CT guideline v2.0, Boellaard et al. EJNMMI
+        2015;42:328: 60 min, 55–75 min acceptable). A warning, never a refusal.
 
     Examples
     --------
@@ -100,8 +104,14 @@ class SuvConfig:
     lbm_formula: str = "janma"
     bsa_formula: str = "dubois"
     reference_time_tolerance_s: float = 60.0
+    fdg_uptake_window_min: tuple[float, float] = (55.0, 75.0)
 
     def __post_init__(self) -> None:
+        lo, hi = (float(v) for v in self.fdg_uptake_window_min)
+        if not 0 <= lo < hi:
+            raise ConfigError("SuvConfig.fdg_uptake_window_min must be (low, high) min with 0 <= low < high; got "
+                              f"{self.fdg_uptake_window_min!r}", code="INVALID_PARAMETER")
+        object.__setattr__(self, "fdg_uptake_window_min", (lo, hi))
         if self.lbm_formula not in LBM_FORMULAS:
             raise ConfigError(f"SuvConfig.lbm_formula must be one of {LBM_FORMULAS}; got {self.lbm_formula!r}",
                               code="INVALID_PARAMETER")

@@ -48,7 +48,9 @@ def test_acrin_ge_private_date_trap(ac):
     ).days == 23  # mixing them = 23-day decay
     f = compute_suv_factors(ac)
     assert f.decay_interval_s == pytest.approx(9527.0)  # 07:21:00 -> 09:59:47, not 23 days
-    assert f.warnings == ()  # GE multi-bed FrameReferenceTime is not mistaken for a timing conflict
+    # GE multi-bed FrameReferenceTime is not mistaken for a timing conflict; the only warning is the
+    # long uptake (159 min, outside EANM's 55-75 min)
+    assert len(f.warnings) == 1 and "uptake time 159 min" in f.warnings[0]
     # Same header as if post-processed (SeriesTime after AcquisitionTime): the GE private time is the QIBA
     # next choice, but it must be rejected for its shifted date.
     later = (ac.series_datetime + timedelta(hours=1)).time()

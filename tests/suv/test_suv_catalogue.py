@@ -828,3 +828,22 @@ def test_date_arithmetic_overflow_is_a_coded_refusal():
     with pytest.raises(SuvError) as e:
         compute_suv_factors(a)
     assert e.value.code == "IMPLAUSIBLE_VALUE" and "out of range" in str(e.value)
+
+
+def test_fdg_uptake_time_outside_eanm_window_is_warned():
+    assert not any("uptake time" in w for w in factors(series()).warnings)  # 60 min
+    late = factors(
+        series(
+            edit=lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101083000")
+        )
+    )
+    assert any(
+        "uptake time 150 min is outside the EANM window 55-75 min" in w for w in late.warnings
+    )
+    custom = factors(
+        series(
+            edit=lambda ds: setattr(rp(ds), "RadiopharmaceuticalStartDateTime", "20250101083000")
+        ),
+        fdg_uptake_window_min=(30.0, 180.0),
+    )
+    assert not any("uptake time" in w for w in custom.warnings)

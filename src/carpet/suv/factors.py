@@ -6,6 +6,7 @@ of refusal codes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +50,8 @@ __all__ = ["SuvFactors", "compute_suv_factors", "NORMALIZATIONS", "SUPPORTED_UNI
 SUPPORTED_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 #: ``apply_suv`` normalisations and the Unit each produces.
 NORMALIZATIONS = ("bw", "lbm", "bsa", "ibw")
+#: F-18 half-life (s) used to recognise FDG-like series for the uptake-time check.
+F18_HALF_LIFE_S = 6586.2
 #: Plausible Philips private scale factors (SUV or Bq/mL per rescaled count); the
 #: conformance-statement values seen are ~1e-4 (SUV) and ~1 (activity).
 PHILIPS_FACTOR_RANGE = (1e-12, 1e6)
@@ -193,6 +196,7 @@ def compute_suv_factors(
     lbm_formula: str = SuvConfig.lbm_formula,
     bsa_formula: str = SuvConfig.bsa_formula,
     reference_time_tolerance_s: float = SuvConfig.reference_time_tolerance_s,
+    fdg_uptake_window_min: tuple[float, float] = SuvConfig.fdg_uptake_window_min,
 ) -> SuvFactors:
     """Compute SUVbw, SUL, SUVbsa and SUVibw factors of a PET series, or refuse.
 
@@ -211,6 +215,9 @@ def compute_suv_factors(
     reference_time_tolerance_s : float
         Warn when the chosen reference time and the frame back-computed one
         differ by more than this, s.
+    fdg_uptake_window_min : tuple of float
+        For F-18, warn when the uptake time (injection to reference) is outside this
+        window, min (EANM: 55-75).
 
     Returns
     -------
@@ -254,15 +261,27 @@ def compute_suv_factors(
     (1.0, 'series_datetime')
     """
     try:
-        return _compute(
-            acquisition, overrides, lbm_formula, bsa_formula, reference_time_tolerance_s
-        )
+        f = _compute(acquisition, overrides, lbm_formula, bsa_formula, reference_time_tolerance_s)
     except OverflowError as exc:  # date/time arithmetic on absurd (but parseable) header values
         raise SuvError(
             f"SUV refused for series {acquisition.series_instance_uid} ({acquisition.source}): date/time "
             f"arithmetic out of range ({exc}); the header times are implausible. Check the dates and times.",
             code="IMPLAUSIBLE_VALUE",
         ) from exc
+    hl, dt_s = f.half_life_s_used, f.decay_interval_s
+    lo, hi = fdg_uptake_window_min
+    if (
+        hl is not None
+        and dt_s is not None
+        and abs(hl - F18_HALF_LIFE_S) < 60.0
+        and not lo <= dt_s / 60.0 <= hi
+    ):
+        warning = (
+            f"uptake time {dt_s / 60.0:.0f} min is outside the EANM window {lo:g}-{hi:g} min for F-18: "
+            "SUVs are not comparable with standard-protocol scans"
+        )
+        f = dataclasses.replace(f, warnings=(*f.warnings, warning))
+    return f
 
 
 def _compute(
