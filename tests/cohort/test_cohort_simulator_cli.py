@@ -222,3 +222,27 @@ def test_select_biomarker_timepoint():
         select_timepoint(bio, "TD", "p.csv")
     with pytest.raises(InputError, match="has no 'timepoint' column"):
         select_timepoint(bio.drop(columns="timepoint"), "baseline", "p.csv")
+
+
+@pytest.mark.slow
+def test_demo_step_writes_simulated_cohort_report(tmp_path):
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from carpet.cli.cohort import demo_step_cohort
+
+    buf = io.StringIO()
+    ctx = SimpleNamespace(
+        out_dir=tmp_path,
+        seed=0,
+        results={},
+        console=Console(file=buf),
+        header=lambda title: buf.write(title + "\n"),
+    )
+    demo_step_cohort(ctx)
+    report = ctx.results["cohort_report"]
+    assert report == tmp_path / "cohort" / "report.html" and report.is_file()
+    assert f"cohort report: {report}" in buf.getvalue().replace("\n", "")
+    assert json.loads((tmp_path / "cohort" / "results.json").read_text())["simulated"] is True

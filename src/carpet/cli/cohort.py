@@ -133,8 +133,8 @@ def demo_step_cohort(ctx: Any) -> None:
         out=Path(ctx.out_dir) / "cohort",
         simulate=111,
         seed=ctx.seed,
-        bootstrap=500,
-        permutations=1000,
+        bootstrap=200,
+        permutations=500,
     )
     ctx.console.print(
         "SIMULATED cohort of 111 patients (no real patient data exists for this demo)"
