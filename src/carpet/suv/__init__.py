@@ -44,7 +44,8 @@ Decision rules (methods.md §1.2–1.5)
   same way, by its time of day (warned). Time-only injection for nuclides with
   T½ > 10 h (⁸⁹Zr, ¹²⁴I) is refused: uptake may exceed 24 h.
 * **Plausibility**: dose < 1e4 → MBq; weight > 1000 → g; PatientSize in (100, 260)
-  → cm; each decision is a warning in the provenance.
+  → cm; each decision is a warning in the provenance. For ¹⁸F an uptake time outside
+  the EANM 55–75 min window is warned (``SuvConfig.fdg_uptake_window_min``).
 * **Sex 'O'**: LBM and IBW are the mean of the male and female values (IBSI-SUV
   manual suggestion), with a warning. Missing sex: SUL/SUVibw are ``None`` (or
   MISSING_SEX when the Units require them).
