@@ -62,18 +62,16 @@ def bench_500(spacing_mm: float) -> None:
     rng = np.random.default_rng(5)
     suv = np.full(shape, 0.7, np.float32)
     labels = np.zeros(shape, np.int32)
-    grid = 9  # one lesion per cell of a regular grid, random radius 2-4 voxels
-    centres = []
-    for kk in range(4, shape[0] - 4, max(1, (shape[0] - 8) // 50)):
-        for jj in range(6, shape[1] - 6, grid * 4):
-            for ii in range(6, shape[2] - 6, grid * 3):
-                centres.append((kk, jj, ii))
-    centres = centres[:500]
-    k, j, i = np.ogrid[-4:5, -4:5, -4:5]
+    # one lesion per cell of a regular grid, radius 3-6 voxels (0.9-7 mL at 2 mm, ~3 mL on average)
+    step = 15
+    centres = [(kk, jj, ii) for kk in range(8, shape[0] - 8, step) for jj in range(8, shape[1] - 8, step)
+               for ii in range(8, shape[2] - 8, step)]
+    centres = [centres[n] for n in rng.choice(len(centres), 500, replace=False)]
+    k, j, i = np.ogrid[-6:7, -6:7, -6:7]
     for lid, (a, b, c) in enumerate(centres, start=1):
-        r = rng.uniform(2.0, 4.0)
+        r = rng.uniform(3.0, 6.0)
         ball = (k * k + j * j + i * i) <= r * r
-        sl = (slice(a - 4, a + 5), slice(b - 4, b + 5), slice(c - 4, c + 5))
+        sl = (slice(a - 6, a + 7), slice(b - 6, b + 7), slice(c - 6, c + 7))
         labels[sl][ball] = lid
         suv[sl][ball] = rng.uniform(5, 20)
     aff = np.diag([spacing_mm, spacing_mm, spacing_mm, 1.0])
