@@ -207,3 +207,22 @@ def test_nifti_needs_units(tmp_path, phantom):
     assert exc.value.code == "NIFTI_UNITS_REQUIRED" and "--units suv" in str(exc.value)
     pet = read_pet(p, units="suv")
     assert np.array_equal(pet.suv.array, phantom.suv.array) and pet.suv.same_grid_as(phantom.suv)
+
+
+def test_truncated_compressed_file_is_listed(phantom, tmp_path):
+    from pydicom.uid import JPEGLSLossless
+
+    files = write_pet_dicom(phantom, tmp_path, transfer_syntax=JPEGLSLossless)
+    data = files[4].read_bytes()
+    files[4].write_bytes(data[: len(data) - 40])
+    d = discover(tmp_path)
+    assert [p.path for p in d.problems] == [files[4]] and "truncated" in d.problems[0].reason
+
+
+def test_image_without_pixel_data_is_listed(series):
+    folder, files = series
+    ds = pydicom.dcmread(files[6])
+    del ds.PixelData
+    ds.save_as(files[6])
+    d = discover(folder)
+    assert [p.path for p in d.problems] == [files[6]] and "without PixelData" in d.problems[0].reason

@@ -295,6 +295,20 @@ def _pixel_location(fp: Any, tell: int, size: int, explicit_vr: bool) -> tuple[i
     return offset, length
 
 
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+_SEQ_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def _has_sequence_delimiter(fp: Any, size: int, *, tail_bytes: int = 65536) -> bool:
+    """True if the encapsulated PixelData's Sequence Delimitation Item is in the file's tail.
+
+    Encapsulated pixel data is the last element (before optional trailing padding), so a
+    file cut short loses its final (FFFE,E0DD) item.
+    """
+    fp.seek(max(0, size - tail_bytes))
+    return _SEQ_DELIMITER in fp.read()
+
+
 def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
     """Read one file's DICOM header and locate its pixel data.
 
@@ -337,8 +351,11 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
             if not ts:
                 ts = "1.2.840.10008.1.2"  # raw dataset without meta: implicit VR LE
             offset = length = None
+            encapsulated_complete = True
             if ts in _NATIVE_SYNTAXES and tell < size:
                 offset, length = _pixel_location(fp, tell, size, explicit_vr=(ts == "1.2.840.10008.1.2.1"))
+            elif tell < size and ts not in _NATIVE_SYNTAXES and ts != _DEFLATED:
+                encapsulated_complete = _has_sequence_delimiter(fp, size)
     except InputError:
         raise
     except OSError as exc:
@@ -348,12 +365,21 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
     sop_class = str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", "")) if meta is not None else str(ds.get("SOPClassUID", ""))
     if sop_class == _DICOMDIR_SOP or "DirectoryRecordSequence" in ds:
         raise InputError(f"{path}: DICOMDIR index file (not an image)", code="DICOMDIR")
+    if tell >= size and ts != _DEFLATED and _SOP_KIND.get(sop_class) in ("PT", "CT"):
+        raise InputError(f"{path}: truncated file: an image without PixelData (7FE0,0010)", code="TRUNCATED_FILE")
+    if not encapsulated_complete:
+        raise InputError(
+            f"{path}: truncated file: the compressed PixelData has no end (sequence delimiter missing)",
+            code="TRUNCATED_FILE",
+        )
     if offset is not None and length is not None and offset + length > size:
         raise InputError(
             f"{path}: truncated file: PixelData says {length} bytes but only {max(size - offset, 0)} are present",
             code="TRUNCATED_FILE",
         )
-    return InstanceHeader(path, ds, ts, offset, length, tell if tell < size else None)
+    # (deflated files are parsed from an inflated copy: file offsets do not apply)
+    element_offset = tell if tell < size and ts != _DEFLATED else None
+    return InstanceHeader(path, ds, ts, offset, length, element_offset)
 
 
 def _string(ds: Any, keyword: str) -> str:
