@@ -38,7 +38,10 @@ def _lesions(n: int, seed: int):
     while len(out) < n:
         x, y, z = rng.uniform(-140, 140), rng.uniform(-70, 60), rng.uniform(-860, -230)
         r = float(rng.uniform(5.0, 14.0))
-        if any(np.linalg.norm(np.subtract((x, y, z), le.center_mm)) < r + le.radius_mm + 4 for le in out):
+        if any(
+            np.linalg.norm(np.subtract((x, y, z), le.center_mm)) < r + le.radius_mm + 4
+            for le in out
+        ):
             continue
         out.append(LesionSpec((x, y, z), r, float(rng.uniform(5.0, 25.0)), f"bench{len(out)}"))
     return out
@@ -64,8 +67,12 @@ def bench_500(spacing_mm: float) -> None:
     labels = np.zeros(shape, np.int32)
     # one lesion per cell of a regular grid, radius 3-6 voxels (0.9-7 mL at 2 mm, ~3 mL on average)
     step = 15
-    centres = [(kk, jj, ii) for kk in range(8, shape[0] - 8, step) for jj in range(8, shape[1] - 8, step)
-               for ii in range(8, shape[2] - 8, step)]
+    centres = [
+        (kk, jj, ii)
+        for kk in range(8, shape[0] - 8, step)
+        for jj in range(8, shape[1] - 8, step)
+        for ii in range(8, shape[2] - 8, step)
+    ]
     centres = [centres[n] for n in rng.choice(len(centres), 500, replace=False)]
     k, j, i = np.ogrid[-6:7, -6:7, -6:7]
     for lid, (a, b, c) in enumerate(centres, start=1):
@@ -90,9 +97,13 @@ def bench_500(spacing_mm: float) -> None:
     per_row = (time.perf_counter() - t) / sample.shape[0]
     naive = per_row * n / 2  # each of n voxels against the others, pairs counted once
     print(f"\n500 lesions ({len(table)} measured, {n} lesion voxels):")
-    print(f"  carpet measure_lesions + patient_metrics (SUVpeak, Dmax, Dmax-voxel): {t_carpet:.2f} s")
-    print(f"  naive all-voxel-pairs Dmax (numpy, estimated from 2000 rows): {naive:.0f} s "
-          f"(~{naive / 60:.0f} min) -> carpet is {naive / t_carpet:.0f}x faster")
+    print(
+        f"  carpet measure_lesions + patient_metrics (SUVpeak, Dmax, Dmax-voxel): {t_carpet:.2f} s"
+    )
+    print(
+        f"  naive all-voxel-pairs Dmax (numpy, estimated from 2000 rows): {naive:.0f} s "
+        f"(~{naive / 60:.0f} min) -> carpet is {naive / t_carpet:.0f}x faster"
+    )
     print(f"  dmax_mm {p['dmax_mm']:.1f}, dmax_voxel_mm {p['dmax_voxel_mm']:.1f}")
 
 
@@ -107,10 +118,14 @@ def main() -> None:
     from carpet.synthetic import make_whole_body_study
 
     t = time.perf_counter()
-    study = make_whole_body_study(spacing_mm=(args.spacing,) * 3, lesions=_lesions(args.lesions, 1), with_ct=False)
+    study = make_whole_body_study(
+        spacing_mm=(args.spacing,) * 3, lesions=_lesions(args.lesions, 1), with_ct=False
+    )
     suv = study.suv
-    print(f"generated {suv.shape} float32 ({suv.nbytes / 2**20:.0f} MiB), {args.lesions} lesions "
-          f"in {time.perf_counter() - t:.1f} s")
+    print(
+        f"generated {suv.shape} float32 ({suv.nbytes / 2**20:.0f} MiB), {args.lesions} lesions "
+        f"in {time.perf_counter() - t:.1f} s"
+    )
 
     t = time.perf_counter()
     n_floor = floor(suv.array)
@@ -129,15 +144,21 @@ def main() -> None:
     tracemalloc.stop()
     p = result.patient
     total = t_analyze + t_write
-    print(f"carpet analyze: {t_analyze:.2f} s + write outputs {t_write:.2f} s = {total:.2f} s "
-          f"-> {total / t_floor:.2f}x the floor (goal <= 1.5x)")
+    print(
+        f"carpet analyze: {t_analyze:.2f} s + write outputs {t_write:.2f} s = {total:.2f} s "
+        f"-> {total / t_floor:.2f}x the floor (goal <= 1.5x)"
+    )
     print("  stages:", {k: round(v, 2) for k, v in p["provenance"]["timings_s"].items()})
-    print(f"  {p['lesion_count']} lesions found ({sum(le.volume_ml >= 3 for le in study.lesions)} truth >= 3 mL), "
-          f"TMTV {p['tmtv_ml']:.1f} mL (truth >= 3 mL: "
-          f"{sum(le.volume_ml for le in study.lesions if le.volume_ml >= 3):.1f}), "
-          f"removed {[x['organ'] for x in p['physiological_excluded']['regions']]}")
-    print(f"  peak traced memory of analyze + write: {peak / 2**30:.2f} GiB (goal <= 3 GB); "
-          f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(
+        f"  {p['lesion_count']} lesions found ({sum(le.volume_ml >= 3 for le in study.lesions)} truth >= 3 mL), "
+        f"TMTV {p['tmtv_ml']:.1f} mL (truth >= 3 mL: "
+        f"{sum(le.volume_ml for le in study.lesions if le.volume_ml >= 3):.1f}), "
+        f"removed {[x['organ'] for x in p['physiological_excluded']['regions']]}"
+    )
+    print(
+        f"  peak traced memory of analyze + write: {peak / 2**30:.2f} GiB (goal <= 3 GB); "
+        f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"
+    )
     if not args.skip_500:
         bench_500(args.spacing)
 

@@ -121,7 +121,9 @@ def _load(source: Any, *, units: str | None, overrides: Any) -> tuple[Volume, di
             "(load DICOM with read_pet, or declare a NIfTI already in SUV with --units suv)",
             code="NOT_SUV",
         )
-    patient = {k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years") if k in patient}
+    patient = {
+        k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years") if k in patient
+    }
     return suv, patient, study
 
 
@@ -131,11 +133,20 @@ def _bsa(patient: dict) -> dict[str, float | None]:
         return {"dubois": None, "mosteller": None}
     from carpet.suv.normalization import body_surface_area_m2
 
-    return {f: float(body_surface_area_m2(float(w), float(h), formula=f)) for f in ("dubois", "mosteller")}
+    return {
+        f: float(body_surface_area_m2(float(w), float(h), formula=f))
+        for f in ("dubois", "mosteller")
+    }
 
 
-def _reference(suv: Volume, lesion_mask: Volume, organs: Volume | None, ct: Volume | None,
-               organ_names: dict[int, str] | None, warn: list[str]) -> tuple[Any, Any]:
+def _reference(
+    suv: Volume,
+    lesion_mask: Volume,
+    organs: Volume | None,
+    ct: Volume | None,
+    organ_names: dict[int, str] | None,
+    warn: list[str],
+) -> tuple[Any, Any]:
     """Liver and MBP reference regions (engineer G's module); failures become warnings."""
     try:
         from carpet.measure import reference as ref
@@ -149,11 +160,15 @@ def _reference(suv: Volume, lesion_mask: Volume, organs: Volume | None, ct: Volu
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", QualityWarning)
         try:
-            liver = ref.place_liver_voi(suv, organs=organs, ct=ct, lesions=lesion_mask, organ_labels=labels)
+            liver = ref.place_liver_voi(
+                suv, organs=organs, ct=ct, lesions=lesion_mask, organ_labels=labels
+            )
         except CarpetError as exc:
             warn.append(f"liver reference not placed [{exc.code}]: {exc}")
         try:
-            mbp = ref.place_mbp_voi(suv, organs=organs, ct=ct, lesions=lesion_mask, liver=liver, organ_labels=labels)
+            mbp = ref.place_mbp_voi(
+                suv, organs=organs, ct=ct, lesions=lesion_mask, liver=liver, organ_labels=labels
+            )
         except CarpetError as exc:
             warn.append(f"blood-pool reference not placed [{exc.code}]: {exc}")
     return liver, mbp
@@ -252,12 +267,12 @@ def analyze(
     >>> r.patient["lesion_count"], round(r.patient["suv_max"], 1)
     (1, 10.0)
     """
+    from carpet.measure.tables import lesion_boxes, measure_lesions, patient_metrics
     from carpet.segment.components import preselect_regions
     from carpet.segment.edits import Segmentation, apply_edits, load_edits, validate_edits
     from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
     from carpet.segment.organs import organ_names_for
     from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions
-    from carpet.measure.tables import lesion_boxes, measure_lesions, patient_metrics
     from carpet.segment.threshold import percist_threshold
 
     cfg = config or AnalysisConfig()
@@ -267,7 +282,9 @@ def analyze(
     warn: list[str] = list(getattr(study, "warnings", ()) or ())
     timings["load_s"] = time.perf_counter() - t0
     if edits is not None:
-        actions = load_edits(edits) if isinstance(edits, (str, os.PathLike)) else validate_edits(edits)
+        actions = (
+            load_edits(edits) if isinstance(edits, (str, os.PathLike)) else validate_edits(edits)
+        )
     else:
         actions = []
     organ_names = None
@@ -290,12 +307,16 @@ def analyze(
                 organs = imported.labels
                 seg_names = {s.label: s.name for s in imported.segments}
         if not isinstance(organs, Volume):
-            raise InputError(f"organs must be a path or a Volume; got {type(organs).__name__}", code="BAD_ORGANS")
+            raise InputError(
+                f"organs must be a path or a Volume; got {type(organs).__name__}", code="BAD_ORGANS"
+            )
         if seg_names is not None:
             organ_names, organs_source = seg_names, f"DICOM SEG segment labels ({organ_path.name})"
         else:
             organ_names, organs_source = organ_names_for(organs, organ_path)
-            if organ_path is not None and organs_source == str(organ_path.with_name(Path(organs_source).name)):
+            if organ_path is not None and organs_source == str(
+                organ_path.with_name(Path(organs_source).name)
+            ):
                 organs_source = Path(organs_source).name  # file name only, no folder (privacy)
         if not organs.same_grid_as(suv):
             from carpet.core.geometry import resample_to
@@ -306,8 +327,12 @@ def analyze(
     sp = suv.spacing_mm
     min_voxels = int(math.ceil(cfg.min_volume_ml / v_ml - 1e-9)) if cfg.min_volume_ml > 0 else 0
     t = time.perf_counter()
-    regions, n_regions = preselect_regions(arr, threshold_suv=cfg.preselect_threshold_suv,
-                                           min_voxels=min_voxels, connectivity=cfg.connectivity)
+    regions, n_regions = preselect_regions(
+        arr,
+        threshold_suv=cfg.preselect_threshold_suv,
+        min_voxels=min_voxels,
+        connectivity=cfg.connectivity,
+    )
     timings["preselect_s"] = time.perf_counter() - t
     t = time.perf_counter()
     physio: dict[int, str] = {}
@@ -316,7 +341,9 @@ def analyze(
     if cfg.physio_exclusion and n_regions:
         if organs is None:
             frame = body_frame(suv, ct=ct)
-        physio, notes = classify_regions(suv, regions, frame=frame, organs=organs, organ_names=organ_names)
+        physio, notes = classify_regions(
+            suv, regions, frame=frame, organs=organs, organ_names=organ_names
+        )
     timings["physio_s"] = time.perf_counter() - t
     t = time.perf_counter()
     seeds_all = seeds_from_regions(arr, regions)
@@ -333,14 +360,22 @@ def analyze(
     # reference regions (before growth: the lesion mask is the preselection)
     t = time.perf_counter()
     # every preselected region (lesions and removed organs) is kept out of the reference VOIs
-    want_refs = cfg.reference_regions or cfg.method == "percist" or liver_center_mm is not None \
+    want_refs = (
+        cfg.reference_regions
+        or cfg.method == "percist"
+        or liver_center_mm is not None
         or mbp_center_mm is not None
+    )
     lesion_mask = np.zeros(arr.shape if want_refs else (1, 1, 1), np.uint8)
     if want_refs:
         for sd in seeds_all.values():
             lesion_mask[sd.box][sd.core] = 1
-    lesion_vol = Volume(lesion_mask, suv.affine if want_refs else np.eye(4), unit=Unit.MASK,
-                        frame_of_reference_uid=suv.frame_of_reference_uid)
+    lesion_vol = Volume(
+        lesion_mask,
+        suv.affine if want_refs else np.eye(4),
+        unit=Unit.MASK,
+        frame_of_reference_uid=suv.frame_of_reference_uid,
+    )
     liver, mbp = None, None
     if liver_center_mm is not None or mbp_center_mm is not None:
         from carpet.measure import reference as ref
@@ -357,12 +392,18 @@ def analyze(
     timings["reference_s"] = time.perf_counter() - t
     percist_t = None
     if liver is not None:
-        percist_t = percist_threshold(liver.suv_mean, liver.suv_sd, liver_factor=cfg.percist_liver_factor,
-                                      sd_factor=cfg.percist_sd_factor)
+        percist_t = percist_threshold(
+            liver.suv_mean,
+            liver.suv_sd,
+            liver_factor=cfg.percist_liver_factor,
+            sd_factor=cfg.percist_sd_factor,
+        )
         lo, hi = cfg.liver_range_suv
         if not (lo <= liver.suv_mean <= hi):
-            msg = (f"liver SUVmean {liver.suv_mean:.2f} is outside the EANM plausibility range {lo}-{hi}: "
-                   "check dose, weight and timing in the header")
+            msg = (
+                f"liver SUVmean {liver.suv_mean:.2f} is outside the EANM plausibility range {lo}-{hi}: "
+                "check dose, weight and timing in the header"
+            )
             warn.append(msg)
             _warnings.warn(msg, QualityWarning, stacklevel=2)
     params = GrowthParams(
@@ -378,12 +419,28 @@ def analyze(
     t = time.perf_counter()
     forbidden = excluded != 0 if physio else None
     grown_boxes: dict = {}
-    labels, thresholds = grow_lesions(arr, seeds, method=cfg.method, params=params, spacing_mm=sp,
-                                      forbidden=forbidden, boxes_out=grown_boxes)
+    labels, thresholds = grow_lesions(
+        arr,
+        seeds,
+        method=cfg.method,
+        params=params,
+        spacing_mm=sp,
+        forbidden=forbidden,
+        boxes_out=grown_boxes,
+    )
     del forbidden
     timings["segment_s"] = time.perf_counter() - t
-    auto = Segmentation(labels, excluded, seeds, cfg.method, thresholds, {i: cfg.method for i in seeds},
-                        {}, {}, max(seeds, default=0))
+    auto = Segmentation(
+        labels,
+        excluded,
+        seeds,
+        cfg.method,
+        thresholds,
+        {i: cfg.method for i in seeds},
+        {},
+        {},
+        max(seeds, default=0),
+    )
     seg = auto
     effects: list[dict] = []
     if actions:
@@ -392,10 +449,17 @@ def analyze(
         timings["edits_s"] = time.perf_counter() - t
     t = time.perf_counter()
     boxes = lesion_boxes(seg.labels) if actions else grown_boxes  # boxes enclose each lesion
-    table = measure_lesions(suv, Volume(seg.labels, suv.affine, unit=Unit.LABEL), boxes=boxes,
-                            peak_volume_ml=cfg.peak_volume_ml, peak_center=cfg.peak_center)
+    table = measure_lesions(
+        suv,
+        Volume(seg.labels, suv.affine, unit=Unit.LABEL),
+        boxes=boxes,
+        peak_volume_ml=cfg.peak_volume_ml,
+        peak_center=cfg.peak_center,
+    )
     if len(table):
-        table["threshold_suv"] = [seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]]
+        table["threshold_suv"] = [
+            seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]
+        ]
         table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
         table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
     bsa = _bsa(patient)
@@ -404,7 +468,9 @@ def analyze(
     liver_mean = float(liver.suv_mean) if liver is not None else None
     metrics["liver_suv_mean"] = liver_mean
     metrics["mbp_suv_mean"] = float(mbp.suv_mean) if mbp is not None else None
-    metrics["tlr"] = (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+    metrics["tlr"] = (
+        (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+    )
     if liver is not None:
         warn.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(warn))
     if physio or seg.removed:
@@ -412,11 +478,15 @@ def analyze(
         counts = np.bincount(ex[ex != 0], minlength=256)
     else:
         counts = np.zeros(256, np.int64)
-    excluded_summary = {organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]}
+    excluded_summary = {
+        organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]
+    }
     suv_prov = None
     if study is not None and getattr(study, "suv_factors", None) is not None:
         try:
-            suv_prov = {k: v for k, v in study.suv_factors.to_dict().items() if k != "source"}  # no paths
+            suv_prov = {
+                k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
+            }  # no paths
         except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
             suv_prov = None
     provenance = {
@@ -426,12 +496,23 @@ def analyze(
         "pandas": pd.__version__,
         "config": to_dict(cfg),
         # the input path is not recorded: exported folders are often named after the patient
-        "source_kind": ("memory" if study is None or not getattr(study, "source", None)
-                        else "nifti" if getattr(study, "series", None) is None else "dicom"),
-        "series_instance_uid": getattr(study, "series_instance_uid", None) if study is not None else None,
+        "source_kind": (
+            "memory"
+            if study is None or not getattr(study, "source", None)
+            else "nifti"
+            if getattr(study, "series", None) is None
+            else "dicom"
+        ),
+        "series_instance_uid": getattr(study, "series_instance_uid", None)
+        if study is not None
+        else None,
         "suv_unit": suv.unit.value,
-        "grid": {"shape": list(suv.shape), "spacing_mm": list(sp), "orientation": suv.orientation,
-                 "voxel_volume_ml": v_ml},
+        "grid": {
+            "shape": list(suv.shape),
+            "spacing_mm": list(sp),
+            "orientation": suv.orientation,
+            "voxel_volume_ml": v_ml,
+        },
         "organs": organs_source,
         "body_frame": frame.to_dict() if frame is not None else None,
         "timings_s": timings,
@@ -450,8 +531,14 @@ def analyze(
         },
         "preselected_regions": int(n_regions),
         "physiological_excluded": {
-            "regions": [{"organ": physio[r], "volume_ml": float(seeds_all[r].core.sum() * v_ml),
-                         "suv_max": float(seeds_all[r].suv_max)} for r in sorted(physio)],
+            "regions": [
+                {
+                    "organ": physio[r],
+                    "volume_ml": float(seeds_all[r].core.sum() * v_ml),
+                    "suv_max": float(seeds_all[r].suv_max),
+                }
+                for r in sorted(physio)
+            ],
             "volume_ml_by_organ": excluded_summary,
             "notes": notes,
         },
@@ -461,30 +548,62 @@ def analyze(
         "edits": {
             "applied": effects,
             "removed_lesion_ids": sorted(seg.removed),
-            "added_lesion_ids": sorted(i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed),
+            "added_lesion_ids": sorted(
+                i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed
+            ),
             "auto_lesion_count": len(seeds),
         },
         "warnings": warn,
         "suv_provenance": suv_prov,
-        "versions": {"carpet": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                     "pandas": pd.__version__},
+        "versions": {
+            "carpet": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
         "provenance": provenance,
     }
     timings["total_s"] = time.perf_counter() - t0
-    lab_vol = Volume(seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid)
-    auto_vol = lab_vol if seg is auto else Volume(auto.labels, suv.affine, unit=Unit.LABEL,
-                                                   frame_of_reference_uid=suv.frame_of_reference_uid)
-    exc_vol = Volume(seg.excluded, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid,
-                     meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}})
+    lab_vol = Volume(
+        seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid
+    )
+    auto_vol = (
+        lab_vol
+        if seg is auto
+        else Volume(
+            auto.labels,
+            suv.affine,
+            unit=Unit.LABEL,
+            frame_of_reference_uid=suv.frame_of_reference_uid,
+        )
+    )
+    exc_vol = Volume(
+        seg.excluded,
+        suv.affine,
+        unit=Unit.LABEL,
+        frame_of_reference_uid=suv.frame_of_reference_uid,
+        meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}},
+    )
     return AnalysisResult(
-        suv=suv, labels=lab_vol, excluded=exc_vol, lesions=table, patient=_clean(patient_json),
-        auto_labels=auto_vol, edits_applied=effects, warnings=warn, provenance=_clean(provenance),
-        segmentation=seg, config=cfg, auto_segmentation=auto,
+        suv=suv,
+        labels=lab_vol,
+        excluded=exc_vol,
+        lesions=table,
+        patient=_clean(patient_json),
+        auto_labels=auto_vol,
+        edits_applied=effects,
+        warnings=warn,
+        provenance=_clean(provenance),
+        segmentation=seg,
+        config=cfg,
+        auto_segmentation=auto,
         context={"params": params, "actions": actions, "liver": liver, "mbp": mbp, "boxes": boxes},
     )
 
 
-def write_analysis(result: AnalysisResult, out_dir: str | os.PathLike[str], *, mip: bool | None = None) -> Path:
+def write_analysis(
+    result: AnalysisResult, out_dir: str | os.PathLike[str], *, mip: bool | None = None
+) -> Path:
     """Write the ``carpet analyze`` outputs of a result, atomically.
 
     Writes ``patient.json``, ``lesions.csv`` (columns of

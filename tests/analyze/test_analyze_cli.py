@@ -17,15 +17,39 @@ LESIONS = [
     LesionSpec((135.0, 10.0, -340.0), 11.0, 10.0, "axillary_left"),
     LesionSpec((-55.0, 20.0, -430.0), 10.0, 7.0, "hilar_right"),
 ]
-CSV_COLUMNS = ["lesion_id", "volume_ml", "suv_max", "suv_peak", "suv_mean", "tlg", "centroid_x_mm",
-               "centroid_y_mm", "centroid_z_mm"]
-PATIENT_KEYS = ["tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm", "sdmax_per_m",
-                "dbulk_mm", "method", "parameters", "provenance", "warnings"]
+CSV_COLUMNS = [
+    "lesion_id",
+    "volume_ml",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "tlg",
+    "centroid_x_mm",
+    "centroid_y_mm",
+    "centroid_z_mm",
+]
+PATIENT_KEYS = [
+    "tmtv_ml",
+    "tlg",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "lesion_count",
+    "dmax_mm",
+    "sdmax_per_m",
+    "dbulk_mm",
+    "method",
+    "parameters",
+    "provenance",
+    "warnings",
+]
 
 
 @pytest.fixture(scope="module")
 def study():
-    return make_whole_body_study(spacing_mm=(4.0, 4.0, 4.0), fov="thorax", lesions=LESIONS, with_ct=False)
+    return make_whole_body_study(
+        spacing_mm=(4.0, 4.0, 4.0), fov="thorax", lesions=LESIONS, with_ct=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +63,12 @@ def test_cli_writes_the_contract(cli, dicom_dir, tmp_path, study):
     out = tmp_path / "out"
     res = cli("analyze", dicom_dir, "--out", out)
     assert res.exit_code == 0, res.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["lesions.csv", "mask.nii.gz", "mip.png", "patient.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "lesions.csv",
+        "mask.nii.gz",
+        "mip.png",
+        "patient.json",
+    ]
     patient = json.loads((out / "patient.json").read_text())
     for key in PATIENT_KEYS:
         assert key in patient
@@ -52,12 +81,13 @@ def test_cli_writes_the_contract(cli, dicom_dir, tmp_path, study):
     np.testing.assert_allclose(table.suv_max, [le.suv for le in truth], rtol=1e-4)
     assert patient["tmtv_ml"] == pytest.approx(sum(le.volume_ml for le in truth))
     # SDmax from the DICOM weight/height (BSA DuBois)
-    assert patient["sdmax_per_m"] == pytest.approx(patient["dmax_mm"] / 1000 / patient["patient"]["bsa_m2"]["dubois"])
+    assert patient["sdmax_per_m"] == pytest.approx(
+        patient["dmax_mm"] / 1000 / patient["patient"]["bsa_m2"]["dubois"]
+    )
     # the mask: label values are lesion ids, on the PET grid
-    from carpet.ingest.nifti import read_nifti
-
     from carpet.core.geometry import resample_to
     from carpet.ingest import read_pet
+    from carpet.ingest.nifti import read_nifti
 
     mask = read_nifti(out / "mask.nii.gz")
     pet = read_pet(dicom_dir)
@@ -66,7 +96,7 @@ def test_cli_writes_the_contract(cli, dicom_dir, tmp_path, study):
     assert sorted(np.unique(mask.array).tolist()) == [0, *table.lesion_id.tolist()]
     ids = np.rint(mask.array).astype(int)
     t = resample_to(study.lesion_truth, pet.suv, order=0).array
-    for lid, le in zip(table.lesion_id, truth):
+    for lid, le in zip(table.lesion_id, truth, strict=False):
         np.testing.assert_array_equal(ids == lid, t == le.lesion_id)
     # privacy: no patient name or id in any output
     text = (out / "patient.json").read_text() + (out / "lesions.csv").read_text()
@@ -135,7 +165,11 @@ def test_nifti_input_needs_units(cli, study, tmp_path):
 def test_zero_lesions_is_valid(tmp_path):
     s = make_whole_body_study(spacing_mm=(6.0, 6.0, 6.0), fov="thorax", n_lesions=0, with_ct=False)
     r = analyze(s.suv, config=AnalysisConfig(reference_regions=False))
-    assert r.patient["lesion_count"] == 0 and r.patient["tmtv_ml"] == 0.0 and r.patient["dmax_mm"] == 0.0
+    assert (
+        r.patient["lesion_count"] == 0
+        and r.patient["tmtv_ml"] == 0.0
+        and r.patient["dmax_mm"] == 0.0
+    )
     write_analysis(r, tmp_path / "o")
     assert pd.read_csv(tmp_path / "o" / "lesions.csv").empty
 
@@ -169,8 +203,11 @@ def test_acrin_nac_series_is_refused(shared_data, tmp_path, cli):
 
 def test_percist_with_liver_override_matches_truth(study):
     # uniform liver 2.2 (SD 0) -> threshold 1.5 x 2.2 = 3.3: uniform lesions are exactly their spheres
-    r = analyze(study, config=AnalysisConfig(method="percist", write_mip=False),
-                liver_center_mm=(-78.0, 0.0, -585.0))
+    r = analyze(
+        study,
+        config=AnalysisConfig(method="percist", write_mip=False),
+        liver_center_mm=(-78.0, 0.0, -585.0),
+    )
     assert r.patient["liver_suv_mean"] == pytest.approx(2.2, abs=1e-5)
     assert r.patient["parameters"]["percist_threshold_suv"] == pytest.approx(3.3, abs=1e-4)
     assert r.patient["tlr"] == pytest.approx(r.patient["suv_peak"] / 2.2, rel=1e-5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +15,6 @@ from carpet.measure import measure_lesions, patient_metrics
 from carpet.measure.distance import dmax_voxel_mm, hull_points_mm, sdmax_per_m
 from carpet.measure.uptake import peak_radius_mm
 from carpet.units import Unit
-import sys
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "segment"))
 from seg_builders import axial_affine, labels_like, phantom, world_grid  # noqa: E402
@@ -62,8 +62,18 @@ def test_measure_lesions_exact_on_cubes_any_slice_order(feet_first):
 
 
 def test_head_first_and_feet_first_give_identical_tables():
-    cols = ["lesion_id", "volume_ml", "suv_max", "suv_peak", "suv_mean", "tlg", "centroid_x_mm", "centroid_y_mm",
-            "centroid_z_mm", "n_voxels"]
+    cols = [
+        "lesion_id",
+        "volume_ml",
+        "suv_max",
+        "suv_peak",
+        "suv_mean",
+        "tlg",
+        "centroid_x_mm",
+        "centroid_y_mm",
+        "centroid_z_mm",
+        "n_voxels",
+    ]
     a = measure_lesions(*_cubes(False))[cols]
     b = measure_lesions(*_cubes(True))[cols]
     np.testing.assert_allclose(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
@@ -117,8 +127,9 @@ def test_suv_peak_searches_whole_lesion_and_matches_monte_carlo(rng):
     at_max = measure_lesions(suv, lab, peak_center="max_voxel").suv_peak[0]
     assert anywhere > at_max
     # independent truth: Monte-Carlo mean of the SUV over a 1 mL sphere at the chosen centre
-    from carpet.measure.uptake import suv_peak_in_box
     from scipy import ndimage
+
+    from carpet.measure.uptake import suv_peak_in_box
 
     box = ndimage.find_objects(blob.astype(np.uint8))[0]
     val, centre = suv_peak_in_box(a, box, blob[box], suv.spacing_mm)
@@ -138,7 +149,9 @@ def test_zero_lesions_is_a_valid_result():
     t = measure_lesions(suv, empty)
     assert len(t) == 0 and "suv_peak" in t.columns
     p = patient_metrics(t, bsa_m2={"dubois": 1.9, "mosteller": 1.9})
-    assert p["lesion_count"] == 0 and p["tmtv_ml"] == 0 and p["dmax_mm"] == 0 and p["sdmax_per_m"] == 0
+    assert (
+        p["lesion_count"] == 0 and p["tmtv_ml"] == 0 and p["dmax_mm"] == 0 and p["sdmax_per_m"] == 0
+    )
 
 
 def test_sdmax_uses_bsa_and_is_null_without_it():
@@ -186,6 +199,10 @@ def test_oblique_grid_measures_through_the_affine():
         idx = np.argwhere(lab.array == lid).mean(axis=0)
         expect = aff[:3, :3] @ idx + aff[:3, 3]
         row = b[b.lesion_id == lid].iloc[0]
-        np.testing.assert_allclose([row.centroid_x_mm, row.centroid_y_mm, row.centroid_z_mm], expect)
+        np.testing.assert_allclose(
+            [row.centroid_x_mm, row.centroid_y_mm, row.centroid_z_mm], expect
+        )
     pa, pb = patient_metrics(a), patient_metrics(b)
-    assert pb["dmax_mm"] == pytest.approx(pa["dmax_mm"]) and pb["dmax_voxel_mm"] == pytest.approx(pa["dmax_voxel_mm"])
+    assert pb["dmax_mm"] == pytest.approx(pa["dmax_mm"]) and pb["dmax_voxel_mm"] == pytest.approx(
+        pa["dmax_voxel_mm"]
+    )

@@ -8,7 +8,9 @@ from carpet.core.volume import Volume
 from carpet.units import Unit
 
 
-def axial_affine(spacing_mm=(3.0, 2.0, 2.5), origin_mm=(-50.0, -40.0, -30.0), *, feet_first=False, n_slices=40):
+def axial_affine(
+    spacing_mm=(3.0, 2.0, 2.5), origin_mm=(-50.0, -40.0, -30.0), *, feet_first=False, n_slices=40
+):
     """(k, j, i) -> LPS affine for axial slices; feet-first reverses the slice direction."""
     ds, dr, dc = spacing_mm
     aff = np.eye(4)

@@ -25,7 +25,9 @@ LESIONS = [
 
 @pytest.fixture(scope="module")
 def base():
-    s = make_whole_body_study(spacing_mm=(4.0, 4.0, 4.0), fov="thorax", lesions=LESIONS, with_ct=False)
+    s = make_whole_body_study(
+        spacing_mm=(4.0, 4.0, 4.0), fov="thorax", lesions=LESIONS, with_ct=False
+    )
     return s, analyze(s, config=FAST)
 
 
@@ -50,7 +52,15 @@ def test_remove_restore_and_remove_at_keep_ids(base):
     r3 = _rerun(s, [{"action": "remove", "lesion_id": 2}, {"action": "restore", "lesion_id": 2}])
     np.testing.assert_array_equal(r3.labels.array, r.labels.array)
     row = r.lesions.iloc[2]
-    r4 = _rerun(s, [{"action": "remove_at", "point_mm": [row.centroid_x_mm, row.centroid_y_mm, row.centroid_z_mm]}])
+    r4 = _rerun(
+        s,
+        [
+            {
+                "action": "remove_at",
+                "point_mm": [row.centroid_x_mm, row.centroid_y_mm, row.centroid_z_mm],
+            }
+        ],
+    )
     assert list(r4.lesions.lesion_id) == [1, 2]
     assert r4.edits_applied[0]["lesion_id"] == 3
 
@@ -65,8 +75,13 @@ def test_physiological_marks_excluded(base):
 def test_add_small_lesion_gets_next_id_and_no_minimum_volume(base):
     s, r = base
     small = s.lesions[3]
-    r2 = _rerun(s, [{"action": "remove", "lesion_id": 3},
-                    {"action": "add", "point_mm": list(small.center_mm), "method": "pct41"}])
+    r2 = _rerun(
+        s,
+        [
+            {"action": "remove", "lesion_id": 3},
+            {"action": "add", "point_mm": list(small.center_mm), "method": "pct41"},
+        ],
+    )
     assert list(r2.lesions.lesion_id) == [1, 2, 4]  # 3 is never reused
     added = r2.lesions.set_index("lesion_id").loc[4]
     assert added.origin == "added" and added.method == "pct41"
@@ -77,8 +92,13 @@ def test_add_small_lesion_gets_next_id_and_no_minimum_volume(base):
 
 def test_set_method_and_flags(base):
     s, r = base
-    r2 = _rerun(s, [{"action": "set_method", "method": "suv2.5"},
-                    {"action": "flag", "flag": "spleen_involved", "value": True}])
+    r2 = _rerun(
+        s,
+        [
+            {"action": "set_method", "method": "suv2.5"},
+            {"action": "flag", "flag": "spleen_involved", "value": True},
+        ],
+    )
     assert r2.patient["method"] == "suv2.5"
     assert set(r2.lesions.method) == {"suv2.5"}
     assert r2.patient["flags"] == {"spleen_involved": True, "marrow_involved": False}
@@ -89,12 +109,27 @@ def test_set_method_and_flags(base):
     "actions, exc, code",
     [
         ([{"action": "remove", "lesion_id": 99}], SegmentationError, "UNKNOWN_LESION_ID"),
-        ([{"action": "remove", "lesion_id": 1}, {"action": "remove", "lesion_id": 1}], SegmentationError,
-         "LESION_ALREADY_REMOVED"),
+        (
+            [{"action": "remove", "lesion_id": 1}, {"action": "remove", "lesion_id": 1}],
+            SegmentationError,
+            "LESION_ALREADY_REMOVED",
+        ),
         ([{"action": "restore", "lesion_id": 1}], SegmentationError, "LESION_NOT_REMOVED"),
-        ([{"action": "remove_at", "point_mm": [1e4, 0, 0]}], SegmentationError, "POINT_OUTSIDE_VOLUME"),
-        ([{"action": "remove_at", "point_mm": [0.0, 100.0, -600.0]}], SegmentationError, "NO_LESION_AT_POINT"),
-        ([{"action": "add", "point_mm": [0, 0, -600], "method": "otsu"}], ConfigError, "UNKNOWN_METHOD"),
+        (
+            [{"action": "remove_at", "point_mm": [1e4, 0, 0]}],
+            SegmentationError,
+            "POINT_OUTSIDE_VOLUME",
+        ),
+        (
+            [{"action": "remove_at", "point_mm": [0.0, 100.0, -600.0]}],
+            SegmentationError,
+            "NO_LESION_AT_POINT",
+        ),
+        (
+            [{"action": "add", "point_mm": [0, 0, -600], "method": "otsu"}],
+            ConfigError,
+            "UNKNOWN_METHOD",
+        ),
         ([{"action": "zap"}], ConfigError, "UNKNOWN_ACTION"),
         ([{"action": "flag", "flag": "liver_involved"}], ConfigError, "UNKNOWN_FLAG"),
         ([{"action": "remove", "lesion_id": "2"}], ConfigError, "EDITS_INVALID"),
@@ -112,8 +147,12 @@ def test_bad_edits_are_refused_clearly(base, actions, exc, code):
 def test_add_in_background_is_refused(base):
     s, r = base
     with pytest.raises(SegmentationError) as info:
-        apply_edits(r.segmentation, [{"action": "add", "point_mm": [0.0, 60.0, -600.0], "method": "suv4"}],
-                    suv=r.suv, params=r.context["params"])
+        apply_edits(
+            r.segmentation,
+            [{"action": "add", "point_mm": [0.0, 60.0, -600.0], "method": "suv4"}],
+            suv=r.suv,
+            params=r.context["params"],
+        )
     assert info.value.code == "EMPTY_ADDED_LESION"
 
 

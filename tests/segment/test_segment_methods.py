@@ -20,16 +20,24 @@ AFF = axial_affine((2.0, 2.0, 2.0), origin_mm=(0, 0, 0))
 SHAPE = (40, 40, 60)
 
 
-def _shells(core_suv, shell_suv, centre=(40.0, 40.0, 40.0), r_core=8.0, r_shell=12.0, bg=0.5, extra=()):
-    return phantom(SHAPE, AFF, [("sphere", centre, r_shell, shell_suv), ("sphere", centre, r_core, core_suv), *extra],
-                   background=bg)
+def _shells(
+    core_suv, shell_suv, centre=(40.0, 40.0, 40.0), r_core=8.0, r_shell=12.0, bg=0.5, extra=()
+):
+    return phantom(
+        SHAPE,
+        AFF,
+        [("sphere", centre, r_shell, shell_suv), ("sphere", centre, r_core, core_suv), *extra],
+        background=bg,
+    )
 
 
 def _run(suv, method, **kw):
     regions, n = preselect_regions(suv.array, threshold_suv=4.0, min_voxels=0)
     seeds = seeds_from_regions(suv.array, regions)
     params = GrowthParams(**kw)
-    labels, th = grow_lesions(suv.array, seeds, method=method, params=params, spacing_mm=suv.spacing_mm)
+    labels, th = grow_lesions(
+        suv.array, seeds, method=method, params=params, spacing_mm=suv.spacing_mm
+    )
     return labels, th
 
 
@@ -66,8 +74,17 @@ def test_pct41_uses_each_lesions_own_max_and_never_steals():
     # A: max 20 -> threshold 8.2, its 5.0 halo excluded; B: max 10 -> 4.1, its 5.0 halo included.
     # The two halos touch: contested voxels go to the nearest core, cores never change hands.
     a_c, b_c = (30.0, 40.0, 36.0), (30.0, 40.0, 84.0)
-    suv = phantom(SHAPE, AFF, [("sphere", a_c, 14.0, 5.0), ("sphere", b_c, 14.0, 5.0),
-                               ("sphere", a_c, 7.0, 20.0), ("sphere", b_c, 7.0, 10.0)], background=0.5)
+    suv = phantom(
+        SHAPE,
+        AFF,
+        [
+            ("sphere", a_c, 14.0, 5.0),
+            ("sphere", b_c, 14.0, 5.0),
+            ("sphere", a_c, 7.0, 20.0),
+            ("sphere", b_c, 7.0, 10.0),
+        ],
+        background=0.5,
+    )
     lab, th = _run(suv, "pct41")
     assert th[1] == pytest.approx(8.2) and th[2] == pytest.approx(4.1)
     np.testing.assert_array_equal(lab == 1, _sphere_mask(a_c, 7.0))
@@ -77,13 +94,24 @@ def test_pct41_uses_each_lesions_own_max_and_never_steals():
     both = _sphere_mask(a_c, 14.0) & _sphere_mask(b_c, 14.0)
     assert not both.any() or (lab[both & (x > 60)] == 2).all()
     assert (lab[expected_b & ~_sphere_mask(a_c, 14.0)] == 2).all()
-    assert not (lab[_sphere_mask(a_c, 14.0) & ~_sphere_mask(a_c, 7.0) & ~_sphere_mask(b_c, 14.0)] > 0).any()
+    assert not (
+        lab[_sphere_mask(a_c, 14.0) & ~_sphere_mask(a_c, 7.0) & ~_sphere_mask(b_c, 14.0)] > 0
+    ).any()
 
 
 def test_contested_halo_split_by_nearest_core():
     a_c, b_c = (40.0, 40.0, 40.0), (60.0, 40.0, 40.0)  # halos overlap for 46 < x < 54
-    suv = phantom(SHAPE, AFF, [("sphere", a_c, 14.0, 3.0), ("sphere", b_c, 14.0, 3.0),
-                               ("sphere", a_c, 6.0, 9.0), ("sphere", b_c, 6.0, 8.0)], background=0.5)
+    suv = phantom(
+        SHAPE,
+        AFF,
+        [
+            ("sphere", a_c, 14.0, 3.0),
+            ("sphere", b_c, 14.0, 3.0),
+            ("sphere", a_c, 6.0, 9.0),
+            ("sphere", b_c, 6.0, 8.0),
+        ],
+        background=0.5,
+    )
     lab, _ = _run(suv, "suv2.5")
     x = world_grid(SHAPE, AFF)[0]
     assert set(np.unique(lab)) == {0, 1, 2}

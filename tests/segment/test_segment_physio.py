@@ -103,8 +103,9 @@ def test_ct_gives_the_same_frame_and_removals():
     b = analyze(s, ct=s.ct, config=FAST)
     fa, fb = a.provenance["body_frame"], b.provenance["body_frame"]
     assert fb["lung_bottom_z_mm"] == pytest.approx(fa["lung_bottom_z_mm"], abs=13)
-    assert sorted(x["organ"] for x in b.patient["physiological_excluded"]["regions"]) == \
-        sorted(x["organ"] for x in a.patient["physiological_excluded"]["regions"])
+    assert sorted(x["organ"] for x in b.patient["physiological_excluded"]["regions"]) == sorted(
+        x["organ"] for x in a.patient["physiological_excluded"]["regions"]
+    )
     assert b.patient["lesion_count"] == a.patient["lesion_count"]
 
 
@@ -130,8 +131,18 @@ def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
     pet = tmp_path / "pet.nii.gz"
     write_nifti(s.suv, pet)
     out = tmp_path / "out"
-    res = cli("analyze", pet, "--units", "suv", "--out", out, "--organs", organs, "--no-mip",
-              "--no-reference-regions")
+    res = cli(
+        "analyze",
+        pet,
+        "--units",
+        "suv",
+        "--out",
+        out,
+        "--organs",
+        organs,
+        "--no-mip",
+        "--no-reference-regions",
+    )
     assert res.exit_code == 0, res.stderr
     p = json.loads((out / "patient.json").read_text())
     assert p["lesion_count"] == 4
@@ -139,14 +150,28 @@ def test_organ_map_nifti_with_sidecar_names(tmp_path, whole_body, cli):
     bad = tmp_path / "bad.nii.gz"
     write_nifti(s.organs, bad)
     (tmp_path / "bad.json").write_text("[1, 2")
-    res = cli("analyze", pet, "--units", "suv", "--out", tmp_path / "o2", "--organs", bad, "--no-reference-regions")
+    res = cli(
+        "analyze",
+        pet,
+        "--units",
+        "suv",
+        "--out",
+        tmp_path / "o2",
+        "--organs",
+        bad,
+        "--no-reference-regions",
+    )
     assert res.exit_code == 2 and "ORGAN_NAMES_INVALID" in res.stderr
 
 
 def test_solid_mass_in_the_heart_zone_is_not_myocardium():
     """A solid left-anterior lower-mediastinal mass, heart without uptake >= 4: kept (shape rule)."""
-    s = make_whole_body_study(spacing_mm=SPACING, fov="thorax", with_ct=False,
-                              lesions=[LesionSpec((35.0, -45.0, -470.0), 16.0, 9.0, "pericardial")])
+    s = make_whole_body_study(
+        spacing_mm=SPACING,
+        fov="thorax",
+        with_ct=False,
+        lesions=[LesionSpec((35.0, -45.0, -470.0), 16.0, 9.0, "pericardial")],
+    )
     cold_heart = s.suv.array.copy()
     cold_heart[s.organs.array == ORGAN_LABELS["myocardium"]] = 2.5
     cold_heart[s.lesion_truth.array > 0] = 9.0
@@ -168,23 +193,34 @@ def test_organ_map_as_dicom_seg(tmp_path):
     from carpet.synthetic import write_pet_dicom
     from carpet.units import Unit
 
-    s = make_whole_body_study(spacing_mm=SPACING, fov="thorax", with_ct=False,
-                              lesions=[LesionSpec((-55.0, 20.0, -430.0), 11.0, 7.0, "hilar_right")])
+    s = make_whole_body_study(
+        spacing_mm=SPACING,
+        fov="thorax",
+        with_ct=False,
+        lesions=[LesionSpec((-55.0, 20.0, -430.0), 11.0, 7.0, "hilar_right")],
+    )
     files = write_pet_dicom(s, tmp_path / "pet")
     pet = read_pet(tmp_path / "pet")
     org = resample_to(s.organs, pet.suv, order=0).array
-    names = {"heart_myocardium": "myocardium", "kidney_left": "kidney_left", "kidney_right": "kidney_right"}
+    names = {
+        "heart_myocardium": "myocardium",
+        "kidney_left": "kidney_left",
+        "kidney_right": "kidney_right",
+    }
     lab = np.zeros(org.shape, np.int32)
     for value, organ in enumerate(names.values(), start=1):
         lab[org == ORGAN_LABELS[organ]] = value
     headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
     seg = labels_to_seg(Volume(lab, pet.suv.affine, unit=Unit.LABEL), headers, method="organs")
-    for item, name in zip(seg.SegmentSequence, names):
+    for item, name in zip(seg.SegmentSequence, names, strict=False):
         item.SegmentLabel = name
     seg.save_as(tmp_path / "organs.dcm")
     with pytest.warns(HeaderWarning):
         r = analyze(pet, organs=tmp_path / "organs.dcm", config=FAST)
-    assert sorted(x["organ"] for x in r.patient["physiological_excluded"]["regions"]) == \
-        ["kidney", "kidney", "myocardium"]
+    assert sorted(x["organ"] for x in r.patient["physiological_excluded"]["regions"]) == [
+        "kidney",
+        "kidney",
+        "myocardium",
+    ]
     assert r.patient["lesion_count"] == 1 and _truth_hits(s, r.labels.array) == {1}
     assert r.provenance["organs"] == "DICOM SEG segment labels (organs.dcm)"

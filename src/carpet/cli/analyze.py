@@ -11,7 +11,7 @@ lesion ids), ``DIR/mip.png`` and ``DIR/edits.json`` when edits were applied.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,27 +28,64 @@ def _point(text: str | None, option: str):
     except ValueError:
         vals = []
     if len(vals) != 3:
-        raise ConfigError(f"{option} must be X,Y,Z in LPS mm (e.g. -60,20,-450); got {text!r}", code="BAD_POINT")
+        raise ConfigError(
+            f"{option} must be X,Y,Z in LPS mm (e.g. -60,20,-450); got {text!r}", code="BAD_POINT"
+        )
     return vals
 
 
 def analyze_command(
     path: Annotated[Path, typer.Argument(help="DICOM folder/file or NIfTI (with --units suv).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (written atomically).")],
-    method: Annotated[str, typer.Option(help="suv4 | suv2.5 | pct41 | percist | a50p | mv2 | mv3")] = "suv4",
-    min_volume_ml: Annotated[Optional[float], typer.Option("--min-volume-ml", help="Minimum preselected region volume, mL (default 3).")] = None,
+    method: Annotated[
+        str, typer.Option(help="suv4 | suv2.5 | pct41 | percist | a50p | mv2 | mv3")
+    ] = "suv4",
+    min_volume_ml: Annotated[
+        float | None,
+        typer.Option("--min-volume-ml", help="Minimum preselected region volume, mL (default 3)."),
+    ] = None,
     connectivity: Annotated[int, typer.Option(help="6, 18 or 26.")] = 26,
-    no_physio_exclusion: Annotated[bool, typer.Option("--no-physio-exclusion", help="Keep brain/bladder/kidney/heart uptake.")] = False,
-    units: Annotated[Optional[str], typer.Option(help="'suv' when a NIfTI is already in SUVbw.")] = None,
-    edits: Annotated[Optional[Path], typer.Option(help="Reader edits JSON applied on top of the automatic result.")] = None,
-    organs: Annotated[Optional[Path], typer.Option(help="Organ label map (NIfTI; names in a sidecar .json or TotalSegmentator numbering).")] = None,
-    liver_voi: Annotated[Optional[str], typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z (LPS mm).")] = None,
-    mbp_voi: Annotated[Optional[str], typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z (LPS mm).")] = None,
-    no_reference: Annotated[bool, typer.Option("--no-reference-regions", help="Skip the liver/blood-pool VOIs (faster; no TLR, no liver QC).")] = False,
-    with_ct: Annotated[bool, typer.Option("--ct", help="Also read the study's CT (body, lungs, reference VOIs).")] = False,
+    no_physio_exclusion: Annotated[
+        bool, typer.Option("--no-physio-exclusion", help="Keep brain/bladder/kidney/heart uptake.")
+    ] = False,
+    units: Annotated[
+        str | None, typer.Option(help="'suv' when a NIfTI is already in SUVbw.")
+    ] = None,
+    edits: Annotated[
+        Path | None,
+        typer.Option(help="Reader edits JSON applied on top of the automatic result."),
+    ] = None,
+    organs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Organ label map (NIfTI; names in a sidecar .json or TotalSegmentator numbering)."
+        ),
+    ] = None,
+    liver_voi: Annotated[
+        str | None, typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z (LPS mm).")
+    ] = None,
+    mbp_voi: Annotated[
+        str | None, typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z (LPS mm).")
+    ] = None,
+    no_reference: Annotated[
+        bool,
+        typer.Option(
+            "--no-reference-regions",
+            help="Skip the liver/blood-pool VOIs (faster; no TLR, no liver QC).",
+        ),
+    ] = False,
+    with_ct: Annotated[
+        bool, typer.Option("--ct", help="Also read the study's CT (body, lungs, reference VOIs).")
+    ] = False,
     no_mip: Annotated[bool, typer.Option("--no-mip", help="Do not write mip.png.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
-    export: Annotated[Optional[str], typer.Option("--export", help="Also write DICOM objects into OUT/dicom: comma list of seg,rtstruct,sr.")] = None,
+    export: Annotated[
+        str | None,
+        typer.Option(
+            "--export",
+            help="Also write DICOM objects into OUT/dicom: comma list of seg,rtstruct,sr.",
+        ),
+    ] = None,
 ) -> None:
     """Segment lesions and measure TMTV, TLG, SUVmax/peak, Dmax... of one PET scan.
 
@@ -61,8 +98,13 @@ def analyze_command(
     from carpet.errors import InputError
     from carpet.pipeline import analyze, write_analysis
 
-    kw = {"method": method, "connectivity": connectivity, "physio_exclusion": not no_physio_exclusion,
-          "write_mip": not no_mip, "reference_regions": not no_reference}
+    kw = {
+        "method": method,
+        "connectivity": connectivity,
+        "physio_exclusion": not no_physio_exclusion,
+        "write_mip": not no_mip,
+        "reference_regions": not no_reference,
+    }
     if min_volume_ml is not None:
         kw["min_volume_ml"] = min_volume_ml
     cfg = AnalysisConfig(**kw)
@@ -83,8 +125,16 @@ def analyze_command(
             ct = read_ct_for(source)
             if ct is None:
                 typer.echo(f"warning: --ct: no CT series of the same study under {path}", err=True)
-        result = analyze(source, config=cfg, edits=edits, organs=organs, units=units, ct=ct,
-                         liver_center_mm=_point(liver_voi, "--liver-voi"), mbp_center_mm=_point(mbp_voi, "--mbp-voi"))
+        result = analyze(
+            source,
+            config=cfg,
+            edits=edits,
+            organs=organs,
+            units=units,
+            ct=ct,
+            liver_center_mm=_point(liver_voi, "--liver-voi"),
+            mbp_center_mm=_point(mbp_voi, "--mbp-voi"),
+        )
         if formats:
             from carpet._io import atomic_output_dir
 
@@ -95,8 +145,18 @@ def analyze_command(
             write_analysis(result, out)
     p = result.patient
     if as_json:
-        keys = ["tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm", "sdmax_per_m",
-                "dbulk_mm", "liver_suv_mean"]
+        keys = [
+            "tmtv_ml",
+            "tlg",
+            "suv_max",
+            "suv_peak",
+            "suv_mean",
+            "lesion_count",
+            "dmax_mm",
+            "sdmax_per_m",
+            "dbulk_mm",
+            "liver_suv_mean",
+        ]
         typer.echo(json.dumps({k: p.get(k) for k in keys} | {"out": str(out)}))
         return
     sd = p.get("sdmax_per_m")

@@ -24,7 +24,9 @@ def _axis_of(volume: Volume, world_axis: int) -> int:
     return int(np.argmax(np.abs(volume.direction[world_axis, :])))
 
 
-def mip_arrays(suv: Volume, labels: Volume, excluded: Volume | None = None, *, view: str = "coronal"):
+def mip_arrays(
+    suv: Volume, labels: Volume, excluded: Volume | None = None, *, view: str = "coronal"
+):
     """Projected SUV, lesion ids (highest id along each ray) and excluded codes for one view.
 
     Returns
@@ -38,7 +40,11 @@ def mip_arrays(suv: Volume, labels: Volume, excluded: Volume | None = None, *, v
     a = suv.array
     img = a.max(axis=proj_axis)
     lab_proj = labels.array.max(axis=proj_axis)  # colour of the highest id along the ray
-    exc = excluded.array.max(axis=proj_axis) if excluded is not None else np.zeros_like(img, dtype=np.uint8)
+    exc = (
+        excluded.array.max(axis=proj_axis)
+        if excluded is not None
+        else np.zeros_like(img, dtype=np.uint8)
+    )
     # order remaining axes as (z, other)
     rem = [ax for ax in (0, 1, 2) if ax != proj_axis]
     if rem.index(z_axis) != 0:
@@ -54,8 +60,14 @@ def mip_arrays(suv: Volume, labels: Volume, excluded: Volume | None = None, *, v
     return img, lab_proj, exc, aspect
 
 
-def write_mip(suv: Volume, labels: Volume, excluded: Volume | None, path: str | os.PathLike[str], *,
-              suv_window: float = 10.0) -> Path:
+def write_mip(
+    suv: Volume,
+    labels: Volume,
+    excluded: Volume | None,
+    path: str | os.PathLike[str],
+    *,
+    suv_window: float = 10.0,
+) -> Path:
     """Write the coronal + sagittal MIP PNG (atomically)."""
     import matplotlib
 
@@ -70,8 +82,14 @@ def write_mip(suv: Volume, labels: Volume, excluded: Volume | None, path: str | 
     for n, view in enumerate(("coronal", "sagittal")):
         img, lab, exc, aspect = mip_arrays(suv, labels, excluded, view=view)
         ax = fig.add_subplot(1, 2, n + 1)
-        ax.imshow(np.clip(img, 0, suv_window), cmap="gray_r", vmin=0, vmax=suv_window, aspect=aspect,
-                  interpolation="nearest")
+        ax.imshow(
+            np.clip(img, 0, suv_window),
+            cmap="gray_r",
+            vmin=0,
+            vmax=suv_window,
+            aspect=aspect,
+            interpolation="nearest",
+        )
         if exc.any():
             ov = np.zeros((*exc.shape, 4))
             ov[exc > 0] = colors.to_rgba("#1f77b4", 0.45)
@@ -82,7 +100,9 @@ def write_mip(suv: Volume, labels: Volume, excluded: Volume | None, path: str | 
             ax.imshow(rgba, aspect=aspect, interpolation="nearest")
         ax.set_title(f"{view} MIP (SUV 0-{suv_window:g})", fontsize=9)
         ax.set_axis_off()
-    fig.text(0.5, 0.02, "coloured: lesions   blue: removed physiological uptake", ha="center", fontsize=8)
+    fig.text(
+        0.5, 0.02, "coloured: lesions   blue: removed physiological uptake", ha="center", fontsize=8
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())

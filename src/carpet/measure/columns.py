@@ -20,13 +20,21 @@ class Column(NamedTuple):
 
 
 LESION_COLUMNS: dict[str, Column] = {
-    "lesion_id": Column("int", "", "label value of the lesion in mask.nii.gz; stable across reader edits"),
+    "lesion_id": Column(
+        "int", "", "label value of the lesion in mask.nii.gz; stable across reader edits"
+    ),
     "volume_ml": Column("float", "mL", "MTV: voxel count x voxel volume"),
     "suv_max": Column("float", "g/mL", "highest voxel SUV in the lesion"),
-    "suv_peak": Column("float", "g/mL", "highest mean SUV in a 1 mL sphere centred on any lesion voxel (fractional overlap)"),
+    "suv_peak": Column(
+        "float",
+        "g/mL",
+        "highest mean SUV in a 1 mL sphere centred on any lesion voxel (fractional overlap)",
+    ),
     "suv_mean": Column("float", "g/mL", "mean voxel SUV in the lesion"),
     "tlg": Column("float", "g", "volume_ml x suv_mean"),
-    "centroid_x_mm": Column("float", "mm", "centroid of the lesion voxel centres, DICOM LPS x (towards patient left)"),
+    "centroid_x_mm": Column(
+        "float", "mm", "centroid of the lesion voxel centres, DICOM LPS x (towards patient left)"
+    ),
     "centroid_y_mm": Column("float", "mm", "centroid, DICOM LPS y (towards posterior)"),
     "centroid_z_mm": Column("float", "mm", "centroid, DICOM LPS z (towards head)"),
     "n_voxels": Column("int", "", "number of voxels"),
@@ -47,10 +55,16 @@ PATIENT_KEYS: dict[str, Column] = {
     "lesion_count": Column("int", "", "number of lesions after edits"),
     "dmax_mm": Column("float", "mm", "largest distance between lesion centroids (Cottereau)"),
     "dmax_voxel_mm": Column("float", "mm", "largest distance between any two lesion voxel centres"),
-    "sdmax_per_m": Column("float|null", "1/m", "Dmax (m) / BSA (m2), BSA by bsa_formula; null without height or weight"),
+    "sdmax_per_m": Column(
+        "float|null",
+        "1/m",
+        "Dmax (m) / BSA (m2), BSA by bsa_formula; null without height or weight",
+    ),
     "sdmax_dubois_per_m": Column("float|null", "1/m", "Dmax / BSA DuBois"),
     "sdmax_mosteller_per_m": Column("float|null", "1/m", "Dmax / BSA Mosteller"),
-    "dbulk_mm": Column("float", "mm", "distance from the largest lesion's centroid to the farthest other centroid"),
+    "dbulk_mm": Column(
+        "float", "mm", "distance from the largest lesion's centroid to the farthest other centroid"
+    ),
     "liver_suv_mean": Column("float|null", "g/mL", "SUVmean of the 3 cm liver reference sphere"),
     "mbp_suv_mean": Column("float|null", "g/mL", "SUVmean of the mediastinal blood-pool reference"),
     "tlr": Column("float|null", "", "tumour-to-liver ratio: suv_peak / liver_suv_mean"),

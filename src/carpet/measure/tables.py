@@ -58,14 +58,21 @@ def _box_of(lab: np.ndarray, lid: int) -> tuple[slice, slice, slice]:
     sub = m[ks[0] : ks[-1] + 1]
     js = np.flatnonzero(sub.any(axis=(0, 2)))
     is_ = np.flatnonzero(sub.any(axis=(0, 1)))
-    return (slice(int(ks[0]), int(ks[-1]) + 1), slice(int(js[0]), int(js[-1]) + 1),
-            slice(int(is_[0]), int(is_[-1]) + 1))
+    return (
+        slice(int(ks[0]), int(ks[-1]) + 1),
+        slice(int(js[0]), int(js[-1]) + 1),
+        slice(int(is_[0]), int(is_[-1]) + 1),
+    )
 
 
 def empty_lesion_table() -> pd.DataFrame:
     """A lesion table with the registry columns and no rows."""
-    cols = {name: pd.Series(dtype="int64" if c.dtype == "int" else ("object" if c.dtype == "str" else "float64"))
-            for name, c in LESION_COLUMNS.items()}
+    cols = {
+        name: pd.Series(
+            dtype="int64" if c.dtype == "int" else ("object" if c.dtype == "str" else "float64")
+        )
+        for name, c in LESION_COLUMNS.items()
+    }
     df = pd.DataFrame(cols)
     df[HULL_COLUMN] = pd.Series(dtype="object")
     return df
@@ -145,7 +152,9 @@ def measure_lesions(
         n = int(vals.size)
         mean = float(vals.mean())
         imax = int(np.argmax(vals))
-        peak, _ = suv_peak_in_box(arr, box, mask, spacing, peak_volume_ml=peak_volume_ml, center=peak_center)
+        peak, _ = suv_peak_in_box(
+            arr, box, mask, spacing, peak_volume_ml=peak_volume_ml, center=peak_center
+        )
         centroid = suv.index_to_world(idx.mean(axis=0))[0]
         vmax = suv.index_to_world(idx[imax])[0]
         # Hull of boundary voxels only (interior voxels can never be hull vertices).
@@ -227,7 +236,11 @@ def patient_metrics(
     t = lesion_table
     n = len(t)
     vols = t["volume_ml"].to_numpy(dtype=np.float64) if n else np.zeros(0)
-    cents = t[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy(dtype=np.float64) if n else np.zeros((0, 3))
+    cents = (
+        t[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy(dtype=np.float64)
+        if n
+        else np.zeros((0, 3))
+    )
     total_v = tmtv_ml(vols)
     total_tlg = tlg(vols, t["suv_mean"].to_numpy(dtype=np.float64)) if n else 0.0
     dmax = dmax_mm(cents)

@@ -21,7 +21,6 @@ from carpet.errors import ConfigError
 __all__ = ["peak_radius_mm", "sphere_kernel", "suv_peak_in_box"]
 
 
-
 def peak_radius_mm(peak_volume_ml: float = 1.0) -> float:
     """Radius (mm) of a sphere of ``peak_volume_ml`` mL.
 
@@ -31,12 +30,16 @@ def peak_radius_mm(peak_volume_ml: float = 1.0) -> float:
     6.2035
     """
     if not peak_volume_ml > 0:
-        raise ConfigError(f"peak_volume_ml must be > 0; got {peak_volume_ml!r}", code="BAD_PARAMETER")
+        raise ConfigError(
+            f"peak_volume_ml must be > 0; got {peak_volume_ml!r}", code="BAD_PARAMETER"
+        )
     return (3.0 * peak_volume_ml * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
 
 
 @functools.lru_cache(maxsize=32)
-def sphere_kernel(spacing_mm: tuple[float, float, float], peak_volume_ml: float = 1.0, supersample: int = 7) -> np.ndarray:
+def sphere_kernel(
+    spacing_mm: tuple[float, float, float], peak_volume_ml: float = 1.0, supersample: int = 7
+) -> np.ndarray:
     """Fractional-overlap weights of a sphere on a voxel grid.
 
     Parameters
@@ -71,7 +74,9 @@ def sphere_kernel(spacing_mm: tuple[float, float, float], peak_volume_ml: float 
     zz, yy, xx = np.meshgrid(axes[0] ** 2, axes[1] ** 2, axes[2] ** 2, indexing="ij", sparse=True)
     inside = (zz + yy + xx) <= r * r
     shape = tuple(2 * h + 1 for h in half)
-    w = inside.reshape(shape[0], supersample, shape[1], supersample, shape[2], supersample).mean(axis=(1, 3, 5))
+    w = inside.reshape(shape[0], supersample, shape[1], supersample, shape[2], supersample).mean(
+        axis=(1, 3, 5)
+    )
     return w
 
 
@@ -109,11 +114,11 @@ def suv_peak_in_box(
     """
     kernel = sphere_kernel(tuple(float(s) for s in spacing_mm), float(peak_volume_ml))
     pad = [(n - 1) // 2 for n in kernel.shape]
-    lo = [max(0, b.start - p) for b, p in zip(box, pad)]
-    hi = [min(n, b.stop + p) for b, p, n in zip(box, pad, suv.shape)]
-    big = tuple(slice(a, b) for a, b in zip(lo, hi))
+    lo = [max(0, b.start - p) for b, p in zip(box, pad, strict=False)]
+    hi = [min(n, b.stop + p) for b, p, n in zip(box, pad, suv.shape, strict=False)]
+    big = tuple(slice(a, b) for a, b in zip(lo, hi, strict=False))
     crop = np.asarray(suv[big], dtype=np.float64)
-    inner = tuple(slice(b.start - a, b.stop - a) for b, a in zip(box, lo))
+    inner = tuple(slice(b.start - a, b.stop - a) for b, a in zip(box, lo, strict=False))
     if center == "max_voxel":
         sub = np.where(mask, suv[box], -np.inf)
         centres = [np.unravel_index(int(np.argmax(sub)), mask.shape)]
@@ -122,11 +127,11 @@ def suv_peak_in_box(
         pts = np.argwhere(mask)
     # Pad the crop with zeros so that every centre has a full neighbourhood; the
     # weights that fall outside the scan are removed from the normaliser.
-    full_pad = [(p - (b.start - a), p - (c - b.stop)) for p, b, a, c in zip(pad, box, lo, hi)]
+    full_pad = [(p - (b.start - a), p - (c - b.stop)) for p, b, a, c in zip(pad, box, lo, hi, strict=False)]
     full_pad = [(max(0, x), max(0, y)) for x, y in full_pad]
     crop_p = np.pad(crop, full_pad)
     ones_p = np.pad(np.ones_like(crop), full_pad)
-    off = [fp[0] + i.start for fp, i in zip(full_pad, inner)]  # box origin inside crop_p
+    off = [fp[0] + i.start for fp, i in zip(full_pad, inner, strict=False)]  # box origin inside crop_p
     if pts.shape[0] * kernel.size < 4_000_000 or center == "max_voxel":
         # Direct weighted sums at the candidate centres only.
         nz = np.argwhere(kernel > 0)
@@ -145,5 +150,5 @@ def suv_peak_in_box(
         q = pts + np.array(off)
         means = num[q[:, 0], q[:, 1], q[:, 2]] / den[q[:, 0], q[:, 1], q[:, 2]]
     best = int(np.argmax(means))
-    k, j, i = (int(v) + b.start for v, b in zip(pts[best], box))
+    k, j, i = (int(v) + b.start for v, b in zip(pts[best], box, strict=False))
     return float(means[best]), (k, j, i)

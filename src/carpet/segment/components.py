@@ -16,7 +16,9 @@ __all__ = ["label_components", "preselect_regions", "structure_for"]
 def structure_for(connectivity: int) -> np.ndarray:
     """3×3×3 boolean neighbourhood of a connectivity (6, 18 or 26)."""
     if connectivity not in (6, 18, 26):
-        raise ConfigError(f"connectivity must be 6, 18 or 26; got {connectivity!r}", code="BAD_CONNECTIVITY")
+        raise ConfigError(
+            f"connectivity must be 6, 18 or 26; got {connectivity!r}", code="BAD_CONNECTIVITY"
+        )
     g = np.indices((3, 3, 3)) - 1
     d = np.abs(g).sum(axis=0)
     return {6: d <= 1, 18: d <= 2, 26: d <= 3}[connectivity]
@@ -37,8 +39,12 @@ def label_components(mask: np.ndarray, *, connectivity: int = 26) -> tuple[np.nd
     (1, 2)
     """
     structure_for(connectivity)
-    labels, n = cc3d.connected_components(np.ascontiguousarray(mask, dtype=bool), connectivity=connectivity,
-                                          return_N=True, out_dtype=np.uint32)
+    labels, n = cc3d.connected_components(
+        np.ascontiguousarray(mask, dtype=bool),
+        connectivity=connectivity,
+        return_N=True,
+        out_dtype=np.uint32,
+    )
     return labels.view(np.int32), int(n)
 
 

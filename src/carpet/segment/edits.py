@@ -36,7 +36,14 @@ from carpet.errors import ConfigError, InputError, SegmentationError
 from carpet.segment.methods import GrowthParams, Seed, grow_lesions, seed_at_point
 from carpet.segment.physio import EXCLUDED_CODES
 
-__all__ = ["EDIT_ACTIONS", "READER_FLAGS", "Segmentation", "apply_edits", "load_edits", "validate_edits"]
+__all__ = [
+    "EDIT_ACTIONS",
+    "READER_FLAGS",
+    "Segmentation",
+    "apply_edits",
+    "load_edits",
+    "validate_edits",
+]
 
 EDIT_ACTIONS = ("remove", "restore", "remove_at", "physiological", "add", "set_method", "flag")
 READER_FLAGS = ("spleen_involved", "marrow_involved")
@@ -92,7 +99,9 @@ def load_edits(path: str | os.PathLike[str]) -> list[dict]:
     except FileNotFoundError:
         raise InputError(f"edits file {p} not found", code="EDITS_NOT_FOUND") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"edits file {p} is not valid JSON: {exc}", code="EDITS_NOT_JSON") from None
+        raise InputError(
+            f"edits file {p} is not valid JSON: {exc}", code="EDITS_NOT_JSON"
+        ) from None
     return validate_edits(obj, source=str(p))
 
 
@@ -120,25 +129,44 @@ def validate_edits(obj: Any, *, source: str = "edits") -> list[dict]:
     if isinstance(obj, dict):
         version = obj.get("version", 1)
         if version != 1:
-            raise ConfigError(f"{source}: unsupported edits version {version!r}; expected 1", code="EDITS_VERSION")
+            raise ConfigError(
+                f"{source}: unsupported edits version {version!r}; expected 1", code="EDITS_VERSION"
+            )
         actions = obj.get("actions")
     else:
         actions = obj
     if not isinstance(actions, list):
-        raise ConfigError(f"{source}: expected a list of actions (or {{\"version\": 1, \"actions\": [...]}})",
-                          code="EDITS_INVALID")
+        raise ConfigError(
+            f'{source}: expected a list of actions (or {{"version": 1, "actions": [...]}})',
+            code="EDITS_INVALID",
+        )
     out = []
     for i, a in enumerate(actions):
         if not isinstance(a, dict) or "action" not in a:
-            raise _err(source, i, f"each action must be an object with an 'action' key; got {a!r}", "EDITS_INVALID")
+            raise _err(
+                source,
+                i,
+                f"each action must be an object with an 'action' key; got {a!r}",
+                "EDITS_INVALID",
+            )
         kind = a["action"]
         if kind not in EDIT_ACTIONS:
-            raise _err(source, i, f"unknown action {kind!r}; expected one of {list(EDIT_ACTIONS)}", "UNKNOWN_ACTION")
+            raise _err(
+                source,
+                i,
+                f"unknown action {kind!r}; expected one of {list(EDIT_ACTIONS)}",
+                "UNKNOWN_ACTION",
+            )
         b = dict(a)
         if kind in ("remove", "restore", "physiological"):
             lid = a.get("lesion_id")
             if isinstance(lid, bool) or not isinstance(lid, int) or lid < 1:
-                raise _err(source, i, f"{kind} needs an integer lesion_id >= 1; got {lid!r}", "EDITS_INVALID")
+                raise _err(
+                    source,
+                    i,
+                    f"{kind} needs an integer lesion_id >= 1; got {lid!r}",
+                    "EDITS_INVALID",
+                )
         if kind in ("remove_at", "add"):
             pt = a.get("point_mm")
             try:
@@ -146,20 +174,38 @@ def validate_edits(obj: Any, *, source: str = "edits") -> list[dict]:
             except (TypeError, ValueError):
                 vals = []
             if len(vals) != 3 or not all(np.isfinite(vals)):
-                raise _err(source, i, f"{kind} needs point_mm = [x, y, z] in LPS mm; got {pt!r}", "EDITS_INVALID")
+                raise _err(
+                    source,
+                    i,
+                    f"{kind} needs point_mm = [x, y, z] in LPS mm; got {pt!r}",
+                    "EDITS_INVALID",
+                )
             b["point_mm"] = vals
         if kind in ("add", "set_method"):
             m = a.get("method", "suv4" if kind == "add" else None)
             if m not in SEGMENTATION_METHODS:
-                raise _err(source, i, f"unknown method {m!r}; expected one of {list(SEGMENTATION_METHODS)}",
-                           "UNKNOWN_METHOD")
+                raise _err(
+                    source,
+                    i,
+                    f"unknown method {m!r}; expected one of {list(SEGMENTATION_METHODS)}",
+                    "UNKNOWN_METHOD",
+                )
             b["method"] = m
         if kind == "flag":
             if a.get("flag") not in READER_FLAGS:
-                raise _err(source, i, f"unknown flag {a.get('flag')!r}; expected one of {list(READER_FLAGS)}",
-                           "UNKNOWN_FLAG")
+                raise _err(
+                    source,
+                    i,
+                    f"unknown flag {a.get('flag')!r}; expected one of {list(READER_FLAGS)}",
+                    "UNKNOWN_FLAG",
+                )
             if not isinstance(a.get("value", True), bool):
-                raise _err(source, i, f"flag value must be true or false; got {a.get('value')!r}", "EDITS_INVALID")
+                raise _err(
+                    source,
+                    i,
+                    f"flag value must be true or false; got {a.get('value')!r}",
+                    "EDITS_INVALID",
+                )
             b["value"] = a.get("value", True)
         out.append(b)
     return out
@@ -225,7 +271,8 @@ def apply_edits(
             )
         if lid in removed:
             raise SegmentationError(
-                f"edits: action #{i + 1} ({kind}): lesion {lid} is already removed", code="LESION_ALREADY_REMOVED"
+                f"edits: action #{i + 1} ({kind}): lesion {lid} is already removed",
+                code="LESION_ALREADY_REMOVED",
             )
 
     def take_out(lid: int) -> float:
@@ -236,8 +283,11 @@ def apply_edits(
             return 0.0
         rows = np.flatnonzero(m_full[hit[0] : hit[-1] + 1].any(axis=(0, 2)))
         cols = np.flatnonzero(m_full[hit[0] : hit[-1] + 1].any(axis=(0, 1)))
-        box = (slice(int(hit[0]), int(hit[-1]) + 1), slice(int(rows[0]), int(rows[-1]) + 1),
-               slice(int(cols[0]), int(cols[-1]) + 1))
+        box = (
+            slice(int(hit[0]), int(hit[-1]) + 1),
+            slice(int(rows[0]), int(rows[-1]) + 1),
+            slice(int(cols[0]), int(cols[-1]) + 1),
+        )
         m = m_full[box]
         stash[lid] = (box, m)
         labels[box][m] = 0
@@ -264,7 +314,9 @@ def apply_edits(
                 )
             vol = take_out(lid)
             removed[lid] = "reader"
-            effects.append({**a, "lesion_id": lid, "effect": f"removed lesion {lid} ({vol:.2f} mL)"})
+            effects.append(
+                {**a, "lesion_id": lid, "effect": f"removed lesion {lid} ({vol:.2f} mL)"}
+            )
         elif kind == "restore":
             lid = a["lesion_id"]
             if lid not in seeds:
@@ -274,7 +326,8 @@ def apply_edits(
                 )
             if lid not in removed:
                 raise SegmentationError(
-                    f"edits: action #{i + 1} (restore): lesion {lid} is not removed", code="LESION_NOT_REMOVED"
+                    f"edits: action #{i + 1} (restore): lesion {lid} is not removed",
+                    code="LESION_NOT_REMOVED",
                 )
             if lid in stash:
                 box, m = stash.pop(lid)
@@ -284,8 +337,15 @@ def apply_edits(
                     excluded[box][m & (excluded[box] == EXCLUDED_CODES["reader"])] = 0
                 vol = float(free.sum() * v_ml)
             else:  # removed in an earlier session: grow it again from its seed
-                grown, th = grow_lesions(arr, {lid: seeds[lid]}, method=lmethods.get(lid, method), params=params,
-                                         spacing_mm=sp, forbidden=excluded != 0, occupied=labels)
+                grown, th = grow_lesions(
+                    arr,
+                    {lid: seeds[lid]},
+                    method=lmethods.get(lid, method),
+                    params=params,
+                    spacing_mm=sp,
+                    forbidden=excluded != 0,
+                    occupied=labels,
+                )
                 vol = float((grown == lid).sum() * v_ml)
                 labels = grown
                 thresholds.update(th)
@@ -294,10 +354,17 @@ def apply_edits(
         elif kind == "add":
             idx = _point_index(suv, a["point_mm"], i)
             lid = max_id + 1
-            seed = seed_at_point(arr, idx, lid, spacing_mm=sp, connectivity=params.connectivity,
-                                 forbidden=labels != 0)
-            grown, th = grow_lesions(arr, {lid: seed}, method=a["method"], params=params, spacing_mm=sp,
-                                     occupied=labels)
+            seed = seed_at_point(
+                arr,
+                idx,
+                lid,
+                spacing_mm=sp,
+                connectivity=params.connectivity,
+                forbidden=labels != 0,
+            )
+            grown, th = grow_lesions(
+                arr, {lid: seed}, method=a["method"], params=params, spacing_mm=sp, occupied=labels
+            )
             new = grown == lid
             if not new.any():
                 raise SegmentationError(
@@ -316,8 +383,9 @@ def apply_edits(
         elif kind == "set_method":
             method = a["method"]
             live = {lid: seeds[lid] for lid in seeds if lid not in removed}
-            labels, th = grow_lesions(arr, live, method=method, params=params, spacing_mm=sp,
-                                      forbidden=excluded != 0)
+            labels, th = grow_lesions(
+                arr, live, method=method, params=params, spacing_mm=sp, forbidden=excluded != 0
+            )
             thresholds.update(th)
             lmethods.update({lid: method for lid in live})
             stash.clear()
@@ -325,5 +393,7 @@ def apply_edits(
         elif kind == "flag":
             flags[a["flag"]] = bool(a["value"])
             effects.append({**a, "effect": f"{a['flag']} = {bool(a['value'])}"})
-    out = Segmentation(labels, excluded, seeds, method, thresholds, lmethods, removed, flags, max_id)
+    out = Segmentation(
+        labels, excluded, seeds, method, thresholds, lmethods, removed, flags, max_id
+    )
     return out, effects

@@ -83,8 +83,9 @@ class GrowthParams:
     connectivity: int = 26
 
 
-def seeds_from_regions(suv: np.ndarray, regions: np.ndarray, ids: list[int] | None = None,
-                       *, origin: str = "auto") -> dict[int, Seed]:
+def seeds_from_regions(
+    suv: np.ndarray, regions: np.ndarray, ids: list[int] | None = None, *, origin: str = "auto"
+) -> dict[int, Seed]:
     """One :class:`Seed` per region id of a label array."""
     out: dict[int, Seed] = {}
     for i, box in enumerate(ndimage.find_objects(regions)):
@@ -96,13 +97,15 @@ def seeds_from_regions(suv: np.ndarray, regions: np.ndarray, ids: list[int] | No
         core = regions[box] == lid
         sub = np.where(core, suv[box], -np.inf)
         m = np.unravel_index(int(np.argmax(sub)), core.shape)
-        idx = tuple(int(a + b.start) for a, b in zip(m, box))
+        idx = tuple(int(a + b.start) for a, b in zip(m, box, strict=False))
         out[lid] = Seed(lid, box, core, idx, float(suv[idx]), origin)
     return out
 
 
 def _box_around(box: Box, margin: tuple[int, int, int], shape: tuple[int, ...]) -> Box:
-    return tuple(slice(max(0, b.start - m), min(n, b.stop + m)) for b, m, n in zip(box, margin, shape))
+    return tuple(
+        slice(max(0, b.start - m), min(n, b.stop + m)) for b, m, n in zip(box, margin, shape, strict=False)
+    )
 
 
 def _grow_from(
@@ -128,7 +131,7 @@ def _grow_from(
         if forbidden is not None:
             cand &= ~forbidden[big]
         lab, _ = label_components(cand, connectivity=connectivity)
-        local = tuple(m - b.start for m, b in zip(seed.max_index, big))
+        local = tuple(m - b.start for m, b in zip(seed.max_index, big, strict=False))
         comp = lab == lab[local]
         touches = False
         for ax in range(3):
@@ -141,16 +144,22 @@ def _grow_from(
         margin_mm *= 2
     # crop to the component's own box
     sl = ndimage.find_objects(comp.astype(np.uint8))[0]
-    box = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(big, sl))
+    box = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(big, sl, strict=False))
     return box, comp[sl]
 
 
-def _background_suv(suv: np.ndarray, seed: Seed, occupied: np.ndarray | None, forbidden: np.ndarray | None,
-                    shell_mm: tuple[float, float], spacing_mm: tuple[float, float, float]) -> float:
+def _background_suv(
+    suv: np.ndarray,
+    seed: Seed,
+    occupied: np.ndarray | None,
+    forbidden: np.ndarray | None,
+    shell_mm: tuple[float, float],
+    spacing_mm: tuple[float, float, float],
+) -> float:
     margin = tuple(int(np.ceil(shell_mm[1] / s)) + 1 for s in spacing_mm)
     big = _box_around(seed.box, margin, suv.shape)
     core = np.zeros(tuple(b.stop - b.start for b in big), bool)
-    inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big))
+    inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big, strict=False))
     core[inner] = seed.core
     d = ndimage.distance_transform_edt(~core, sampling=spacing_mm)
     shell = (d > shell_mm[0]) & (d <= shell_mm[1])
@@ -168,7 +177,9 @@ def _background_suv(suv: np.ndarray, seed: Seed, occupied: np.ndarray | None, fo
     return float(np.median(vals))
 
 
-def _candidate(suv, seed, method, params, forbidden, occupied, spacing_mm) -> tuple[Box, np.ndarray, float]:
+def _candidate(
+    suv, seed, method, params, forbidden, occupied, spacing_mm
+) -> tuple[Box, np.ndarray, float]:
     """Candidate region of one seed (box, mask crop, threshold used)."""
     conn = params.connectivity
     if method == "suv4":
@@ -194,23 +205,31 @@ def _candidate(suv, seed, method, params, forbidden, occupied, spacing_mm) -> tu
         box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
         return box, m, t
     if method == "a50p":
-        peak, _ = suv_peak_in_box(suv, seed.box, seed.core, spacing_mm, peak_volume_ml=params.peak_volume_ml)
-        bkg = _background_suv(suv, seed, occupied, forbidden, params.background_shell_mm, spacing_mm)
+        peak, _ = suv_peak_in_box(
+            suv, seed.box, seed.core, spacing_mm, peak_volume_ml=params.peak_volume_ml
+        )
+        bkg = _background_suv(
+            suv, seed, occupied, forbidden, params.background_shell_mm, spacing_mm
+        )
         t = a50p_threshold(peak, bkg, params.a50p_fraction)
         box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
         return box, m, t
     if method in ("mv2", "mv3"):
-        parts = [_candidate(suv, seed, sub, params, forbidden, occupied, spacing_mm) for sub in ("suv2.5", "suv4", "pct41")]
+        parts = [
+            _candidate(suv, seed, sub, params, forbidden, occupied, spacing_mm)
+            for sub in ("suv2.5", "suv4", "pct41")
+        ]
         lo = [min(p[0][a].start for p in parts) for a in range(3)]
         hi = [max(p[0][a].stop for p in parts) for a in range(3)]
-        box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        votes = np.zeros(tuple(b - a for a, b in zip(lo, hi)), np.uint8)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=False))
+        votes = np.zeros(tuple(b - a for a, b in zip(lo, hi, strict=False)), np.uint8)
         for pbox, pm, _ in parts:
-            votes[tuple(slice(p.start - a, p.stop - a) for p, a in zip(pbox, lo))] += pm
+            votes[tuple(slice(p.start - a, p.stop - a) for p, a in zip(pbox, lo, strict=False))] += pm
         need = 2 if method == "mv2" else 3
         return box, votes >= need, float("nan")
     raise ConfigError(
-        f"unknown segmentation method {method!r}; expected one of {list(SEGMENTATION_METHODS)}", code="UNKNOWN_METHOD"
+        f"unknown segmentation method {method!r}; expected one of {list(SEGMENTATION_METHODS)}",
+        code="UNKNOWN_METHOD",
     )
 
 
@@ -257,7 +276,11 @@ def grow_lesions(
             f"unknown segmentation method {method!r}; expected one of {list(SEGMENTATION_METHODS)}",
             code="UNKNOWN_METHOD",
         )
-    labels = np.zeros(suv.shape, np.int32) if occupied is None else np.array(occupied, dtype=np.int32, copy=True)
+    labels = (
+        np.zeros(suv.shape, np.int32)
+        if occupied is None
+        else np.array(occupied, dtype=np.int32, copy=True)
+    )
     block = forbidden
     if occupied is not None:
         block = (occupied != 0) if forbidden is None else (forbidden | (occupied != 0))
@@ -293,13 +316,16 @@ def grow_lesions(
         if c.any():
             seed = seeds[lid]
             core = np.zeros(m.shape, bool)
-            lo = [max(s.start, b.start) for s, b in zip(seed.box, box)]
-            hi = [min(s.stop, b.stop) for s, b in zip(seed.box, box)]
-            if all(h > l for l, h in zip(lo, hi)):
-                core[tuple(slice(l - b.start, h - b.start) for l, h, b in zip(lo, hi, box))] = \
-                    seed.core[tuple(slice(l - s.start, h - s.start) for l, h, s in zip(lo, hi, seed.box))]
+            lo = [max(s.start, b.start) for s, b in zip(seed.box, box, strict=False)]
+            hi = [min(s.stop, b.stop) for s, b in zip(seed.box, box, strict=False)]
+            if all(h > a for a, h in zip(lo, hi, strict=False)):
+                core[tuple(slice(a - b.start, h - b.start) for a, h, b in zip(lo, hi, box, strict=False))] = (
+                    seed.core[
+                        tuple(slice(a - s.start, h - s.start) for a, h, s in zip(lo, hi, seed.box, strict=False))
+                    ]
+                )
             if not core.any():
-                mi = tuple(i - b.start for i, b in zip(seed.max_index, box))
+                mi = tuple(i - b.start for i, b in zip(seed.max_index, box, strict=False))
                 core[mi] = True
             d = ndimage.distance_transform_edt(~core, sampling=spacing_mm)
             loc = np.argwhere(c) + np.array([b.start for b in box])
@@ -315,10 +341,17 @@ def grow_lesions(
     return labels, thresholds
 
 
-def seed_at_point(suv: np.ndarray, index: tuple[int, int, int], lesion_id: int, *,
-                  spacing_mm: tuple[float, float, float], search_radius_mm: float = 10.0,
-                  core_fraction: float = 0.7, connectivity: int = 26,
-                  forbidden: np.ndarray | None = None) -> Seed:
+def seed_at_point(
+    suv: np.ndarray,
+    index: tuple[int, int, int],
+    lesion_id: int,
+    *,
+    spacing_mm: tuple[float, float, float],
+    search_radius_mm: float = 10.0,
+    core_fraction: float = 0.7,
+    connectivity: int = 26,
+    forbidden: np.ndarray | None = None,
+) -> Seed:
     """Seed of a reader-added lesion at a clicked voxel.
 
     The robust local maximum is found as Burggraaff's tool does: the highest
@@ -339,7 +372,6 @@ def seed_at_point(suv: np.ndarray, index: tuple[int, int, int], lesion_id: int, 
     core_local = lab == lab[m]
     sl = ndimage.find_objects(core_local.astype(np.uint8))[0]
     core = core_local[sl]
-    cbox = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sl))
-    mi2 = tuple(int(a + b.start) for a, b in zip(m, box))
+    cbox = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, sl, strict=False))
+    mi2 = tuple(int(a + b.start) for a, b in zip(m, box, strict=False))
     return Seed(lesion_id, cbox, core, mi2, float(suv[mi2]), "added")
-

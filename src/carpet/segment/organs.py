@@ -22,11 +22,18 @@ from carpet.errors import InputError
 __all__ = ["TOTALSEGMENTATOR_PHYSIO", "organ_names_for"]
 
 #: TotalSegmentator v2 ``total`` label values of the physiological organs carpet removes.
-TOTALSEGMENTATOR_PHYSIO: dict[int, str] = {2: "kidney_right", 3: "kidney_left", 21: "urinary_bladder", 51: "heart",
-                                           90: "brain"}
+TOTALSEGMENTATOR_PHYSIO: dict[int, str] = {
+    2: "kidney_right",
+    3: "kidney_left",
+    21: "urinary_bladder",
+    51: "heart",
+    90: "brain",
+}
 
 
-def organ_names_for(organs: Volume, path: str | os.PathLike[str] | None = None) -> tuple[dict[int, str], str]:
+def organ_names_for(
+    organs: Volume, path: str | os.PathLike[str] | None = None
+) -> tuple[dict[int, str], str]:
     """Label value -> organ name of an organ map, and where the names came from.
 
     Examples
@@ -47,9 +54,14 @@ def organ_names_for(organs: Volume, path: str | os.PathLike[str] | None = None) 
             try:
                 obj = json.loads(side.read_text(encoding="utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise InputError(f"organ label names {side} are not valid JSON: {exc}", code="ORGAN_NAMES_INVALID") from None
+                raise InputError(
+                    f"organ label names {side} are not valid JSON: {exc}",
+                    code="ORGAN_NAMES_INVALID",
+                ) from None
             if not isinstance(obj, dict):
-                raise InputError(f"organ label names {side} must be a JSON object", code="ORGAN_NAMES_INVALID")
+                raise InputError(
+                    f"organ label names {side} must be a JSON object", code="ORGAN_NAMES_INVALID"
+                )
             return _normalise(obj, str(side)), str(side)
     return dict(TOTALSEGMENTATOR_PHYSIO), "TotalSegmentator v2 'total' numbering (no names given)"
 
@@ -63,6 +75,8 @@ def _normalise(mapping: dict, source: str) -> dict[int, str]:
             else:
                 out[int(v)] = str(k)
         except (TypeError, ValueError):
-            raise InputError(f"organ label names in {source}: cannot read entry {k!r}: {v!r}",
-                             code="ORGAN_NAMES_INVALID") from None
+            raise InputError(
+                f"organ label names in {source}: cannot read entry {k!r}: {v!r}",
+                code="ORGAN_NAMES_INVALID",
+            ) from None
     return out

@@ -141,11 +141,14 @@ _MIN_LUNG_HEIGHT_MM = 80.0
 
 def _downsample(a: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
     """Every f-th voxel, starting at the centre of the first block (cheap; the frame is coarse)."""
-    return np.ascontiguousarray(a[(f[0] - 1) // 2 :: f[0], (f[1] - 1) // 2 :: f[1], (f[2] - 1) // 2 :: f[2]])
+    return np.ascontiguousarray(
+        a[(f[0] - 1) // 2 :: f[0], (f[1] - 1) // 2 :: f[1], (f[2] - 1) // 2 :: f[2]]
+    )
 
 
-def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
-               coarse_mm: float = 6.0) -> BodyFrame:
+def body_frame(
+    suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25, coarse_mm: float = 6.0
+) -> BodyFrame:
     """Body outline and lungs from an SUV volume (and its CT when given), on a coarse (~6 mm) grid.
 
     Parameters
@@ -203,7 +206,9 @@ def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
             cx[k], cy[k] = w[0], w[1]
             cols = np.flatnonzero(m.any(axis=0))
             rows = np.flatnonzero(m.any(axis=1))
-            ext = np.abs(aff[:3, 2] * (cols.max() - cols.min() + 1)) + np.abs(aff[:3, 1] * (rows.max() - rows.min() + 1))
+            ext = np.abs(aff[:3, 2] * (cols.max() - cols.min() + 1)) + np.abs(
+                aff[:3, 1] * (rows.max() - rows.min() + 1)
+            )
             width[k] = float(ext[0])
     present = area > 0
     if present.any():
@@ -217,9 +222,15 @@ def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
     vertex = False
     if present.any() and area.max() > 0:
         k_top_body = [k for k in order if area[k] > 0][0]
-        vertex = bool(area[k_top_body] < 0.25 * area.max()) and k_top_body != top_k or (
-            bool(area[top_k] < 0.25 * area.max()) and area[top_k] > 0 and area.max() > 4 * area[top_k]
-            and _narrowing_at_top(area, order)
+        vertex = (
+            bool(area[k_top_body] < 0.25 * area.max())
+            and k_top_body != top_k
+            or (
+                bool(area[top_k] < 0.25 * area.max())
+                and area[top_k] > 0
+                and area.max() > 4 * area[top_k]
+                and _narrowing_at_top(area, order)
+            )
         )
     # lungs: low uptake well inside the body, in a contiguous run of slices
     inner = ndimage.binary_erosion(lung_space, structure=np.ones((1, 3, 3), bool), iterations=2)
@@ -247,7 +258,9 @@ def body_frame(suv: Volume, *, ct: Volume | None = None, body_suv: float = 0.25,
         lung_top = lung_bottom = None
         vertex = False
     pixel_mm2 = float(np.linalg.norm(aff[:3, 1]) * np.linalg.norm(aff[:3, 2]))
-    return BodyFrame(axial, top, bottom, vertex, lung_top, lung_bottom, z, cx, cy, width, area * pixel_mm2)
+    return BodyFrame(
+        axial, top, bottom, vertex, lung_top, lung_bottom, z, cx, cy, width, area * pixel_mm2
+    )
 
 
 def _section_fraction(suv: Volume, idx: np.ndarray, frame: BodyFrame) -> float:
@@ -342,7 +355,9 @@ def classify_regions(
     v_ml = suv.voxel_volume_ml
     lungs = frame.lung_bottom_z_mm is not None
     if not lungs:
-        notes.append("lungs not in the field of view: myocardium, kidney, bladder and ureter rules not applied")
+        notes.append(
+            "lungs not in the field of view: myocardium, kidney, bladder and ureter rules not applied"
+        )
     candidates: dict[str, list] = {}
     for i, box in enumerate(boxes):
         if box is None:
@@ -358,21 +373,35 @@ def classify_regions(
         dx, dy = c[0] - bx, c[1] - by
         organ = None
         # brain: head-sized body, top of the body, and the region fills much of the head's section
-        if w[:, 2].max() >= frame.top_z_mm - 60.0 and bw <= 250.0 and vol >= 20.0 and (
-            not lungs or c[2] > frame.lung_top_z_mm + 80.0
-        ) and _section_fraction(suv, idx, frame) >= _BRAIN_SECTION_FRACTION:
+        if (
+            w[:, 2].max() >= frame.top_z_mm - 60.0
+            and bw <= 250.0
+            and vol >= 20.0
+            and (not lungs or c[2] > frame.lung_top_z_mm + 80.0)
+            and _section_fraction(suv, idx, frame) >= _BRAIN_SECTION_FRACTION
+        ):
             organ = "brain"
         elif lungs:
             lb, lt = frame.lung_bottom_z_mm, frame.lung_top_z_mm
             below = lb - c[2]
-            if (lb - 30.0 <= c[2] <= lb + 0.5 * (lt - lb)) and -20.0 <= dx <= 120.0 and dy < 0.0 and vol <= 800.0 \
-                    and _hull_ratio(w, vol) >= _MYOCARDIUM_HULL_RATIO:
+            if (
+                (lb - 30.0 <= c[2] <= lb + 0.5 * (lt - lb))
+                and -20.0 <= dx <= 120.0
+                and dy < 0.0
+                and vol <= 800.0
+                and _hull_ratio(w, vol) >= _MYOCARDIUM_HULL_RATIO
+            ):
                 organ = "myocardium"
             elif -30.0 <= below <= 250.0 and 25.0 <= abs(dx) <= 95.0 and dy > 10.0 and vol <= 600.0:
                 organ = "kidney"
             elif below > 200.0 and abs(dx) <= 60.0 and dy < 30.0 and vol >= 10.0:
                 organ = "bladder"
-            elif 50.0 <= below <= 400.0 and 10.0 <= abs(dx) <= 100.0 and vol < 15.0 and ext[2] >= 2.5 * max(ext[0], ext[1]):
+            elif (
+                50.0 <= below <= 400.0
+                and 10.0 <= abs(dx) <= 100.0
+                and vol < 15.0
+                and ext[2] >= 2.5 * max(ext[0], ext[1])
+            ):
                 organ = "ureter"
         if organ is not None:
             key = f"kidney_{'left' if dx > 0 else 'right'}" if organ == "kidney" else organ
@@ -387,8 +416,12 @@ def classify_regions(
             chosen = [t for t in cands if np.linalg.norm(t[2] - big[2]) <= _FRAGMENT_MM[t[3]]]
         for lid, vol, c, organ in chosen:
             out[lid] = organ
-            logger.info("region %d (%.1f mL at %s) removed as %s", lid, vol, np.round(c, 1).tolist(), organ)
+            logger.info(
+                "region %d (%.1f mL at %s) removed as %s", lid, vol, np.round(c, 1).tolist(), organ
+            )
         kept = len(cands) - len(chosen)
         if kept:
-            notes.append(f"{kept} region(s) in the {key} zone kept as lesions (not the largest, not adjacent)")
+            notes.append(
+                f"{kept} region(s) in the {key} zone kept as lesions (not the largest, not adjacent)"
+            )
     return out, notes

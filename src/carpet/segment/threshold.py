@@ -34,8 +34,9 @@ def a50p_threshold(suv_peak: float, background_suv: float, fraction: float = 0.5
     return float(background_suv) + float(fraction) * (float(suv_peak) - float(background_suv))
 
 
-def percist_threshold(liver_suv_mean: float, liver_suv_sd: float, *, liver_factor: float = 1.5,
-                      sd_factor: float = 2.0) -> float:
+def percist_threshold(
+    liver_suv_mean: float, liver_suv_sd: float, *, liver_factor: float = 1.5, sd_factor: float = 2.0
+) -> float:
     """PERCIST threshold: 1.5 × liver SUVmean + 2 × liver SD (3 cm right-lobe sphere).
 
     Examples
