@@ -246,3 +246,26 @@ def test_demo_step_writes_simulated_cohort_report(tmp_path):
     assert report == tmp_path / "cohort" / "report.html" and report.is_file()
     assert f"cohort report: {report}" in buf.getvalue().replace("\n", "")
     assert json.loads((tmp_path / "cohort" / "results.json").read_text())["simulated"] is True
+
+
+@pytest.mark.slow
+def test_cli_config_file_and_errors(cli, tmp_path):
+    cfg = tmp_path / "cohort.toml"
+    cfg.write_text(
+        "[cohort]\nbootstrap = 7\npermutations = 5\nlandmark_months = 6.0\n[cohort.scores]\ndean_mtv_ml = 50.0\n"
+    )
+    out = tmp_path / "o"
+    res = cli("cohort", "--simulate", "40", "--out", out, "--config", cfg, "--bootstrap", "9")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["config"]["bootstrap"] == 9  # the command line wins over the file
+    assert doc["config"]["permutations"] == 5 and doc["config"]["landmark_months"] == 6.0
+    assert doc["config"]["scores"]["dean_mtv_ml"] == 50.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cohort]\nbootstraps = 7\n")
+    res = cli("cohort", "--simulate", "40", "--out", tmp_path / "o2", "--config", bad)
+    assert res.exit_code == 2
+    assert (
+        "[UNKNOWN_CONFIG_KEY]" in res.stderr
+        and "unknown key(s) ['bootstraps'] for CohortConfig" in res.stderr
+    )

@@ -23,37 +23,60 @@ def run_cohort_command(
     out: Path,
     clinical: Path | None = None,
     biomarkers: Path | None = None,
-    endpoint: str = "pfs",
-    seed: int = 0,
-    bootstrap: int = 1000,
-    permutations: int = 2000,
+    endpoint: str | None = None,
+    seed: int | None = None,
+    bootstrap: int | None = None,
+    permutations: int | None = None,
     predictors: list[str] | None = None,
     simulate: int | None = None,
     simulated_label: bool = False,
     biomarker_timepoint: str | None = None,
+    config_file: Path | None = None,
     progress=None,
 ) -> Path:
     """Read (or simulate) the tables, run the analysis and write the report; return report.html.
+
+    Settings: :class:`carpet.config.CohortConfig` defaults, then the ``[cohort]`` table of
+    ``config_file`` (TOML; unknown keys are errors), then the explicit arguments.
 
     Raises
     ------
     carpet.errors.InputError
         ``COHORT_USAGE`` when neither both tables nor ``simulate`` are given.
+    carpet.errors.ConfigError
+        For an unreadable config file, unknown keys or invalid values.
     """
     from carpet.clinical import read_biomarkers, read_table
-    from carpet.config import CohortConfig
-    from carpet.errors import InputError
+    from carpet.config import CohortConfig, from_mapping
+    from carpet.errors import ConfigError, InputError
     from carpet.report import write_cohort_report
     from carpet.survival import run_cohort_analysis
 
-    kw: dict[str, Any] = {
+    kw: dict[str, Any] = {}
+    if config_file is not None:
+        import tomllib
+
+        try:
+            doc = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{config_file}: cannot read the TOML config ({exc})") from None
+        kw.update(doc.get("cohort", doc))
+    given = {
         "endpoint": endpoint,
         "seed": seed,
         "bootstrap": bootstrap,
         "permutations": permutations,
     }
+    kw.update({k: v for k, v in given.items() if v is not None})
     if predictors:
         kw["predictors"] = tuple(predictors)
+    kw.pop("simulated", None)
+
+    def make_config(simulated: bool) -> CohortConfig:
+        return from_mapping(
+            CohortConfig, kw | {"simulated": simulated}, source=str(config_file or "options")
+        )
+
     if simulate is not None:
         if clinical is not None or biomarkers is not None:
             raise InputError(
@@ -61,8 +84,8 @@ def run_cohort_command(
             )
         from carpet.synthetic.cohort import simulate_cohort
 
-        clin, bio = simulate_cohort(simulate, seed=seed)
-        cfg = CohortConfig(simulated=True, **kw)
+        cfg = make_config(True)
+        clin, bio = simulate_cohort(simulate, seed=cfg.seed)
         result = run_cohort_analysis(
             clin,
             bio,
@@ -81,7 +104,7 @@ def run_cohort_command(
         clin, bio = read_table(clinical), read_biomarkers(biomarkers)
         if biomarker_timepoint is not None:
             bio = select_timepoint(bio, biomarker_timepoint, Path(biomarkers).name)
-        cfg = CohortConfig(simulated=simulated_label, **kw)
+        cfg = make_config(simulated_label)
         result = run_cohort_analysis(
             clin,
             bio,
@@ -163,16 +186,25 @@ def register(app: typer.Typer) -> None:
                 "--biomarkers", help="Biomarker CSV, or a folder of `carpet analyze` outputs."
             ),
         ] = None,
-        endpoint: Annotated[str, typer.Option("--endpoint", help="pfs or os.")] = "pfs",
+        endpoint: Annotated[
+            str | None, typer.Option("--endpoint", help="pfs (default) or os.")
+        ] = None,
         seed: Annotated[
-            int, typer.Option("--seed", help="Seed of bootstrap, permutations and folds.")
-        ] = 0,
+            int | None,
+            typer.Option("--seed", help="Seed of bootstrap, permutations and folds (default 0)."),
+        ] = None,
         bootstrap: Annotated[
-            int, typer.Option("--bootstrap", help="Bootstrap resamples for CIs.")
-        ] = 1000,
+            int | None,
+            typer.Option("--bootstrap", help="Bootstrap resamples for CIs (default 1000)."),
+        ] = None,
         permutations: Annotated[
-            int, typer.Option("--permutations", help="Permutations for the cut-off p.")
-        ] = 2000,
+            int | None,
+            typer.Option("--permutations", help="Permutations for the cut-off p (default 2000)."),
+        ] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", help="TOML file with a [cohort] table (CohortConfig keys)."),
+        ] = None,
         predictor: Annotated[
             list[str] | None,
             typer.Option(
@@ -207,7 +239,7 @@ def register(app: typer.Typer) -> None:
             out=out,
             clinical=clinical,
             biomarkers=biomarkers,
-            endpoint=endpoint.lower(),
+            endpoint=endpoint.lower() if endpoint else None,
             seed=seed,
             bootstrap=bootstrap,
             permutations=permutations,
@@ -215,6 +247,7 @@ def register(app: typer.Typer) -> None:
             simulate=simulate,
             simulated_label=simulated_label,
             biomarker_timepoint=biomarker_timepoint,
+            config_file=config,
             progress=lambda msg: console.log(msg),
         )
         typer.echo(f"report: {path}")
