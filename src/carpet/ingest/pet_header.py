@@ -443,12 +443,9 @@ def _instance_records(ds: Any, rd: _Reader, study_date: date | None) -> list[Ins
             else None
         )
         f_dur = rd.number(content, "FrameAcquisitionDuration", "(0018,9220)") if content else None
-        f_ref = (
-            rd.when(content, "FrameReferenceDateTime", "(0018,9151)", parse_dt) if content else None
-        )
-        ref_ms = None
-        if f_ref is not None and f_dt is not None:
-            ref_ms = (f_ref - f_dt).total_seconds() * 1000.0
+        # FrameReferenceDateTime (0018,9151) is absolute, not an offset from the series
+        # reference like FrameReferenceTime (0054,1300): it is not mapped onto the latter.
+        ref_ms = common["frame_reference_time_ms"]
         out.append(
             InstanceRecord(
                 sop_instance_uid=f"{sop}#{n}",
