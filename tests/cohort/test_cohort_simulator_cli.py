@@ -269,3 +269,21 @@ def test_cli_config_file_and_errors(cli, tmp_path):
         "[UNKNOWN_CONFIG_KEY]" in res.stderr
         and "unknown key(s) ['bootstraps'] for CohortConfig" in res.stderr
     )
+
+
+def test_too_few_patients_or_events_is_a_clear_error():
+    from carpet.errors import InputError
+
+    clin, bio = simulate_cohort(30, seed=2)
+    clin["death_date"] = ""  # nobody died: no OS events
+    with pytest.raises(
+        InputError,
+        match=r"only 30 analysable patients with 0 OS events after validation \(0 excluded\)",
+    ):
+        run_cohort_analysis(
+            clin, bio, config=CohortConfig(endpoint="os", bootstrap=5, permutations=5)
+        )
+    with pytest.raises(InputError, match="only 5 analysable patients"):
+        run_cohort_analysis(
+            clin.iloc[:5], bio.iloc[:5], config=CohortConfig(bootstrap=5, permutations=5)
+        )
