@@ -60,6 +60,10 @@ def mip_arrays(
     return img, lab_proj, exc, aspect
 
 
+#: Lesion colours (no blue: blue marks removed physiological uptake).
+LESION_COLOURS = ("#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#e377c2", "#8c564b", "#bcbd22", "#ff9896")
+
+
 def write_mip(
     suv: Volume,
     labels: Volume,
@@ -67,8 +71,9 @@ def write_mip(
     path: str | os.PathLike[str],
     *,
     suv_window: float = 10.0,
+    height_in: float = 8.0,
 ) -> Path:
-    """Write the coronal + sagittal MIP PNG (atomically)."""
+    """Write the coronal + sagittal MIP PNG (atomically), sized to the body's proportions."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -77,32 +82,32 @@ def write_mip(
 
     from carpet._io import atomic_write_bytes
 
-    fig = Figure(figsize=(8, 8), dpi=100)
-    cmap = matplotlib.colormaps["tab20"]
-    for n, view in enumerate(("coronal", "sagittal")):
-        img, lab, exc, aspect = mip_arrays(suv, labels, excluded, view=view)
-        ax = fig.add_subplot(1, 2, n + 1)
-        ax.imshow(
-            np.clip(img, 0, suv_window),
-            cmap="gray_r",
-            vmin=0,
-            vmax=suv_window,
-            aspect=aspect,
-            interpolation="nearest",
-        )
+    views = [(v, *mip_arrays(suv, labels, excluded, view=v)) for v in ("coronal", "sagittal")]
+    heights = [img.shape[0] * aspect for _, img, _, _, aspect in views]
+    widths = [img.shape[1] for _, img, _, _, _ in views]
+    ratio = sum(widths) / max(heights)
+    if height_in * ratio > 14.0:  # wide field of view: keep the width, shrink the height
+        height_in = 14.0 / ratio
+    width_in = max(4.0, height_in * ratio * 1.08 + 0.3)
+    fig = Figure(figsize=(width_in, height_in + 0.6), dpi=100)
+    grid = fig.add_gridspec(1, 2, width_ratios=widths, left=0.02, right=0.98, top=0.94, bottom=0.06,
+                            wspace=0.05)
+    palette = np.array([colors.to_rgba(c) for c in LESION_COLOURS])
+    for n, (view, img, lab, exc, aspect) in enumerate(views):
+        ax = fig.add_subplot(grid[0, n])
+        ax.imshow(np.clip(img, 0, suv_window), cmap="gray_r", vmin=0, vmax=suv_window, aspect=aspect,
+                  interpolation="nearest")
         if exc.any():
             ov = np.zeros((*exc.shape, 4))
-            ov[exc > 0] = colors.to_rgba("#1f77b4", 0.45)
+            ov[exc > 0] = colors.to_rgba("#1f77b4", 0.5)
             ax.imshow(ov, aspect=aspect, interpolation="nearest")
         if lab.any():
-            rgba = cmap((lab % 20) / 20.0)
-            rgba[..., 3] = np.where(lab > 0, 0.85, 0.0)
+            rgba = palette[(lab - 1) % len(palette)]
+            rgba[..., 3] = np.where(lab > 0, 0.9, 0.0)
             ax.imshow(rgba, aspect=aspect, interpolation="nearest")
         ax.set_title(f"{view} MIP (SUV 0-{suv_window:g})", fontsize=9)
         ax.set_axis_off()
-    fig.text(
-        0.5, 0.02, "coloured: lesions   blue: removed physiological uptake", ha="center", fontsize=8
-    )
+    fig.text(0.5, 0.015, "coloured: lesions    blue: removed physiological uptake", ha="center", fontsize=8)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())
