@@ -87,7 +87,8 @@ def register(app: typer.Typer) -> None:
                 when = datetime.fromisoformat(injection_datetime)
             except ValueError:
                 raise ConfigError(
-                    f"--injection-datetime {injection_datetime!r} is not ISO 8601; expected e.g. 2025-01-01T10:00:00",
+                    f"--injection-datetime {injection_datetime!r} is not ISO 8601; expected e.g. "
+                    "2025-01-01T10:00:00",
                     code="INVALID_OVERRIDE",
                 ) from None
         cli_ov = SuvOverrides(
@@ -135,7 +136,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  decay interval   {f.decay_interval_s / 60.0:.1f} min")
         typer.echo(
             f"  weight {f.weight_kg_used:g} kg, height "
-            f"{'—' if f.height_m_used is None else f'{f.height_m_used:g} m'}, sex {f.sex_used or '—'}"
+            f"{'—' if f.height_m_used is None else f'{f.height_m_used:g} m'}, sex "
+            f"{f.sex_used or '—'}"
         )
         if f.overrides_applied:
             typer.echo(f"  overrides        {', '.join(f.overrides_applied)}")

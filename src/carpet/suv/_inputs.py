@@ -61,7 +61,8 @@ def _weight_kg(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     if not lo <= w <= hi:
         raise ctx.refuse(
             "IMPLAUSIBLE_VALUE",
-            f"{_TAG['PatientWeight']} {ctx.acq.patient_weight} gives {w:g} kg, outside [{lo}, {hi}] kg",
+            f"{_TAG['PatientWeight']} {ctx.acq.patient_weight} gives {w:g} kg, outside [{lo}, "
+            f"{hi}] kg",
             "Check the header; give the weight with --weight-kg or an overrides CSV.",
         )
     return float(w)
@@ -157,7 +158,8 @@ def _dose_bq(ctx: _Ctx, ov: SuvOverrides | None, applied: list[str]) -> float:
     if not lo <= d <= hi:
         raise ctx.refuse(
             "IMPLAUSIBLE_VALUE",
-            f"{_TAG['Dose']} {ctx.acq.radionuclide_total_dose:g} gives {d:g} Bq, outside [{lo:g}, {hi:g}] Bq",
+            f"{_TAG['Dose']} {ctx.acq.radionuclide_total_dose:g} gives {d:g} Bq, outside [{lo:g}, "
+            f"{hi:g}] Bq",
             remedy,
         )
     return float(d)
@@ -190,7 +192,9 @@ def _half_life(ctx: _Ctx) -> tuple[float, str]:
         return from_code[0], f"RadionuclideCodeSequence (0054,0300) {from_code[1]}"
     raise ctx.refuse(
         "MISSING_HALF_LIFE",
-        f"{_TAG['HalfLife']} is {'absent' if hl is None else repr(hl)} and RadionuclideCodeSequence (0054,0300) "
-        f"(code {acq.radionuclide_code!r}, meaning {acq.radionuclide_code_meaning!r}) names no known nuclide",
+        f"{_TAG['HalfLife']} is {'absent' if hl is None else repr(hl)} and "
+        "RadionuclideCodeSequence (0054,0300) "
+        f"(code {acq.radionuclide_code!r}, meaning {acq.radionuclide_code_meaning!r}) names no "
+        "known nuclide",
         "The series cannot be converted; fix the header (e.g. 6586.2 s for F-18).",
     )

@@ -85,7 +85,8 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
     frame_ref = frames[0] if frames else None
     if frames and (max(frames) - min(frames)).total_seconds() > tol_s:
         ctx.warnings.append(
-            f"frame back-computed reference times differ by {(max(frames) - min(frames)).total_seconds():.0f} s "
+            "frame back-computed reference times differ by "
+            f"{(max(frames) - min(frames)).total_seconds():.0f} s "
             "between instances (several beds with one AcquisitionTime, multi-injection or edited "
             "FrameReferenceTime?); the first bed's is used"
         )
@@ -98,7 +99,8 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
     else:
         if series is not None and earliest is not None:
             ctx.warnings.append(
-                f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest AcquisitionDate/Time "
+                f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest "
+                "AcquisitionDate/Time "
                 f"{earliest.isoformat()} (post-processed series?): not used as reference time"
             )
         ge = acq.ge_private_scan_datetime
@@ -110,14 +112,17 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
                 chosen = (ge, "ge_private_scan_datetime")
             else:
                 ctx.warnings.append(
-                    f"GE private scan datetime (0009,xx0D) {ge.isoformat()} is on a different date than the public "
-                    f"tags {sorted(d.isoformat() for d in public_dates)} (de-identification date shift?): not used"
+                    f"GE private scan datetime (0009,xx0D) {ge.isoformat()} is on a different "
+                    "date than the public "
+                    f"tags {sorted(d.isoformat() for d in public_dates)} (de-identification date "
+                    "shift?): not used"
                 )
         if chosen is None and frame_ref is not None:
             chosen = (frame_ref, "frame_back_computed")
         if chosen is None and one_acquisition_time and earliest is not None:
             ctx.warnings.append(
-                f"one AcquisitionDate/Time on all {len(acq.instances)} instances with different FrameReferenceTime "
+                f"one AcquisitionDate/Time on all {len(acq.instances)} instances with different "
+                "FrameReferenceTime "
                 "(GE multi-bed convention): it is the scan start and is used as reference time"
             )
             chosen = (earliest, "earliest_acquisition_datetime")
@@ -140,19 +145,24 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
                 raise ctx.refuse(
                     "MISSING_FRAME_DURATION",
                     f"SeriesDate/SeriesTime {series.isoformat()} is after the earliest acquisition "
-                    f"{earliest.isoformat()}, there is no usable GE private scan datetime, and the frame "
+                    f"{earliest.isoformat()}, there is no usable GE private scan datetime, and "
+                    "the frame "
                     f"back-computation lacks {' and '.join(missing) or 'valid frame timing'}",
-                    "The decay reference time is unknown; fix the header (or give the series as acquired).",
+                    "The decay reference time is unknown; fix the header (or give the series as "
+                    "acquired).",
                 )
             ctx.warnings.append(
-                "reference time = earliest AcquisitionDate/Time (QIBA option 3; SeriesDate/SeriesTime absent; "
-                f"frame back-computation impossible: {' and '.join(missing) or 'invalid frame timing'} missing)"
+                "reference time = earliest AcquisitionDate/Time (QIBA option 3; "
+                "SeriesDate/SeriesTime absent; "
+                "frame back-computation impossible: "
+                f"{' and '.join(missing) or 'invalid frame timing'} missing)"
             )
             chosen = (earliest, "earliest_acquisition_datetime")
     if chosen is None:
         raise ctx.refuse(
             "MISSING_REFERENCE_TIME",
-            "no reference time: SeriesDate/SeriesTime (0008,0021/0031), AcquisitionDate/Time (0008,0022/0032) "
+            "no reference time: SeriesDate/SeriesTime (0008,0021/0031), AcquisitionDate/Time "
+            "(0008,0022/0032) "
             "and FrameReferenceTime (0054,1300) are absent or invalid",
             "The series cannot be decay-corrected; fix the header.",
         )
@@ -163,7 +173,8 @@ def _reference_time(ctx: _Ctx, half_life_s: float, tol_s: float) -> tuple[dateti
         diff = abs((chosen[0] - frame_ref).total_seconds())
         if diff > tol_s:
             ctx.warnings.append(
-                f"reference time from {chosen[1]} ({chosen[0].isoformat()}) and the frame back-computed one "
+                f"reference time from {chosen[1]} ({chosen[0].isoformat()}) and the frame "
+                "back-computed one "
                 f"({frame_ref.isoformat()}) disagree by {diff:.0f} s (> {tol_s:g} s)"
             )
     return chosen
@@ -202,13 +213,16 @@ def _injection_time(
             if adjusted:
                 adm -= timedelta(days=1)
             ctx.warnings.append(
-                f"{_TAG['StartDateTime']} {dt.isoformat()} is {gap_s / 86400.0:+.1f} days from the reference "
-                f"time {t_ref.isoformat()} (date shifted by de-identification?): its time of day is used "
+                f"{_TAG['StartDateTime']} {dt.isoformat()} is {gap_s / 86400.0:+.1f} days from "
+                "the reference "
+                f"time {t_ref.isoformat()} (date shifted by de-identification?): its time of day "
+                "is used "
                 f"on the reference date ({adm.isoformat()})"
             )
             return (
                 adm,
-                "RadiopharmaceuticalStartDateTime (0018,1078) time of day + date of the reference time "
+                "RadiopharmaceuticalStartDateTime (0018,1078) time of day + date of the "
+                "reference time "
                 "(its own date inconsistent)",
                 adjusted,
             )
@@ -226,8 +240,10 @@ def _injection_time(
     if half_life_s > DATETIME_REQUIRED_HALF_LIFE_S:
         raise ctx.refuse(
             "INJECTION_DATETIME_REQUIRED",
-            f"only {_TAG['StartTime']} ({st.isoformat()}) is given, without a date, for a nuclide with half-life "
-            f"{half_life_s:g} s (> {DATETIME_REQUIRED_HALF_LIFE_S:g} s) whose uptake may exceed 24 h",
+            f"only {_TAG['StartTime']} ({st.isoformat()}) is given, without a date, for a nuclide "
+            "with half-life "
+            f"{half_life_s:g} s (> {DATETIME_REQUIRED_HALF_LIFE_S:g} s) whose uptake may exceed "
+            "24 h",
             remedy,
         )
     adm = datetime.combine(t_ref.date(), st)
@@ -236,7 +252,8 @@ def _injection_time(
         adm -= timedelta(days=1)
         adjusted = True
         ctx.warnings.append(
-            f"injection time {st.isoformat()} is after the reference time {t_ref.time().isoformat()}: "
+            f"injection time {st.isoformat()} is after the reference time "
+            f"{t_ref.time().isoformat()}: "
             "injection taken on the previous day (midnight crossing)"
         )
     return adm, "RadiopharmaceuticalStartTime (0018,1072) + date of the reference time", adjusted
@@ -253,15 +270,19 @@ def _check_interval(
     if interval_s < 0:
         raise ctx.refuse(
             "NEGATIVE_DECAY_TIME",
-            f"injection {t_adm.isoformat()} is after the reference time {t_ref.isoformat()} ({ref_source}) by "
+            f"injection {t_adm.isoformat()} is after the reference time {t_ref.isoformat()} "
+            f"({ref_source}) by "
             f"{-interval_s:.0f} s",
-            "Check RadiopharmaceuticalStartDateTime and the series times, or give --injection-datetime.",
+            "Check RadiopharmaceuticalStartDateTime and the series times, or give "
+            "--injection-datetime.",
         )
     if interval_s > MAX_DECAY_HALF_LIVES * half_life_s:
         raise ctx.refuse(
             "IMPLAUSIBLE_VALUE",
-            f"decay interval {interval_s / 3600.0:.1f} h from injection {t_adm.isoformat()} to reference "
-            f"{t_ref.isoformat()} ({ref_source}) exceeds {MAX_DECAY_HALF_LIVES:g} half-lives ({half_life_s:g} s); "
+            f"decay interval {interval_s / 3600.0:.1f} h from injection {t_adm.isoformat()} to "
+            "reference "
+            f"{t_ref.isoformat()} ({ref_source}) exceeds {MAX_DECAY_HALF_LIVES:g} half-lives "
+            f"({half_life_s:g} s); "
             "dates from different sources (de-identification date shift?)",
             "Check the header dates, or give --injection-datetime.",
         )

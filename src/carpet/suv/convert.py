@@ -87,8 +87,10 @@ def apply_suv(
     f = factors.factor(normalization)
     if volume.unit not in (Unit(factors.units), Unit.UNKNOWN):
         raise SuvError(
-            f"volume unit {volume.unit.value} does not match the SUV factors' Units {factors.units} "
-            f"(series {factors.series_instance_uid}); expected the rescaled stored values of that series",
+            f"volume unit {volume.unit.value} does not match the SUV factors' Units "
+            f"{factors.units} "
+            f"(series {factors.series_instance_uid}); expected the rescaled stored values of that "
+            "series",
             code="UNIT_MISMATCH",
         )
     per_slice = factors.slice_factors(normalization)

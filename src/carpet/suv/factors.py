@@ -264,8 +264,10 @@ def compute_suv_factors(
         f = _compute(acquisition, overrides, lbm_formula, bsa_formula, reference_time_tolerance_s)
     except OverflowError as exc:  # date/time arithmetic on absurd (but parseable) header values
         raise SuvError(
-            f"SUV refused for series {acquisition.series_instance_uid} ({acquisition.source}): date/time "
-            f"arithmetic out of range ({exc}); the header times are implausible. Check the dates and times.",
+            f"SUV refused for series {acquisition.series_instance_uid} ({acquisition.source}): "
+            "date/time "
+            f"arithmetic out of range ({exc}); the header times are implausible. Check the dates "
+            "and times.",
             code="IMPLAUSIBLE_VALUE",
         ) from exc
     hl, dt_s = f.half_life_s_used, f.decay_interval_s
@@ -277,7 +279,8 @@ def compute_suv_factors(
         and not lo <= dt_s / 60.0 <= hi
     ):
         warning = (
-            f"uptake time {dt_s / 60.0:.0f} min is outside the EANM window {lo:g}-{hi:g} min for F-18: "
+            f"uptake time {dt_s / 60.0:.0f} min is outside the EANM window {lo:g}-{hi:g} min for "
+            "F-18: "
             "SUVs are not comparable with standard-protocol scans"
         )
         f = dataclasses.replace(f, warnings=(*f.warnings, warning))
@@ -318,8 +321,8 @@ def _compute(
     if units not in SUPPORTED_UNITS:
         raise ctx.refuse(
             "UNSUPPORTED_UNITS",
-            f"{_TAG['Units']} is {'absent' if units is None else repr(units)}; expected one of {list(SUPPORTED_UNITS)}"
-            + (f" ({_UNITS_WHY[units]})" if units in _UNITS_WHY else ""),
+            f"{_TAG['Units']} is {'absent' if units is None else repr(units)}; expected one of "
+            f"{list(SUPPORTED_UNITS)}" + (f" ({_UNITS_WHY[units]})" if units in _UNITS_WHY else ""),
             "Use the attenuation-corrected quantitative series.",
         )
     if not acq.is_attenuation_corrected:
@@ -489,9 +492,11 @@ def _compute(
                 n = sum(1 for a, b in zip(suvf, acsf, strict=True) if not (a or b))
                 raise ctx.refuse(
                     "CNTS_WITHOUT_SCALE_FACTOR",
-                    f"Units CNTS but {n} of {len(acq.instances)} instances have neither a non-zero Philips SUV scale "
+                    f"Units CNTS but {n} of {len(acq.instances)} instances have neither a "
+                    "non-zero Philips SUV scale "
                     "factor (7053,1000) nor an activity concentration scale factor (7053,1009)",
-                    "Counts without a calibration cannot be converted; export the series in BQML from the scanner.",
+                    "Counts without a calibration cannot be converted; export the series in BQML "
+                    "from the scanner.",
                 )
         else:
             scales = [1.0] * max(1, len(acq.instances))
@@ -525,7 +530,8 @@ def _compute(
                     if not acq.instances or missing:
                         raise ctx.refuse(
                             "MISSING_FRAME_DURATION",
-                            f"{_TAG['FrameDuration']} absent, negative or over 24 h on {len(missing)} of "
+                            f"{_TAG['FrameDuration']} absent, negative or over 24 h on "
+                            f"{len(missing)} of "
                             f"{len(acq.instances)} instances; needed for DecayCorrection NONE",
                             "The series cannot be decay-corrected; fix the header.",
                         )
@@ -533,7 +539,8 @@ def _compute(
                     if any(t is None for t in t_acqs):
                         raise ctx.refuse(
                             "MISSING_REFERENCE_TIME",
-                            "AcquisitionDate/Time (0008,0022/0032) absent on some instances; needed "
+                            "AcquisitionDate/Time (0008,0022/0032) absent on some instances; "
+                            "needed "
                             "for DecayCorrection NONE",
                             "The series cannot be decay-corrected.",
                         )
@@ -609,7 +616,8 @@ def _compute(
             if ibw_kg > 0:
                 ibw_factor = checked("SUVibw", k * 1000.0 * ibw_kg)
                 formulas["ibw"] = (
-                    "SUVibw = A*IBW[g]/D_ref; IBW M 48.0+1.06*(H_cm-152), F 45.5+0.91*(H_cm-152), <= W"
+                    "SUVibw = A*IBW[g]/D_ref; IBW M 48.0+1.06*(H_cm-152), F "
+                    "45.5+0.91*(H_cm-152), <= W"
                 )
             else:
                 ctx.warnings.append(f"ibw: not computed, IBW is {ibw_kg:.3g} kg")

@@ -90,7 +90,8 @@ class SuvOverrides:
                 ) from None
             if not math.isfinite(f) or not lo <= f <= hi:
                 raise ConfigError(
-                    f"SUV override {name}={f!r} is outside the plausible range [{lo}, {hi}] {unit}; {hint}",
+                    f"SUV override {name}={f!r} is outside the plausible range [{lo}, {hi}] "
+                    f"{unit}; {hint}",
                     code="INVALID_OVERRIDE",
                 )
             object.__setattr__(self, name, f)
