@@ -44,7 +44,7 @@ def collect_info(path: str) -> dict[str, Any]:
     dict
         See the module docstring; JSON-able.
     """
-    from carpet.errors import CarpetError, SuvError
+    from carpet.errors import CarpetError
     from carpet.ingest.dicom import series_geometry
     from carpet.ingest.discover import discover
     from carpet.ingest.pet_header import read_pet_acquisition
@@ -80,7 +80,7 @@ def collect_info(path: str) -> dict[str, Any]:
                 }
                 entry["patient"] = {"weight_kg": f.weight_kg_used, "height_m": f.height_m_used, "sex": f.sex_used}
                 entry["warnings"].extend(f.warnings)
-            except SuvError as exc:
+            except CarpetError as exc:  # SuvError, or any other coded refusal
                 entry["suv_error"] = exc.to_dict()
         out_series.append(entry)
     return {
