@@ -407,6 +407,29 @@ def jobs_from_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathL
         )
 
 
+#: Unreadable files kept in the ``discovery_problems`` table (the rest are only counted), so
+#: that an archive full of non-DICOM files cannot grow the coordinator's memory.
+_MAX_PROBLEMS_KEPT = 10_000
+
+
+class _CappedList(list):  # type: ignore[type-arg]
+    """A list that keeps its first ``cap`` items and counts every append in ``seen``."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = cap
+        self.seen = 0
+
+    def append(self, item: Any) -> None:
+        self.seen += 1
+        if len(self) < self.cap:
+            super().append(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for it in items:
+            self.append(it)
+
+
 def _clean_stale(studies_dir: Path) -> int:
     """Remove temporary folders left by a killed run (never complete outputs)."""
     n = 0
@@ -495,7 +518,7 @@ def run_batch(
     batch = batch if batch is not None else BatchConfig()
     task = task if task is not None else analyze_study
     out = Path(os.path.abspath(out_dir))
-    discovery_problems: list[Any] = []
+    discovery_problems = _CappedList(_MAX_PROBLEMS_KEPT)
     if jobs is None:
         if manifest is not None:
             from carpet.batch.manifest import validate_manifest
@@ -673,7 +696,7 @@ def run_batch(
             skipped=prog.skipped,
             failures_by_code=state.failures_by_code(),
             elapsed_s=time.perf_counter() - t_start,
-            discovery_problems=len(discovery_problems),
+            discovery_problems=discovery_problems.seen,
         )
     finally:
         if backend is not None:
