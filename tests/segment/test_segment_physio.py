@@ -224,3 +224,21 @@ def test_organ_map_as_dicom_seg(tmp_path):
     ]
     assert r.patient["lesion_count"] == 1 and _truth_hits(s, r.labels.array) == {1}
     assert r.provenance["organs"] == "DICOM SEG segment labels (organs.dcm)"
+
+
+def test_pelvic_ureter_removed_round_node_kept():
+    """A thin cranio-caudal tube of urine beside the bladder is a ureter; a round node there is not."""
+    s = make_whole_body_study(spacing_mm=SPACING, with_ct=False,
+                              lesions=[LesionSpec((-60.0, 20.0, -800.0), 11.0, 9.0, "iliac_right")])
+    a = s.suv.array.copy()
+    k, j, i = np.indices(a.shape)
+    x = s.suv.affine[0, 2] * i + s.suv.affine[0, 3]
+    y = s.suv.affine[1, 1] * j + s.suv.affine[1, 3]
+    z = s.suv.affine[2, 0] * k + s.suv.affine[2, 3]
+    tube = ((x - 45.0) ** 2 + (y - 20.0) ** 2 <= 5.0**2) & (z <= -770.0) & (z >= -860.0)
+    a[tube] = 12.0
+    r = analyze(s.suv.with_array(a), config=FAST)
+    removed = sorted(x["organ"] for x in r.patient["physiological_excluded"]["regions"])
+    assert "ureter" in removed
+    assert (r.excluded.array[tube] == 5).all()
+    assert _truth_hits(s, r.labels.array) == {1} and r.patient["lesion_count"] == 1

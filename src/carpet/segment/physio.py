@@ -394,15 +394,15 @@ def classify_regions(
                 organ = "myocardium"
             elif -30.0 <= below <= 250.0 and 25.0 <= abs(dx) <= 95.0 and dy > 10.0 and vol <= 600.0:
                 organ = "kidney"
-            elif below > 200.0 and abs(dx) <= 60.0 and dy < 30.0 and vol >= 10.0:
-                organ = "bladder"
             elif (
                 50.0 <= below <= 400.0
                 and 10.0 <= abs(dx) <= 100.0
                 and vol < 15.0
                 and ext[2] >= 2.5 * max(ext[0], ext[1])
             ):
-                organ = "ureter"
+                organ = "ureter"  # thin tube: tested before the (round) bladder
+            elif below > 200.0 and abs(dx) <= 60.0 and dy < 30.0 and vol >= 10.0:
+                organ = "bladder"
         if organ is not None:
             key = f"kidney_{'left' if dx > 0 else 'right'}" if organ == "kidney" else organ
             candidates.setdefault(key, []).append((lid, float(vol), c, organ))
