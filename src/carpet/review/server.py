@@ -319,8 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(err)
         except CarpetError as exc:
             self._error(_HttpError(HTTPStatus.BAD_REQUEST, exc.code, str(exc)))
-        except BrokenPipeError:
-            pass
+        except ConnectionError:  # the browser went away (page closed, reload)
+            self.close_connection = True
         except Exception as exc:
             logger.exception("review server: internal error on %s", urlsplit(self.path).path)
             self.close_connection = True

@@ -162,6 +162,8 @@ class ReviewSession:
         self._nifti_cache: dict[tuple[str, int], bytes] = {}
         self.timings_s: dict[str, float] = {}
         self.source: str | None = None
+        #: Largest volume sent to the slice views (bigger ones are subsampled for display only).
+        self.display_max_voxels = DISPLAY_MAX_VOXELS
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -371,15 +373,16 @@ class ReviewSession:
         with self.lock:
             if name == "pet.nii":
                 key = (name, 0)
-                vol_fn = lambda: _display(self.suv.with_array(self.suv.array.astype(np.float32, copy=False)))  # noqa: E731
+                vol_fn = lambda: _display(self.suv.with_array(self.suv.array.astype(np.float32, copy=False)), self.display_max_voxels)  # noqa: E731
             elif name == "ct.nii" and self.ct is not None:
                 key = (name, 0)
-                vol_fn = lambda: _display(self.ct)  # noqa: E731
+                ct = self.ct
+                vol_fn = lambda: _display(ct.with_array(np.clip(np.rint(ct.array), -32768, 32767).astype(np.int16)), self.display_max_voxels)  # noqa: E731
             elif name == "labels.nii":
                 key = (name, self.labels_version)
                 dtype = np.int16 if self._display_labels.max(initial=0) < 32768 else np.int32
                 lab = self._display_labels.astype(dtype)
-                vol_fn = lambda: _display(Volume(lab, self.suv.affine, unit=Unit.LABEL))  # noqa: E731
+                vol_fn = lambda: _display(Volume(lab, self.suv.affine, unit=Unit.LABEL), self.display_max_voxels)  # noqa: E731
             else:
                 raise InputError(f"no volume {name!r}; expected pet.nii, labels.nii or ct.nii", code="NO_SUCH_VOLUME")
             if key not in self._nifti_cache:
@@ -660,11 +663,11 @@ def _check_auto_matches(folder: Path, auto: Any) -> None:
         )
 
 
-def _display(vol: Volume) -> Volume:
-    """Subsample a volume for the slice viewer when it is larger than DISPLAY_MAX_VOXELS."""
+def _display(vol: Volume, max_voxels: int = DISPLAY_MAX_VOXELS) -> Volume:
+    """Subsample a volume for the slice viewer when it has more than ``max_voxels`` voxels."""
     n = int(np.prod(vol.shape))
     f = 1
-    while n / f**3 > DISPLAY_MAX_VOXELS:
+    while n / f**3 > max_voxels:
         f += 1
     if f == 1:
         return vol

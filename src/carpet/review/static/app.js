@@ -210,10 +210,12 @@ function showCursor(p, suv) {
 }
 
 async function initViewer(summary) {
+  const t0 = performance.now();
   if (!window.niivue) { message("slice viewer (NiiVue) not available"); return; }
   const nv = new window.niivue.Niivue({
     backColor: [0, 0, 0, 1], show3Dcrosshair: false, isColorbar: true, logLevel: "error",
-    dragAndDropEnabled: false, isOrientCube: false, crosshairColor: [0, 0.9, 1, 1],
+    dragAndDropEnabled: false, isOrientCube: false, crosshairColor: [0, 0.9, 1, 0.8],
+    crosshairWidth: 1, crosshairGap: 10, multiplanarLayout: 2, multiplanarShowRender: 0,
   });
   state.nv = nv;
   await nv.attachToCanvas($("gl"));
@@ -237,6 +239,7 @@ async function initViewer(summary) {
   state.petIndex = vols.length - 1;
   await reloadLabels();
   if (state.lesions.length) selectLesion(state.lesions[0].lesion_id, true);
+  document.body.dataset.viewerMs = Math.round(performance.now() - t0);
   document.body.dataset.viewer = "ready";
 }
 
@@ -244,7 +247,7 @@ async function reloadLabels() {
   const nv = state.nv;
   if (!nv || state.petIndex === undefined) return;
   if (state.labelVolume) { nv.removeVolume(state.labelVolume); state.labelVolume = null; }
-  const img = await window.niivue.NVImage.loadFromUrl({ url: `/api/volume/labels.nii?v=${state.labelsVersion}`, opacity: 0.6 });
+  const img = await window.niivue.NVImage.loadFromUrl({ url: `/api/volume/labels.nii?v=${state.labelsVersion}`, opacity: 0.6, colorbarVisible: false });
   nv.addVolume(img);
   state.labelVolume = img;
   updateLabelColours();
@@ -258,7 +261,8 @@ function updateLabelColours() {
   for (let i = 1; i <= maxId; i++) {
     const l = state.lesions.find((x) => x.lesion_id === i);
     const gone = !l || l.status === "removed" || l.status === "physiological";
-    R.push(gone ? 120 : 255); G.push(gone ? 120 : 59 + ((i * 37) % 120)); B.push(gone ? 120 : 48);
+    // lesions in green shades (distinct from the PET colour scale), removed ones hidden
+    R.push(gone ? 120 : (i * 53) % 90); G.push(gone ? 120 : 255); B.push(gone ? 120 : 80 + ((i * 37) % 120));
     A.push(gone ? 0 : 255); I.push(i); labels.push(`lesion ${i}`);
   }
   img.setColormapLabel({ R, G, B, A, I, labels });
