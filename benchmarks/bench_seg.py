@@ -72,14 +72,20 @@ def make_case(n_lesions: int, shape: tuple[int, int, int], seed: int = 0):
     return vol.with_array(lab, unit=Unit.LABEL), vol, sources, folder
 
 
-def best(fn, repeat: int):
-    times, out = [], None
+def best(fns, repeat: int):
+    """Best time and last result of each function; runs are interleaved (round robin) so that
+    a change of machine load affects every implementation alike."""
+    times = [[] for _ in fns]
+    outs = [None] * len(fns)
+    for fn in fns:  # warm-up round, not timed (imports, highdicom's standard tables)
+        fn()
     for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+        for n, fn in enumerate(fns):
+            gc.collect()
+            t = time.perf_counter()
+            outs[n] = fn()
+            times[n].append(time.perf_counter() - t)
+    return [(min(t), o) for t, o in zip(times, outs, strict=True)]
 
 
 def peak_mib(fn) -> float:
@@ -156,9 +162,9 @@ def main() -> None:
         return run
 
     rows = []
-    t_c, b_c = best(carpet_export, args.repeat)
-    t_h, b_h = best(hd_plain("BINARY"), args.repeat)
-    t_l, b_l = best(hd_plain("LABELMAP"), args.repeat)
+    (t_c, b_c), (t_h, b_h), (t_l, b_l) = best(
+        [carpet_export, hd_plain("BINARY"), hd_plain("LABELMAP")], args.repeat
+    )
     rows.append(("export", "carpet labels_to_seg (BINARY)", t_c, len(b_c), peak_mib(carpet_export)))
     rows.append(("export", "highdicom plain (BINARY)", t_h, len(b_h), peak_mib(hd_plain("BINARY"))))
     rows.append(
@@ -180,9 +186,7 @@ def main() -> None:
     def floor_import():
         return pydicom.dcmread(path).pixel_array
 
-    ti_c, arr_c = best(carpet_import, args.repeat)
-    ti_h, arr_h = best(hd_import, args.repeat)
-    ti_f, _ = best(floor_import, args.repeat)
+    (ti_c, arr_c), (ti_h, arr_h), (ti_f, _) = best([carpet_import, hd_import, floor_import], args.repeat)
     assert np.array_equal(arr_c, labels.array), "carpet import must give back the label map"
     n_c = int((arr_c > 0).sum())
     n_h = int((np.asarray(arr_h) > 0).sum())
