@@ -87,8 +87,12 @@ def _load_pydicom(folder: str, series_uid: str, factor: float):
             if ds.get("SeriesInstanceUID") != series_uid:
                 continue
             iop = np.array(ds.ImageOrientationPatient, dtype=float)
-            pos = float(np.dot(np.array(ds.ImagePositionPatient, dtype=float), np.cross(iop[:3], iop[3:])))
-            arr = ds.pixel_array.astype(np.float32) * float(ds.RescaleSlope) + float(ds.get("RescaleIntercept", 0))
+            pos = float(
+                np.dot(np.array(ds.ImagePositionPatient, dtype=float), np.cross(iop[:3], iop[3:]))
+            )
+            arr = ds.pixel_array.astype(np.float32) * float(ds.RescaleSlope) + float(
+                ds.get("RescaleIntercept", 0)
+            )
             slices.append((pos, arr))
     slices.sort(key=lambda t: t[0])
     vol = np.stack([a for _, a in slices])
@@ -118,8 +122,14 @@ def _child(method: str, folder: str, series_uid: str, factor: float, inbox, outb
         arr = fn(folder, series_uid, factor)
         dt = time.perf_counter() - t0
         peak = (_status_kb("VmHWM") - base) / 1024.0
-        outbox.put({"time_s": dt, "peak_mib": peak if first else None, "shape": tuple(arr.shape),
-                    "checksum": float(arr.astype("float64").sum())})
+        outbox.put(
+            {
+                "time_s": dt,
+                "peak_mib": peak if first else None,
+                "shape": tuple(arr.shape),
+                "checksum": float(arr.astype("float64").sum()),
+            }
+        )
         first = False
         del arr
 
@@ -138,7 +148,9 @@ def run_case(name: str, folder: Path, repeats: int) -> dict:
     workers = {}
     for method in METHODS:
         inbox, outbox = ctx.Queue(), ctx.Queue()
-        p = ctx.Process(target=_child, args=(method, str(folder), s.series_instance_uid, factor, inbox, outbox))
+        p = ctx.Process(
+            target=_child, args=(method, str(folder), s.series_instance_uid, factor, inbox, outbox)
+        )
         p.start()
         workers[method] = (p, inbox, outbox)
     results: dict[str, dict] = {m: {"times": []} for m in METHODS}
@@ -158,8 +170,12 @@ def run_case(name: str, folder: Path, repeats: int) -> dict:
         r["time_s"] = min(r["times"])
     shape = results["carpet"]["shape"]
     vol_mib = shape[0] * shape[1] * shape[2] * 4 / 2**20
-    print(f"\n== {name}: {folder} — {s.n_instances} files, volume {shape}, float32 {vol_mib:.1f} MiB")
-    print(f"{'method':10s} {'best s':>8s} {'median s':>9s} {'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum")
+    print(
+        f"\n== {name}: {folder} — {s.n_instances} files, volume {shape}, float32 {vol_mib:.1f} MiB"
+    )
+    print(
+        f"{'method':10s} {'best s':>8s} {'median s':>9s} {'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum"
+    )
     for m, r in results.items():
         med = sorted(r["times"])[len(r["times"]) // 2]
         print(
@@ -180,10 +196,14 @@ def run_case(name: str, folder: Path, repeats: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--acrin", type=Path, default=REPO.parent / "shared" / "data" / "acrin-nsclc-fdg-pet-042")
+    ap.add_argument(
+        "--acrin", type=Path, default=REPO.parent / "shared" / "data" / "acrin-nsclc-fdg-pet-042"
+    )
     ap.add_argument("--skip-wholebody", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--spacing-mm", type=float, default=2.0, help="whole-body grid spacing (2 → ~350×350×900)")
+    ap.add_argument(
+        "--spacing-mm", type=float, default=2.0, help="whole-body grid spacing (2 → ~350×350×900)"
+    )
     args = ap.parse_args()
     if args.acrin.is_dir():
         run_case("ACRIN PT AC, JPEG-LS study folder", args.acrin / "study_jpegls", args.repeats)
@@ -199,7 +219,9 @@ def main() -> None:
             sp = args.spacing_mm
             study = make_whole_body_study(spacing_mm=(sp, sp, sp), with_ct=False, seed=0)
             write_pet_dicom(study, tmp)
-            print(f"\n(generated and wrote the {study.suv.shape} whole-body series in {time.perf_counter() - t0:.1f} s)")
+            print(
+                f"\n(generated and wrote the {study.suv.shape} whole-body series in {time.perf_counter() - t0:.1f} s)"
+            )
             del study
             run_case(f"synthetic whole body {sp:g} mm", Path(tmp), args.repeats)
 

@@ -29,7 +29,9 @@ def test_discovery_classifies_the_study(acrin):
     assert kinds == ["CT", "CT", "PT", "PT", "RWV", "RWV", "RWV", "SEG", "SEG", "SEG"]
     assert jls.problems == []
     pick = jls.pick_pet()
-    assert pick.series_description == "PET AC" and pick.units == "BQML"  # NAC (PROPCNTS, labelled ATTN) not picked
+    assert (
+        pick.series_description == "PET AC" and pick.units == "BQML"
+    )  # NAC (PROPCNTS, labelled ATTN) not picked
     scout = next(s for s in jls.series if s.series_description == "SCOUT")
     assert scout.is_localizer
 
@@ -65,7 +67,9 @@ def test_geometry_and_values_agree_with_simpleitk(acrin):
     assert vol.shape == (135, 128, 128) and vol.unit is Unit.BQML
     assert np.allclose(vol.spacing_mm, (3.27, 4.6875, 4.6875), atol=1e-3)
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(s.files[0].parent), s.series_instance_uid))
+    reader.SetFileNames(
+        sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(s.files[0].parent), s.series_instance_uid)
+    )
     img = reader.Execute()
     arr = sitk.GetArrayFromImage(img)  # (z, y, x)
     # SimpleITK voxel (x, y, z) → LPS; carpet voxel (k, j, i) → LPS: compare at corners and centre
@@ -92,7 +96,9 @@ def test_read_pet_applies_the_series_factor(acrin, shared_data):
     ct_on_pet = resample_to(ct, pet.suv)
     assert ct_on_pet.shape == pet.suv.shape
     # lungs are air-like, the body is soft tissue: a coarse sanity check of the resampled CT
-    assert ct_on_pet.array.min() < -800 and 0 < np.median(ct_on_pet.array[pet.suv.array > 1.5]) < 100
+    assert (
+        ct_on_pet.array.min() < -800 and 0 < np.median(ct_on_pet.array[pet.suv.array > 1.5]) < 100
+    )
 
 
 def test_carpet_info_json_contract(cli, shared_data):

@@ -21,7 +21,9 @@ def test_all_is_sorted_and_importable(module):
 
 
 def test_preamble_less_files_are_read(tmp_path):
-    s = make_whole_body_study(fov="head_neck", spacing_mm=(12.0, 12.0, 12.0), n_lesions=0, with_ct=False)
+    s = make_whole_body_study(
+        fov="head_neck", spacing_mm=(12.0, 12.0, 12.0), n_lesions=0, with_ct=False
+    )
     files = write_pet_dicom(s, tmp_path / "p10")
     out = tmp_path / "raw"
     out.mkdir()
@@ -29,7 +31,9 @@ def test_preamble_less_files_are_read(tmp_path):
         ds = pydicom.dcmread(f)
         del ds.file_meta
         ds.preamble = None
-        pydicom.dcmwrite(out / f"raw{n}", ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+        pydicom.dcmwrite(
+            out / f"raw{n}", ds, implicit_vr=True, little_endian=True, enforce_file_format=False
+        )
     assert (out / "raw0").read_bytes()[128:132] != b"DICM"
     d = discover(out)
     assert d.problems == [] and d.series[0].n_instances == len(files)

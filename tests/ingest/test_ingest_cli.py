@@ -6,18 +6,28 @@ import json
 
 import pytest
 
-from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dicom, write_study_dicom
+from carpet.synthetic import (
+    PetHeaderSpec,
+    make_whole_body_study,
+    write_pet_dicom,
+    write_study_dicom,
+)
 
 
 @pytest.fixture(scope="module")
 def phantom():
-    return make_whole_body_study(fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, seed=1)
+    return make_whole_body_study(
+        fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, seed=1
+    )
 
 
 def test_info_json_synthetic_with_refusal_and_problem(cli, phantom, tmp_path):
     write_study_dicom(phantom, tmp_path / "ok")
-    write_pet_dicom(phantom, tmp_path / "noweight",
-                    header=PetHeaderSpec(uid_seed="no-weight", omit=("PatientWeight",)))
+    write_pet_dicom(
+        phantom,
+        tmp_path / "noweight",
+        header=PetHeaderSpec(uid_seed="no-weight", omit=("PatientWeight",)),
+    )
     (tmp_path / "readme.txt").write_text("hello")
     res = cli("info", tmp_path, "--json")
     assert res.exit_code == 0, res.stderr
@@ -41,7 +51,9 @@ def test_info_table(cli, phantom, tmp_path):
     write_pet_dicom(phantom, tmp_path, header=PetHeaderSpec(omit=("PatientWeight",)))
     res = cli("info", tmp_path)
     assert res.exit_code == 0
-    assert "MISSING_WEIGHT" in res.stdout and "PET WB AC" in res.stdout and "SUV refused" in res.stdout
+    assert (
+        "MISSING_WEIGHT" in res.stdout and "PET WB AC" in res.stdout and "SUV refused" in res.stdout
+    )
 
 
 def test_info_geometry_error_is_reported_not_raised(cli, phantom, tmp_path):

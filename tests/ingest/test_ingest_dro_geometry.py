@@ -20,4 +20,8 @@ def test_dro_mask_is_on_the_pet_grid(shared_data, case):
     assert pet.suv.same_grid_as(mask, atol_mm=1e-3)
     inside = pet.suv.array[mask.array > 0]
     # hot sphere 4.00, background 1.00, cold sphere 0.20 — only if every voxel sits where the mask says
-    assert [round(float(x), 3) for x in (inside.min(), np.median(inside), inside.max())] == [0.2, 1.0, 4.0]
+    assert [round(float(x), 3) for x in (inside.min(), np.median(inside), inside.max())] == [
+        0.2,
+        1.0,
+        4.0,
+    ]

@@ -44,22 +44,45 @@ def _write_enhanced(vol, path, order):
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
     aff = vol.affine
     iop = [*(aff[:3, 2] / np.linalg.norm(aff[:3, 2])), *(aff[:3, 1] / np.linalg.norm(aff[:3, 1]))]
-    ds.SharedFunctionalGroupsSequence = Sequence([
-        _item(
-            PlaneOrientationSequence=Sequence([_item(ImageOrientationPatient=[f"{x:.8g}" for x in iop])]),
-            PixelMeasuresSequence=Sequence([_item(PixelSpacing=[f"{np.linalg.norm(aff[:3, 1]):.8g}",
-                                                                f"{np.linalg.norm(aff[:3, 2]):.8g}"],
-                                                  SliceThickness="1")]),
-        )
-    ])
+    ds.SharedFunctionalGroupsSequence = Sequence(
+        [
+            _item(
+                PlaneOrientationSequence=Sequence(
+                    [_item(ImageOrientationPatient=[f"{x:.8g}" for x in iop])]
+                ),
+                PixelMeasuresSequence=Sequence(
+                    [
+                        _item(
+                            PixelSpacing=[
+                                f"{np.linalg.norm(aff[:3, 1]):.8g}",
+                                f"{np.linalg.norm(aff[:3, 2]):.8g}",
+                            ],
+                            SliceThickness="1",
+                        )
+                    ]
+                ),
+            )
+        ]
+    )
     frames, pixels = [], []
     for k in order:
         ipp = vol.index_to_world([[k, 0, 0]])[0]
-        frames.append(_item(
-            PlanePositionSequence=Sequence([_item(ImagePositionPatient=[f"{x:.8g}" for x in ipp])]),
-            PixelValueTransformationSequence=Sequence([_item(RescaleSlope=f"{slopes[k]:.9g}", RescaleIntercept="0",
-                                                             RescaleType="BQML")]),
-        ))
+        frames.append(
+            _item(
+                PlanePositionSequence=Sequence(
+                    [_item(ImagePositionPatient=[f"{x:.8g}" for x in ipp])]
+                ),
+                PixelValueTransformationSequence=Sequence(
+                    [
+                        _item(
+                            RescaleSlope=f"{slopes[k]:.9g}",
+                            RescaleIntercept="0",
+                            RescaleType="BQML",
+                        )
+                    ]
+                ),
+            )
+        )
         pixels.append(np.rint(vol.array[k] / float(f"{slopes[k]:.9g}")).astype(np.int16))
     ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
     ds.PixelData = np.stack(pixels).tobytes()
@@ -68,7 +91,9 @@ def _write_enhanced(vol, path, order):
 
 
 def test_enhanced_pet_frames_in_any_order(tmp_path):
-    s = make_whole_body_study(fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, with_ct=False)
+    s = make_whole_body_study(
+        fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, with_ct=False
+    )
     n = s.suv.shape[0]
     order = np.random.default_rng(0).permutation(n)
     slopes = _write_enhanced(s.suv, tmp_path / "enhanced.dcm", order)

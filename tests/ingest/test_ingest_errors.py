@@ -9,14 +9,27 @@ import numpy as np
 import pydicom
 import pytest
 
-from carpet.errors import DicomHeaderError, HeaderWarning, InconsistentSeriesError, InputError, NoPetSeriesError
+from carpet.errors import (
+    DicomHeaderError,
+    HeaderWarning,
+    InconsistentSeriesError,
+    InputError,
+    NoPetSeriesError,
+)
 from carpet.ingest import discover, read_pet, read_series_volume
-from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dicom, write_study_dicom
+from carpet.synthetic import (
+    PetHeaderSpec,
+    make_whole_body_study,
+    write_pet_dicom,
+    write_study_dicom,
+)
 
 
 @pytest.fixture(scope="module")
 def phantom():
-    return make_whole_body_study(fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, seed=1)
+    return make_whole_body_study(
+        fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=1, seed=1
+    )
 
 
 @pytest.fixture
@@ -109,7 +122,10 @@ def test_non_uniform_spacing(series):
 
 @pytest.mark.parametrize(
     "change",
-    [dict(PixelSpacing=[9.0, 9.0]), dict(ImageOrientationPatient=[1, 0, 0, 0, 0.9950042, -0.0998334])],
+    [
+        dict(PixelSpacing=[9.0, 9.0]),
+        dict(ImageOrientationPatient=[1, 0, 0, 0, 0.9950042, -0.0998334]),
+    ],
     ids=["pixel-spacing", "orientation"],
 )
 def test_mixed_geometry(series, change):
@@ -179,8 +195,12 @@ def test_mixed_studies_dicomdir_and_extensionless_names(phantom, tmp_path):
 
     src = tmp_path / "src"
     write_study_dicom(phantom, src / "one", random_file_names=True)
-    write_pet_dicom(phantom, src / "two", header=PetHeaderSpec(uid_seed="second-patient", patient_id="SYNTH-2"),
-                    random_file_names=True)
+    write_pet_dicom(
+        phantom,
+        src / "two",
+        header=PetHeaderSpec(uid_seed="second-patient", patient_id="SYNTH-2"),
+        random_file_names=True,
+    )
     fs = FileSet()
     for p in sorted(src.rglob("*")):
         if p.is_file():
@@ -195,7 +215,9 @@ def test_mixed_studies_dicomdir_and_extensionless_names(phantom, tmp_path):
     assert len({s.study_instance_uid for s in d.series}) == 2
     for s in d.series:
         if s.kind == "PT":
-            assert read_pet(tmp_path / "media", series_uid=s.series_instance_uid).suv.same_grid_as(phantom.suv)
+            assert read_pet(tmp_path / "media", series_uid=s.series_instance_uid).suv.same_grid_as(
+                phantom.suv
+            )
 
 
 def test_nifti_needs_units(tmp_path, phantom):
@@ -225,4 +247,6 @@ def test_image_without_pixel_data_is_listed(series):
     del ds.PixelData
     ds.save_as(files[6])
     d = discover(folder)
-    assert [p.path for p in d.problems] == [files[6]] and "without PixelData" in d.problems[0].reason
+    assert [p.path for p in d.problems] == [files[6]] and "without PixelData" in d.problems[
+        0
+    ].reason

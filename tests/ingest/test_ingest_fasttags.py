@@ -13,16 +13,23 @@ from carpet.synthetic import make_whole_body_study, write_pet_dicom
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    s = make_whole_body_study(fov="head_neck", spacing_mm=(15.0, 15.0, 15.0), n_lesions=0, with_ct=False)
+    s = make_whole_body_study(
+        fov="head_neck", spacing_mm=(15.0, 15.0, 15.0), n_lesions=0, with_ct=False
+    )
     out = tmp_path_factory.mktemp("ft")
-    return write_pet_dicom(s, out / "ex"), write_pet_dicom(s, out / "im", transfer_syntax=ImplicitVRLittleEndian)
+    return write_pet_dicom(s, out / "ex"), write_pet_dicom(
+        s, out / "im", transfer_syntax=ImplicitVRLittleEndian
+    )
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["explicit", "implicit"])
 def test_raw_and_converted_agree(files, which):
     path = files[which][2]
     ds = read_instance_header(path).dataset
-    raw = {k: fast_numbers(ds, k) for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")}
+    raw = {
+        k: fast_numbers(ds, k)
+        for k in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing")
+    }
     slope, rows = fast_number(ds, "RescaleSlope", None), fast_us(ds, "Rows", None)
     sop = fast_text(ds, "SOPInstanceUID")
     ref = pydicom.dcmread(path)
@@ -46,7 +53,13 @@ def test_absent_and_malformed(files, tmp_path):
     ds.save_as(tmp_path / "bad.dcm")
     hdr = read_instance_header(tmp_path / "bad.dcm").dataset
     assert fast_numbers(hdr, "PixelSpacing") is MALFORMED
-    assert fast_number(hdr, "RescaleSlope", 1.0) == 1.0 and fast_numbers(hdr, "RescaleSlope") is None
+    assert (
+        fast_number(hdr, "RescaleSlope", 1.0) == 1.0 and fast_numbers(hdr, "RescaleSlope") is None
+    )
     with pytest.raises(DicomHeaderError) as exc:
         read_series_volume([tmp_path / "bad.dcm"])
-    assert exc.value.code == "MISSING_GEOMETRY" and "abc" in str(exc.value) and exc.value.tag == "(0028,0030)"
+    assert (
+        exc.value.code == "MISSING_GEOMETRY"
+        and "abc" in str(exc.value)
+        and exc.value.tag == "(0028,0030)"
+    )

@@ -8,7 +8,12 @@ import pytest
 from carpet.core.geometry import resample_to
 from carpet.core.volume import Volume
 from carpet.ingest import discover, read_pet, read_series_volume
-from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dicom, write_study_dicom
+from carpet.synthetic import (
+    PetHeaderSpec,
+    make_whole_body_study,
+    write_pet_dicom,
+    write_study_dicom,
+)
 from carpet.units import Unit
 
 
@@ -37,7 +42,12 @@ def _index_map(vol, ref):
         dict(orientation="FFS"),
         dict(shuffle_files=True, random_file_names=True),
         dict(descending_instance_numbers=True),
-        dict(orientation="FFS", shuffle_files=True, descending_instance_numbers=True, random_file_names=True),
+        dict(
+            orientation="FFS",
+            shuffle_files=True,
+            descending_instance_numbers=True,
+            random_file_names=True,
+        ),
     ],
     ids=["feet-first", "shuffled-random-names", "descending-instance-numbers", "all-at-once"],
 )
@@ -52,13 +62,19 @@ def test_layouts_round_trip_to_the_same_lps_positions(phantom, reference, tmp_pa
     assert np.array_equal(vol.array.ravel(), reference.array[rk, rj, ri])
     if layout.get("orientation") == "FFS":
         assert vol.orientation == "IPR" and not np.allclose(m, np.eye(4))
-        assert np.allclose(vol.index_to_world([[0, 0, 0]]), reference.index_to_world([[reference.shape[0] - 1, 0, reference.shape[2] - 1]]))
+        assert np.allclose(
+            vol.index_to_world([[0, 0, 0]]),
+            reference.index_to_world([[reference.shape[0] - 1, 0, reference.shape[2] - 1]]),
+        )
 
 
 def test_reader_grid_matches_the_phantom_and_values_round_trip(phantom, reference):
     assert reference.same_grid_as(phantom.suv, atol_mm=1e-4)
     assert reference.unit is Unit.BQML
-    assert reference.meta["series_instance_uid"] and len(reference.meta["sop_instance_uids"]) == reference.shape[0]
+    assert (
+        reference.meta["series_instance_uid"]
+        and len(reference.meta["sop_instance_uids"]) == reference.shape[0]
+    )
     assert len(set(reference.meta["rescale_slopes"])) > 3
 
 
@@ -111,7 +127,10 @@ def test_list_of_paths_input_and_mixed_series_refused(phantom, tmp_path):
 
 def test_resample_to_linear_ramp_is_exact():
     # f(x) = x is reproduced exactly by trilinear interpolation at any shifted grid
-    src = Volume(np.broadcast_to(np.arange(20, dtype=np.float32)[None, None, :] * 2.0, (5, 6, 20)).copy(), np.eye(4))
+    src = Volume(
+        np.broadcast_to(np.arange(20, dtype=np.float32)[None, None, :] * 2.0, (5, 6, 20)).copy(),
+        np.eye(4),
+    )
     ref_aff = np.eye(4)
     ref_aff[:3, 3] = (1.0, 2.0, 3.5)  # shifted by half a voxel along columns
     ref = Volume(np.zeros((3, 3, 10), np.float32), ref_aff)

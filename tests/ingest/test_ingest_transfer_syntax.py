@@ -22,7 +22,9 @@ from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dic
 
 @pytest.fixture(scope="module")
 def phantom():
-    return make_whole_body_study(fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=2, with_ct=False, seed=8)
+    return make_whole_body_study(
+        fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=2, with_ct=False, seed=8
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,13 @@ def plain(phantom, tmp_path_factory):
 
 @pytest.mark.parametrize(
     "ts",
-    [JPEGLSLossless, JPEG2000Lossless, RLELossless, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian],
+    [
+        JPEGLSLossless,
+        JPEG2000Lossless,
+        RLELossless,
+        DeflatedExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    ],
     ids=["jpeg-ls", "jpeg2000", "rle", "deflate", "implicit-vr"],
 )
 def test_transfer_syntaxes_identical_to_uncompressed(phantom, plain, tmp_path, ts):

@@ -81,7 +81,9 @@ def test_lesion_truth_counts_and_sites(wb):
     sites = {les.site for les in wb.lesions}
     assert "liver" in sites and any(s.startswith("iliac") for s in sites)  # beside the bladder
     ids, counts = np.unique(wb.lesion_truth.array[wb.lesion_truth.array > 0], return_counts=True)
-    assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == {les.lesion_id: les.n_voxels for les in wb.lesions}
+    assert dict(zip(ids.tolist(), counts.tolist(), strict=True)) == {
+        les.lesion_id: les.n_voxels for les in wb.lesions
+    }
     for les in wb.lesions:
         assert 5 <= les.suv <= 25
         assert les.volume_ml == pytest.approx(les.n_voxels * wb.suv.voxel_volume_ml)
@@ -91,7 +93,9 @@ def test_lesion_truth_counts_and_sites(wb):
 def test_lesion_volume_converges_to_sphere_volume():
     # voxel-centre counting of a 15 mm sphere on a 1×2×2 mm grid: within 2 % of 4/3·π·r³
     spec = LesionSpec((-5.0, -35.0, -370.0), 15.0, 10.0, "mediastinal")
-    s = make_whole_body_study(fov="thorax", spacing_mm=(1.0, 2.0, 2.0), lesions=[spec], with_ct=False)
+    s = make_whole_body_study(
+        fov="thorax", spacing_mm=(1.0, 2.0, 2.0), lesions=[spec], with_ct=False
+    )
     exact = 4.0 / 3.0 * math.pi * 15.0**3 / 1000.0
     assert s.lesions[0].volume_ml == pytest.approx(exact, rel=0.02)
 
@@ -139,11 +143,20 @@ def test_noise_is_relative_and_seeded():
 
 
 def test_height_scales_anatomy_and_patient_is_recorded():
-    tall = make_whole_body_study(fov="head_neck", spacing_mm=(8, 8, 8), n_lesions=0, with_ct=False,
-                                 patient=PatientSpec(weight_kg=90, height_m=1.95, sex="F", age_years=40))
+    tall = make_whole_body_study(
+        fov="head_neck",
+        spacing_mm=(8, 8, 8),
+        n_lesions=0,
+        with_ct=False,
+        patient=PatientSpec(weight_kg=90, height_m=1.95, sex="F", age_years=40),
+    )
     assert tall.patient.sex == "F"
-    assert tall.suv.shape[0] > make_whole_body_study(fov="head_neck", spacing_mm=(8, 8, 8), n_lesions=0,
-                                                     with_ct=False).suv.shape[0]
+    assert (
+        tall.suv.shape[0]
+        > make_whole_body_study(
+            fov="head_neck", spacing_mm=(8, 8, 8), n_lesions=0, with_ct=False
+        ).suv.shape[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -175,13 +188,22 @@ def test_bad_specs_are_refused(factory, match):
 
 
 def test_blur_conserves_activity_and_lowers_small_lesion_peaks():
-    kw = dict(fov="thorax", spacing_mm=(4.0, 4.0, 4.0), with_ct=False, seed=2,
-              lesions=[LesionSpec((-5.0, -35.0, -370.0), 6.0, 10.0, "mediastinal")])
+    kw = dict(
+        fov="thorax",
+        spacing_mm=(4.0, 4.0, 4.0),
+        with_ct=False,
+        seed=2,
+        lesions=[LesionSpec((-5.0, -35.0, -370.0), 6.0, 10.0, "mediastinal")],
+    )
     sharp = make_whole_body_study(**kw)
     blurred = make_whole_body_study(fwhm_mm=8.0, **kw)
     no_lesion = make_whole_body_study(fwhm_mm=8.0, **{**kw, "lesions": []})
     # blurring is linear and conserves what is far from the FOV edges: the lesion's excess activity
-    excess = float((sharp.suv.array - make_whole_body_study(**{**kw, "lesions": []}).suv.array).sum(dtype=np.float64))
+    excess = float(
+        (sharp.suv.array - make_whole_body_study(**{**kw, "lesions": []}).suv.array).sum(
+            dtype=np.float64
+        )
+    )
     blurred_excess = float((blurred.suv.array - no_lesion.suv.array).sum(dtype=np.float64))
     assert blurred_excess == pytest.approx(excess, rel=1e-4)
     les = sharp.lesion_truth.array == 1

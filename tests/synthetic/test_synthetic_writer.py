@@ -47,7 +47,9 @@ def test_bqml_start_values_follow_the_forward_formula(tmp_path, small):
     dss = _read_sorted(files)
     for k, ds in enumerate(dss):
         suv = _suv_from_header(ds)
-        tol = float(ds.RescaleSlope) * float(ds.PatientWeight) * 1000.0 / 3.0e8  # ≤ 1 quantisation step
+        tol = (
+            float(ds.RescaleSlope) * float(ds.PatientWeight) * 1000.0 / 3.0e8
+        )  # ≤ 1 quantisation step
         assert np.abs(suv - small.suv.array[k]).max() <= tol
     assert {ds.Units for ds in dss} == {"BQML"} and {ds.DecayCorrection for ds in dss} == {"START"}
     assert len({ds.RescaleSlope for ds in dss}) > 3  # a different slope per slice
@@ -72,13 +74,17 @@ def test_philips_cnts_scale_factors(tmp_path, small):
         blk = ds.private_block(0x7053, "Philips PET Private Group")
         suv = ds.pixel_array * float(ds.RescaleSlope) * float(blk[0x00].value)
         assert float(blk[0x09].value) == pytest.approx(PHILIPS_ACTIVITY_SCALE, rel=1e-10)
-        assert np.allclose(suv, small.suv.array[::5][k], atol=float(ds.RescaleSlope) * float(blk[0x00].value))
+        assert np.allclose(
+            suv, small.suv.array[::5][k], atol=float(ds.RescaleSlope) * float(blk[0x00].value)
+        )
 
 
 def test_gml_stores_suv(tmp_path, small):
     ds = _read_sorted(write_pet_dicom(small, tmp_path, units="GML"))[4]
     assert ds.Units == "GML" and ds.SUVType == "BW"
-    assert np.allclose(ds.pixel_array * float(ds.RescaleSlope), small.suv.array[4], atol=float(ds.RescaleSlope))
+    assert np.allclose(
+        ds.pixel_array * float(ds.RescaleSlope), small.suv.array[4], atol=float(ds.RescaleSlope)
+    )
 
 
 def test_decay_none_is_per_bed(tmp_path, small):
@@ -89,15 +95,26 @@ def test_decay_none_is_per_bed(tmp_path, small):
     for k in (len(dss) // 4, 3 * len(dss) // 4):  # one slice in each bed
         ds = dss[k]
         m = small.suv.array[k] > 1
-        ratios.append(float(np.median(ds.pixel_array[m] * float(ds.RescaleSlope) / small.suv.array[k][m])))
-    t = [datetime.strptime(dss[k].AcquisitionTime[:6], "%H%M%S") for k in (len(dss) // 4, 3 * len(dss) // 4)]
+        ratios.append(
+            float(np.median(ds.pixel_array[m] * float(ds.RescaleSlope) / small.suv.array[k][m]))
+        )
+    t = [
+        datetime.strptime(dss[k].AcquisitionTime[:6], "%H%M%S")
+        for k in (len(dss) // 4, 3 * len(dss) // 4)
+    ]
     # later bed: less activity by exactly the decay between the two bed starts
-    assert ratios[1] / ratios[0] == pytest.approx(math.exp(-lam * (t[1] - t[0]).total_seconds()), rel=1e-3)
+    assert ratios[1] / ratios[0] == pytest.approx(
+        math.exp(-lam * (t[1] - t[0]).total_seconds()), rel=1e-3
+    )
 
 
 def test_quirks_and_omissions(tmp_path, small):
-    hdr = PetHeaderSpec(dose_in_mbq=True, weight_in_grams=True, omit=("PatientSize", "RadiopharmaceuticalStartDateTime"),
-                        set_attributes={"SeriesDescription": "QUIRKY"})
+    hdr = PetHeaderSpec(
+        dose_in_mbq=True,
+        weight_in_grams=True,
+        omit=("PatientSize", "RadiopharmaceuticalStartDateTime"),
+        set_attributes={"SeriesDescription": "QUIRKY"},
+    )
     ds = pydicom.dcmread(write_pet_dicom(small, tmp_path, header=hdr)[0])
     rp = ds.RadiopharmaceuticalInformationSequence[0]
     assert float(rp.RadionuclideTotalDose) == 370.0 and float(ds.PatientWeight) == 75000.0
@@ -106,12 +123,22 @@ def test_quirks_and_omissions(tmp_path, small):
 
 
 def test_ge_private_date_trap_can_be_written(tmp_path, small):
-    ds = pydicom.dcmread(write_pet_dicom(small, tmp_path, header=PetHeaderSpec(ge_private_scan_datetime="shifted"))[0])
+    ds = pydicom.dcmread(
+        write_pet_dicom(small, tmp_path, header=PetHeaderSpec(ge_private_scan_datetime="shifted"))[
+            0
+        ]
+    )
     assert not ds.private_block(0x0009, "GEMS_PETD_01")[0x0D].value.startswith(ds.SeriesDate)
 
 
 def test_file_layout_options(tmp_path, small):
-    files = write_pet_dicom(small, tmp_path, random_file_names=True, descending_instance_numbers=True, shuffle_files=True)
+    files = write_pet_dicom(
+        small,
+        tmp_path,
+        random_file_names=True,
+        descending_instance_numbers=True,
+        shuffle_files=True,
+    )
     assert all(p.suffix == "" and len(p.name) == 10 for p in files)
     dss = [pydicom.dcmread(f) for f in files]  # returned in slice order
     assert [int(d.InstanceNumber) for d in dss] == list(range(len(files), 0, -1))
@@ -124,7 +151,10 @@ def test_ct_writer(tmp_path, small):
     hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
     assert np.array_equal(hu, np.rint(small.ct.array[3]))
     pet = pydicom.dcmread(write_pet_dicom(small, tmp_path / "pt")[0])
-    assert ds.FrameOfReferenceUID == pet.FrameOfReferenceUID and ds.StudyInstanceUID == pet.StudyInstanceUID
+    assert (
+        ds.FrameOfReferenceUID == pet.FrameOfReferenceUID
+        and ds.StudyInstanceUID == pet.StudyInstanceUID
+    )
 
 
 def test_demo_study_is_deterministic(tmp_path):
@@ -137,8 +167,12 @@ def test_demo_study_is_deterministic(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [(dict(vendor="ACME"), "vendor"), (dict(units="PROPCNTS"), "units"), (dict(decay_correction="X"), "decay"),
-     (dict(orientation="HFP"), "orientation")],
+    [
+        (dict(vendor="ACME"), "vendor"),
+        (dict(units="PROPCNTS"), "units"),
+        (dict(decay_correction="X"), "decay"),
+        (dict(orientation="HFP"), "orientation"),
+    ],
 )
 def test_writer_refuses_bad_options(tmp_path, small, kwargs, match):
     with pytest.raises(ConfigError, match=match):

@@ -54,8 +54,16 @@ def collect_info(path: str) -> dict[str, Any]:
     out_series = []
     for s in disc.series:
         entry: dict[str, Any] = s.to_dict()
-        entry.update({"geometry": None, "geometry_error": None, "patient": None, "suv": None, "suv_error": None,
-                      "warnings": []})
+        entry.update(
+            {
+                "geometry": None,
+                "geometry_error": None,
+                "patient": None,
+                "suv": None,
+                "suv_error": None,
+                "warnings": [],
+            }
+        )
         if s.kind in _INFO_SERIES_KINDS_WITH_GEOMETRY and not s.is_localizer:
             try:
                 geo = series_geometry(s)
@@ -74,11 +82,26 @@ def collect_info(path: str) -> dict[str, Any]:
                     "bsa_factor": f.bsa_factor,
                     "ibw_factor": f.ibw_factor,
                     "reference_time_source": f.reference_time_source,
-                    **{k: v for k, v in prov.items() if k not in ("bw_factor", "lbm_factor", "bsa_factor", "ibw_factor",
-                                                                 "reference_time_source", "slice_bw_factors")},
+                    **{
+                        k: v
+                        for k, v in prov.items()
+                        if k
+                        not in (
+                            "bw_factor",
+                            "lbm_factor",
+                            "bsa_factor",
+                            "ibw_factor",
+                            "reference_time_source",
+                            "slice_bw_factors",
+                        )
+                    },
                     "has_slice_factors": f.slice_bw_factors is not None,
                 }
-                entry["patient"] = {"weight_kg": f.weight_kg_used, "height_m": f.height_m_used, "sex": f.sex_used}
+                entry["patient"] = {
+                    "weight_kg": f.weight_kg_used,
+                    "height_m": f.height_m_used,
+                    "sex": f.sex_used,
+                }
                 entry["warnings"].extend(f.warnings)
             except CarpetError as exc:  # SuvError, or any other coded refusal
                 entry["suv_error"] = exc.to_dict()
@@ -107,35 +130,69 @@ def _print_table(doc: dict[str, Any]) -> None:
     if not console.is_terminal:
         console = Console(soft_wrap=False, width=160)
     table = Table(title=f"carpet info: {doc['path']} ({doc['n_files']} files)", show_lines=False)
-    for col in ("#", "kind", "description", "files", "units", "grid S×R×C / mm", "orient",
-                "SUVbw factor", "SUL factor", "ref. time / refusal"):
+    for col in (
+        "#",
+        "kind",
+        "description",
+        "files",
+        "units",
+        "grid S×R×C / mm",
+        "orient",
+        "SUVbw factor",
+        "SUL factor",
+        "ref. time / refusal",
+    ):
         table.add_column(col, overflow="fold")
     for n, s in enumerate(doc["series"], start=1):
         geo = s["geometry"]
         if geo:
-            grid = "×".join(str(x) for x in geo["shape"]) + " / " + "×".join(f"{x:.4g}" for x in geo["spacing_mm"])
+            grid = (
+                "×".join(str(x) for x in geo["shape"])
+                + " / "
+                + "×".join(f"{x:.4g}" for x in geo["spacing_mm"])
+            )
             orient = geo["orientation"]
         elif s["geometry_error"]:
             grid, orient = f"[red]{s['geometry_error']['code']}[/red]", ""
         else:
             grid, orient = "", ""
         if s["suv"]:
-            bw, sul, ref = _fmt_factor(s["suv"]["bw_factor"]), _fmt_factor(s["suv"]["lbm_factor"]), s["suv"]["reference_time_source"]
+            bw, sul, ref = (
+                _fmt_factor(s["suv"]["bw_factor"]),
+                _fmt_factor(s["suv"]["lbm_factor"]),
+                s["suv"]["reference_time_source"],
+            )
         elif s["suv_error"]:
             bw, sul, ref = "refused", "", f"[red]{s['suv_error']['code']}[/red]"
         else:
             bw, sul, ref = "", "", ""
-        table.add_row(str(n), s["kind"], s["series_description"] or "", str(s["n_instances"]), s["units"] or "",
-                      grid, orient, bw, sul, ref)
+        table.add_row(
+            str(n),
+            s["kind"],
+            s["series_description"] or "",
+            str(s["n_instances"]),
+            s["units"] or "",
+            grid,
+            orient,
+            bw,
+            sul,
+            ref,
+        )
     console.print(table)
     for n, s in enumerate(doc["series"], start=1):
         if s["suv_error"]:
-            console.print(f"[red]#{n} SUV refused[/red] [{s['suv_error']['code']}]: {s['suv_error']['message']}")
+            console.print(
+                f"[red]#{n} SUV refused[/red] [{s['suv_error']['code']}]: {s['suv_error']['message']}"
+            )
         if s["geometry_error"]:
-            console.print(f"[red]#{n} geometry[/red] [{s['geometry_error']['code']}]: {s['geometry_error']['message']}")
+            console.print(
+                f"[red]#{n} geometry[/red] [{s['geometry_error']['code']}]: {s['geometry_error']['message']}"
+            )
         if s["patient"]:
             p = s["patient"]
-            console.print(f"#{n} PET {s['series_instance_uid']}: weight {_g(p['weight_kg'])} kg, height {_g(p['height_m'])} m, sex {p['sex']}")
+            console.print(
+                f"#{n} PET {s['series_instance_uid']}: weight {_g(p['weight_kg'])} kg, height {_g(p['height_m'])} m, sex {p['sex']}"
+            )
         for w in s["warnings"]:
             console.print(f"[yellow]#{n} warning[/yellow]: {w}")
     if doc["problems"]:
@@ -152,7 +209,9 @@ def register(app: typer.Typer) -> None:
     @app.command("info")
     def info(
         path: Annotated[str, typer.Argument(help="DICOM folder (any layout) or file.")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print the machine-readable JSON document.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the machine-readable JSON document.")
+        ] = False,
     ) -> None:
         """List every series under PATH with its geometry and SUV factors (or why SUV is refused)."""
         doc = collect_info(path)

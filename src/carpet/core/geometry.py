@@ -79,8 +79,13 @@ def resample_to(
         fill_value = -1000.0 if volume.unit is Unit.HU else 0.0
     meta = {**volume.meta, "resampled_to": reference.meta.get("series_instance_uid")}
     if volume.same_grid_as(reference, atol_mm=1e-4):
-        return Volume(volume.array.copy(), reference.affine, unit=volume.unit,
-                      frame_of_reference_uid=volume.frame_of_reference_uid, meta=meta)
+        return Volume(
+            volume.array.copy(),
+            reference.affine,
+            unit=volume.unit,
+            frame_of_reference_uid=volume.frame_of_reference_uid,
+            meta=meta,
+        )
     m = index_mapping(volume, reference)
     src = volume.array
     if is_label:
@@ -91,8 +96,20 @@ def resample_to(
         out_dtype = np.float32
     out = np.empty(reference.shape, dtype=src_in.dtype if is_label else np.float32)
     ndimage.affine_transform(
-        src_in, m[:3, :3], offset=m[:3, 3], output_shape=reference.shape, output=out,
-        order=order, mode="constant", cval=fill_value, prefilter=order > 1,
+        src_in,
+        m[:3, :3],
+        offset=m[:3, 3],
+        output_shape=reference.shape,
+        output=out,
+        order=order,
+        mode="constant",
+        cval=fill_value,
+        prefilter=order > 1,
     )
-    return Volume(out.astype(out_dtype, copy=False), reference.affine, unit=volume.unit,
-                  frame_of_reference_uid=volume.frame_of_reference_uid, meta=meta)
+    return Volume(
+        out.astype(out_dtype, copy=False),
+        reference.affine,
+        unit=volume.unit,
+        frame_of_reference_uid=volume.frame_of_reference_uid,
+        meta=meta,
+    )

@@ -83,7 +83,9 @@ def fast_us(ds: Any, keyword: str, default: int | None) -> int | None:
     if isinstance(v, (bytes, bytearray)):
         if len(v) < 2:
             return default
-        return int.from_bytes(bytes(v[:2]), "little" if getattr(elem, "is_little_endian", True) else "big")
+        return int.from_bytes(
+            bytes(v[:2]), "little" if getattr(elem, "is_little_endian", True) else "big"
+        )
     try:
         return int(ds[_TAGS[keyword]].value)
     except (TypeError, ValueError):

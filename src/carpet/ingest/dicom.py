@@ -76,13 +76,38 @@ def unit_of_series(modality: str, units: str | None) -> Unit:
     return _UNIT_MAP.get((units or "").upper(), Unit.UNKNOWN)
 
 
-
 # ---------------------------------------------------------------- per-slice records
 class _Slice:
-    __slots__ = ("header", "frame", "ipp", "iop", "rows", "cols", "spacing", "slope", "intercept", "sop", "position",
-                 "instance_number", "native_dtype")
+    __slots__ = (
+        "header",
+        "frame",
+        "ipp",
+        "iop",
+        "rows",
+        "cols",
+        "spacing",
+        "slope",
+        "intercept",
+        "sop",
+        "position",
+        "instance_number",
+        "native_dtype",
+    )
 
-    def __init__(self, header: InstanceHeader, frame: int | None, ipp, iop, rows, cols, spacing, slope, intercept, sop, inst):
+    def __init__(
+        self,
+        header: InstanceHeader,
+        frame: int | None,
+        ipp,
+        iop,
+        rows,
+        cols,
+        spacing,
+        slope,
+        intercept,
+        sop,
+        inst,
+    ):
         self.header = header
         self.frame = frame
         self.ipp = ipp
@@ -99,7 +124,9 @@ class _Slice:
         self.native_dtype = _native_dtype(header.dataset) if frame is None else None
 
 
-def _floats(value: Any, n: int, what: str, h: InstanceHeader, tag: str, series_uid: str) -> np.ndarray:
+def _floats(
+    value: Any, n: int, what: str, h: InstanceHeader, tag: str, series_uid: str
+) -> np.ndarray:
     try:
         arr = np.array([float(v) for v in value], dtype=np.float64)
     except (TypeError, ValueError):
@@ -137,6 +164,7 @@ def _slices_of(h: InstanceHeader, series_uid: str) -> list[_Slice]:
         shared = shared[0] if shared else None
         out = []
         for f, fg in enumerate(ds.PerFrameFunctionalGroupsSequence):
+
             def grp(name: str, _fg=fg):
                 if name in _fg:
                     return _fg[name].value[0]
@@ -148,30 +176,75 @@ def _slices_of(h: InstanceHeader, series_uid: str) -> list[_Slice]:
             ori = grp("PlaneOrientationSequence")
             pm = grp("PixelMeasuresSequence")
             pvt = grp("PixelValueTransformationSequence")
-            ipp = _floats(getattr(pos, "ImagePositionPatient", None), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
-            iop = _floats(getattr(ori, "ImageOrientationPatient", None), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
-            ps = _floats(getattr(pm, "PixelSpacing", None), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
+            ipp = _floats(
+                getattr(pos, "ImagePositionPatient", None),
+                3,
+                "ImagePositionPatient",
+                h,
+                "(0020,0032)",
+                series_uid,
+            )
+            iop = _floats(
+                getattr(ori, "ImageOrientationPatient", None),
+                6,
+                "ImageOrientationPatient",
+                h,
+                "(0020,0037)",
+                series_uid,
+            )
+            ps = _floats(
+                getattr(pm, "PixelSpacing", None), 2, "PixelSpacing", h, "(0028,0030)", series_uid
+            )
             slope = _number(pvt, "RescaleSlope", 1.0) if pvt is not None else 1.0
             icpt = _number(pvt, "RescaleIntercept", 0.0) if pvt is not None else 0.0
-            out.append(_Slice(h, f, ipp, iop, int(ds.Rows), int(ds.Columns), ps, slope, icpt, f"{sop}#{f + 1}", inst))
+            out.append(
+                _Slice(
+                    h,
+                    f,
+                    ipp,
+                    iop,
+                    int(ds.Rows),
+                    int(ds.Columns),
+                    ps,
+                    slope,
+                    icpt,
+                    f"{sop}#{f + 1}",
+                    inst,
+                )
+            )
         return out
     if n_frames != 1:
         raise InputError(
             f"{h.path}: multi-frame image ({n_frames} frames) without per-frame functional groups is not supported",
             code="UNSUPPORTED_MULTIFRAME",
         )
+
     def numbers(keyword: str) -> Any:
         v = fast_numbers(ds, keyword)
-        return fast_text(ds, keyword) if v is MALFORMED else v  # malformed: the text goes into the message
+        return (
+            fast_text(ds, keyword) if v is MALFORMED else v
+        )  # malformed: the text goes into the message
 
-    ipp = _floats(numbers("ImagePositionPatient"), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid)
-    iop = _floats(numbers("ImageOrientationPatient"), 6, "ImageOrientationPatient", h, "(0020,0037)", series_uid)
+    ipp = _floats(
+        numbers("ImagePositionPatient"), 3, "ImagePositionPatient", h, "(0020,0032)", series_uid
+    )
+    iop = _floats(
+        numbers("ImageOrientationPatient"),
+        6,
+        "ImageOrientationPatient",
+        h,
+        "(0020,0037)",
+        series_uid,
+    )
     ps = _floats(numbers("PixelSpacing"), 2, "PixelSpacing", h, "(0028,0030)", series_uid)
     rows, cols = fast_us(ds, "Rows", None), fast_us(ds, "Columns", None)
     if not rows or not cols:
         raise DicomHeaderError(
             f"{h.path}: Rows/Columns (0028,0010/0011) missing in series {series_uid}",
-            code="MISSING_GEOMETRY", tag="(0028,0010)", series_uid=series_uid, path=str(h.path),
+            code="MISSING_GEOMETRY",
+            tag="(0028,0010)",
+            series_uid=series_uid,
+            path=str(h.path),
         )
     slope = fast_number(ds, "RescaleSlope", 1.0)
     intercept = fast_number(ds, "RescaleIntercept", 0.0)
@@ -196,7 +269,12 @@ def _native_dtype(ds: Any) -> np.dtype | None:
 
 def _raw_pixels(h: InstanceHeader, n_pixels: int, dt: np.dtype | None) -> np.ndarray:
     """Stored pixel values of one single-frame file (any transfer syntax)."""
-    if h.pixel_offset is not None and dt is not None and h.pixel_length is not None and h.pixel_length >= n_pixels * dt.itemsize:
+    if (
+        h.pixel_offset is not None
+        and dt is not None
+        and h.pixel_length is not None
+        and h.pixel_length >= n_pixels * dt.itemsize
+    ):
         with open(h.path, "rb") as fp:
             fp.seek(h.pixel_offset)
             buf = fp.read(n_pixels * dt.itemsize)
@@ -284,9 +362,15 @@ def _fill(out: np.ndarray, k: int, s: _Slice, frames_cache: dict) -> None:
 
 
 # ---------------------------------------------------------------- main entry
-def _as_headers(series: SeriesInfo | Sequence[str | os.PathLike[str]]) -> tuple[list[InstanceHeader], str | None, str]:
+def _as_headers(
+    series: SeriesInfo | Sequence[str | os.PathLike[str]],
+) -> tuple[list[InstanceHeader], str | None, str]:
     if isinstance(series, SeriesInfo):
-        return list(series.instances), series.series_instance_uid, str(Path(series.files[0]).parent) if series.files else ""
+        return (
+            list(series.instances),
+            series.series_instance_uid,
+            str(Path(series.files[0]).parent) if series.files else "",
+        )
     paths = [Path(p) for p in series]
     if not paths:
         raise InputError("read_series_volume: no files given", code="EMPTY_SERIES")
@@ -374,7 +458,9 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
     for s in [] if uniform else slices[1:]:
         problems = []
         if not np.allclose(s.iop, ref.iop, atol=ORIENTATION_TOL):
-            problems.append(f"ImageOrientationPatient {list(np.round(s.iop, 5))} vs {list(np.round(ref.iop, 5))}")
+            problems.append(
+                f"ImageOrientationPatient {list(np.round(s.iop, 5))} vs {list(np.round(ref.iop, 5))}"
+            )
         if (s.rows, s.cols) != (ref.rows, ref.cols):
             problems.append(f"Rows×Columns {s.rows}×{s.cols} vs {ref.rows}×{ref.cols}")
         if not np.allclose(s.spacing, ref.spacing, atol=1e-4):
@@ -391,7 +477,9 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
     if abs(np.linalg.norm(normal) - 1.0) > 1e-3 or abs(float(row_cos @ col_cos)) > 1e-3:
         raise DicomHeaderError(
             f"series {uid}: ImageOrientationPatient {list(ref.iop)} is not two orthonormal vectors",
-            code="MISSING_GEOMETRY", tag="(0020,0037)", series_uid=series_uid,
+            code="MISSING_GEOMETRY",
+            tag="(0020,0037)",
+            series_uid=series_uid,
         )
     for s in slices:
         s.position = float(s.ipp @ normal)
@@ -461,13 +549,19 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
                 code="NON_UNIFORM_SPACING",
             )
     else:
-        thick = _number(ds0, "SpacingBetweenSlices", 0.0) or _number(ds0, "SliceThickness", 0.0) or 1.0
+        thick = (
+            _number(ds0, "SpacingBetweenSlices", 0.0) or _number(ds0, "SliceThickness", 0.0) or 1.0
+        )
         slice_vec = normal * thick
-        warn_list.append(f"series {uid}: single slice; slice step taken from SliceThickness ({thick} mm)")
+        warn_list.append(
+            f"series {uid}: single slice; slice step taken from SliceThickness ({thick} mm)"
+        )
 
     affine = affine_from_dicom(slices[0].ipp, ref.iop, ref.spacing, slice_vec)
 
-    return SeriesGeometry(affine, (n, ref.rows, ref.cols), [s.sop for s in slices], warn_list, slices)
+    return SeriesGeometry(
+        affine, (n, ref.rows, ref.cols), [s.sop for s in slices], warn_list, slices
+    )
 
 
 def read_series_volume(
@@ -570,7 +664,9 @@ def _volume_from_plan(
     }
     for_uid = str(ds0.get("FrameOfReferenceUID", "")) or None
     logger.info("read series %s: %d slices %dx%d from %s", uid, n, ref.rows, ref.cols, source)
-    return Volume(out, affine, unit=unit_of_series(modality, units), frame_of_reference_uid=for_uid, meta=meta)
+    return Volume(
+        out, affine, unit=unit_of_series(modality, units), frame_of_reference_uid=for_uid, meta=meta
+    )
 
 
 def _same_pixels(a: _Slice, b: _Slice) -> bool:

@@ -268,7 +268,9 @@ def _iter_files(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def _pixel_location(fp: Any, tell: int, size: int, explicit_vr: bool) -> tuple[int | None, int | None]:
+def _pixel_location(
+    fp: Any, tell: int, size: int, explicit_vr: bool
+) -> tuple[int | None, int | None]:
     """Offset and length of the PixelData value starting at ``tell`` (None if undefined)."""
     fp.seek(tell)
     head = fp.read(12 if explicit_vr else 8)
@@ -340,11 +342,16 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
             except InvalidDicomError:
                 fp.seek(0)
                 try:
-                    ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_DEFER_SIZE, force=True)
+                    ds = pydicom.dcmread(
+                        fp, stop_before_pixels=True, defer_size=_DEFER_SIZE, force=True
+                    )
                 except Exception as exc:  # noqa: BLE001 - arbitrary bytes: any parser failure means "not DICOM"
                     raise InputError(f"{path}: not a DICOM file ({exc})", code="NOT_DICOM") from exc
                 if "SOPInstanceUID" not in ds and "SeriesInstanceUID" not in ds:
-                    raise InputError(f"{path}: not a DICOM file (no DICM preamble, no DICOM UIDs)", code="NOT_DICOM") from None
+                    raise InputError(
+                        f"{path}: not a DICOM file (no DICM preamble, no DICOM UIDs)",
+                        code="NOT_DICOM",
+                    ) from None
             tell = fp.tell()
             meta = getattr(ds, "file_meta", None)
             ts = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
@@ -353,20 +360,33 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
             offset = length = None
             encapsulated_complete = True
             if ts in _NATIVE_SYNTAXES and tell < size:
-                offset, length = _pixel_location(fp, tell, size, explicit_vr=(ts == "1.2.840.10008.1.2.1"))
+                offset, length = _pixel_location(
+                    fp, tell, size, explicit_vr=(ts == "1.2.840.10008.1.2.1")
+                )
             elif tell < size and ts not in _NATIVE_SYNTAXES and ts != _DEFLATED:
                 encapsulated_complete = _has_sequence_delimiter(fp, size)
     except InputError:
         raise
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})", code="UNREADABLE_FILE") from exc
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror or exc})", code="UNREADABLE_FILE"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on damaged files
-        raise InputError(f"{path}: DICOM header cannot be parsed ({type(exc).__name__}: {exc})", code="UNREADABLE_FILE") from exc
-    sop_class = str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", "")) if meta is not None else str(ds.get("SOPClassUID", ""))
+        raise InputError(
+            f"{path}: DICOM header cannot be parsed ({type(exc).__name__}: {exc})",
+            code="UNREADABLE_FILE",
+        ) from exc
+    sop_class = (
+        str(getattr(meta, "MediaStorageSOPClassUID", "") or ds.get("SOPClassUID", ""))
+        if meta is not None
+        else str(ds.get("SOPClassUID", ""))
+    )
     if sop_class == _DICOMDIR_SOP or "DirectoryRecordSequence" in ds:
         raise InputError(f"{path}: DICOMDIR index file (not an image)", code="DICOMDIR")
     if tell >= size and ts != _DEFLATED and _SOP_KIND.get(sop_class) in ("PT", "CT"):
-        raise InputError(f"{path}: truncated file: an image without PixelData (7FE0,0010)", code="TRUNCATED_FILE")
+        raise InputError(
+            f"{path}: truncated file: an image without PixelData (7FE0,0010)", code="TRUNCATED_FILE"
+        )
     if not encapsulated_complete:
         raise InputError(
             f"{path}: truncated file: the compressed PixelData has no end (sequence delimiter missing)",
@@ -456,12 +476,20 @@ def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) ->
     for h in headers:
         uid = fast_text(h.dataset, "SeriesInstanceUID")
         if not uid:
-            problems.append(FileProblem(h.path, "DICOM file without SeriesInstanceUID (0020,000E); ignored"))
+            problems.append(
+                FileProblem(h.path, "DICOM file without SeriesInstanceUID (0020,000E); ignored")
+            )
             continue
         groups.setdefault(uid, []).append(h)
 
     series = [_series_info(uid, hs) for uid, hs in groups.items()]
-    series.sort(key=lambda s: (s.study_instance_uid, s.series_number if s.series_number is not None else 1 << 30, s.series_instance_uid))
+    series.sort(
+        key=lambda s: (
+            s.study_instance_uid,
+            s.series_number if s.series_number is not None else 1 << 30,
+            s.series_instance_uid,
+        )
+    )
     for prob in problems:
         logger.info("skipped %s: %s", prob.path, prob.reason)
     return Discovery(root=root, series=series, problems=problems, n_files=len(files))

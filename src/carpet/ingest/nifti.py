@@ -82,20 +82,34 @@ def read_nifti(path: str | os.PathLike[str], *, unit: Unit | str | None = None) 
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file", code="PATH_NOT_FOUND") from exc
     except Exception as exc:  # noqa: BLE001 - nibabel raises many types on damaged files
-        raise InputError(f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {exc})", code="NIFTI_UNREADABLE") from exc
+        raise InputError(
+            f"{path}: cannot be read as NIfTI ({type(exc).__name__}: {exc})",
+            code="NIFTI_UNREADABLE",
+        ) from exc
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
-        raise InputError(f"{path}: NIfTI image must be 3-D; got shape {data.shape}", code="NIFTI_NOT_3D")
+        raise InputError(
+            f"{path}: NIfTI image must be 3-D; got shape {data.shape}", code="NIFTI_NOT_3D"
+        )
     affine = _FLIP @ np.asarray(img.affine, dtype=np.float64) @ _PERM
     if unit is None:
         descrip = img.header.get("descrip")
-        text = descrip.item().decode("ascii", "ignore") if hasattr(descrip, "item") else str(descrip or "")
+        text = (
+            descrip.item().decode("ascii", "ignore")
+            if hasattr(descrip, "item")
+            else str(descrip or "")
+        )
         unit = Unit.UNKNOWN
         if _UNIT_TAG in text:
             value = text.split(_UNIT_TAG, 1)[1].split()[0].strip()
             unit = Unit(value) if value in {u.value for u in Unit} else Unit.UNKNOWN
-    return Volume(np.ascontiguousarray(data.transpose(2, 1, 0)), affine, unit=Unit(unit), meta={"source": str(path)})
+    return Volume(
+        np.ascontiguousarray(data.transpose(2, 1, 0)),
+        affine,
+        unit=Unit(unit),
+        meta={"source": str(path)},
+    )
 
 
 def write_nifti(volume: Volume, path: str | os.PathLike[str]) -> Path:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,7 +44,12 @@ class PatientInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
-        return {"weight_kg": self.weight_kg, "height_m": self.height_m, "sex": self.sex, "age_years": self.age_years}
+        return {
+            "weight_kg": self.weight_kg,
+            "height_m": self.height_m,
+            "sex": self.sex,
+            "age_years": self.age_years,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,7 +165,8 @@ def read_pet(
     path = Path(path)
     if units is not None and units.lower() not in ("suv", "suvbw"):
         raise ConfigError(
-            f"units must be 'suv' (the image is already SUVbw) or omitted; got {units!r}", code="INVALID_PARAMETER"
+            f"units must be 'suv' (the image is already SUVbw) or omitted; got {units!r}",
+            code="INVALID_PARAMETER",
         )
     if path.is_file() and is_nifti_path(path):
         if units is None:
@@ -187,7 +193,9 @@ def read_pet(
     # Pixels (file I/O and numpy, which release the GIL) are read in the background while
     # the SUV header facts (pure Python) are parsed here.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pixels = pool.submit(_volume_from_plan, geo, series.instances, series.series_instance_uid, str(path))
+        pixels = pool.submit(
+            _volume_from_plan, geo, series.instances, series.series_instance_uid, str(path)
+        )
         try:
             acq = read_pet_acquisition(series.datasets, source=str(path))
             factors = compute_suv_factors(acq, overrides=overrides, lbm_formula=lbm_formula)
@@ -205,7 +213,9 @@ def read_pet(
     warn = tuple(vol.meta.get("warnings", [])) + tuple(factors.warnings)
     warn += tuple(f"{p.path}: {p.reason}" for p in disc.problems)
     study_date = _da(ds0.get("StudyDate")) or _da(ds0.get("SeriesDate"))
-    logger.info("loaded PET %s: %s, SUVbw factor %.6g", series.series_instance_uid, suv, factors.bw_factor)
+    logger.info(
+        "loaded PET %s: %s, SUVbw factor %.6g", series.series_instance_uid, suv, factors.bw_factor
+    )
     return PetStudy(suv, series, acq, factors, patient, study_date, warn, str(path), disc)
 
 
@@ -225,8 +235,11 @@ def read_ct_for(pet: PetStudy) -> Volume | None:
     if pet.discovery is None or pet.series is None:
         return None
     cts = [
-        s for s in pet.discovery.series
-        if s.kind == "CT" and not s.is_localizer and s.study_instance_uid == pet.series.study_instance_uid
+        s
+        for s in pet.discovery.series
+        if s.kind == "CT"
+        and not s.is_localizer
+        and s.study_instance_uid == pet.series.study_instance_uid
     ]
     if not cts:
         return None

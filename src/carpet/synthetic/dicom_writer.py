@@ -169,7 +169,9 @@ def _reorient(vol: Volume, orientation: str) -> Volume:
         arr = vol.array[::-1, :, ::-1]
         aff = vol.affine.copy()
         n_s, _, n_c = vol.shape
-        aff[:3, 3] = vol.affine[:3, 3] + (n_s - 1) * vol.affine[:3, 0] + (n_c - 1) * vol.affine[:3, 2]
+        aff[:3, 3] = (
+            vol.affine[:3, 3] + (n_s - 1) * vol.affine[:3, 0] + (n_c - 1) * vol.affine[:3, 2]
+        )
         aff[:3, 0] = -vol.affine[:3, 0]
         aff[:3, 2] = -vol.affine[:3, 2]
         return Volume(np.ascontiguousarray(arr), aff, unit=vol.unit, meta=dict(vol.meta))
@@ -190,8 +192,7 @@ def _quantise(values: np.ndarray, slope: float) -> np.ndarray:
 
 
 def _new_dataset(sop_class: str, sop_uid: str, transfer_syntax: str) -> Any:
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.dataset import Dataset
+    from pydicom.dataset import Dataset, FileMetaDataset
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -225,7 +226,9 @@ def _save(ds: Any, path: Path, transfer_syntax: str, pixels: np.ndarray) -> None
     ds.save_as(path, enforce_file_format=True)
 
 
-def _file_names(n: int, folder: Path, prefix: str, random_names: bool, rng: np.random.Generator) -> list[Path]:
+def _file_names(
+    n: int, folder: Path, prefix: str, random_names: bool, rng: np.random.Generator
+) -> list[Path]:
     if random_names:
         names = set()
         out = []
@@ -350,15 +353,23 @@ def write_pet_dicom(
     if units not in ("BQML", "CNTS", "GML"):
         raise ConfigError(f"units must be BQML, CNTS or GML; got {units!r}")
     if decay_correction not in ("START", "ADMIN", "NONE"):
-        raise ConfigError(f"decay_correction must be START, ADMIN or NONE; got {decay_correction!r}")
+        raise ConfigError(
+            f"decay_correction must be START, ADMIN or NONE; got {decay_correction!r}"
+        )
     vol = getattr(study_or_volume, "suv", study_or_volume)
     if not isinstance(vol, Volume):
-        raise ConfigError(f"write_pet_dicom needs a SyntheticStudy or a Volume; got {type(study_or_volume).__name__}")
+        raise ConfigError(
+            f"write_pet_dicom needs a SyntheticStudy or a Volume; got {type(study_or_volume).__name__}"
+        )
     if vol.unit is not Unit.SUV_BW:
-        raise ConfigError(f"write_pet_dicom needs an SUVbw volume (Unit.SUV_BW); got unit {vol.unit.value}")
+        raise ConfigError(
+            f"write_pet_dicom needs an SUVbw volume (Unit.SUV_BW); got unit {vol.unit.value}"
+        )
     patient = _patient_facts(header, getattr(study_or_volume, "patient", None))
     if patient["weight_kg"] is None:
-        raise ConfigError("write_pet_dicom needs a weight: give header=PetHeaderSpec(weight_kg=...)")
+        raise ConfigError(
+            "write_pet_dicom needs a weight: give header=PetHeaderSpec(weight_kg=...)"
+        )
     transfer_syntax = transfer_syntax or ExplicitVRLittleEndian
 
     vol = _reorient(vol, orientation)
@@ -394,7 +405,9 @@ def write_pet_dicom(
         for b in range(n_beds):
             dt_s = (bed_start[b] - t_adm).total_seconds()
             lt = lam * t_dur
-            activity_per_suv.append(d_adm / w_g * math.exp(-lam * dt_s) * (1.0 - math.exp(-lt)) / lt)
+            activity_per_suv.append(
+                d_adm / w_g * math.exp(-lam * dt_s) * (1.0 - math.exp(-lt)) / lt
+            )
     if units == "BQML":
         stored_per_suv = activity_per_suv
     elif units == "CNTS":
@@ -403,7 +416,9 @@ def write_pet_dicom(
         stored_per_suv = [1.0] * n_beds
 
     # slopes
-    slice_max = np.array([float(np.abs(vol.array[k]).max()) * stored_per_suv[bed_of_slice[k]] for k in range(n_s)])
+    slice_max = np.array(
+        [float(np.abs(vol.array[k]).max()) * stored_per_suv[bed_of_slice[k]] for k in range(n_s)]
+    )
     if per_slice_slope:
         slopes = np.where(slice_max > 0, slice_max / 32000.0, 1.0)
     else:
@@ -482,11 +497,17 @@ def write_pet_dicom(
         rp.RadionuclideHalfLife = _fmt_ds(header.half_life_s)
         rp.RadionuclidePositronFraction = "0.9673"
         code = Dataset()
-        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "C-111A1", "SRT", "^18^Fluorine"
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+            "C-111A1",
+            "SRT",
+            "^18^Fluorine",
+        )
         rp.RadionuclideCodeSequence = DicomSequence([code])
         ds.RadiopharmaceuticalInformationSequence = DicomSequence([rp])
         if vendor == "GE" and header.ge_private_scan_datetime:
-            shift = timedelta(days=23) if header.ge_private_scan_datetime == "shifted" else timedelta(0)
+            shift = (
+                timedelta(days=23) if header.ge_private_scan_datetime == "shifted" else timedelta(0)
+            )
             block = ds.private_block(0x0009, "GEMS_PETD_01", create=True)
             block.add_new(0x0D, "DT", _dt(t_series + shift))
         if vendor == "PHILIPS" and units == "CNTS":
@@ -585,7 +606,9 @@ def write_ct_dicom(
         ds.RescaleIntercept = "-1024"
         ds.RescaleSlope = "1"
         ds.RescaleType = "HU"
-        pixels = np.clip(np.rint(vol.array[k].astype(np.float64) + 1024.0), 0, 65535).astype(np.uint16)
+        pixels = np.clip(np.rint(vol.array[k].astype(np.float64) + 1024.0), 0, 65535).astype(
+            np.uint16
+        )
         _save(ds, paths[k], transfer_syntax, pixels)
     return paths
 

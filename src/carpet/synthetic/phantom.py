@@ -196,7 +196,14 @@ class RigidPose:
     def rotation_matrix(self) -> np.ndarray:
         """3×3 rotation matrix R (scanner = R @ (anatomy − c) + c + t)."""
         rx, ry, rz = (math.radians(a) for a in self.rotation_deg)
-        cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
+        cx, sx, cy, sy, cz, sz = (
+            math.cos(rx),
+            math.sin(rx),
+            math.cos(ry),
+            math.sin(ry),
+            math.cos(rz),
+            math.sin(rz),
+        )
         mx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
         my = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
         mz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
@@ -206,13 +213,19 @@ class RigidPose:
         """Map anatomical points (N×3, LPS mm) to scanner positions (N×3)."""
         c = np.asarray(POSE_CENTRE_MM)
         pts = np.atleast_2d(np.asarray(points_mm, dtype=np.float64))
-        return (pts - c) @ self.rotation_matrix.T + c + np.asarray(self.translation_mm, dtype=np.float64)
+        return (
+            (pts - c) @ self.rotation_matrix.T
+            + c
+            + np.asarray(self.translation_mm, dtype=np.float64)
+        )
 
     def scanner_to_anatomy(self, points_mm: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`anatomy_to_scanner`."""
         c = np.asarray(POSE_CENTRE_MM)
         pts = np.atleast_2d(np.asarray(points_mm, dtype=np.float64))
-        return (pts - c - np.asarray(self.translation_mm, dtype=np.float64)) @ self.rotation_matrix + c
+        return (
+            pts - c - np.asarray(self.translation_mm, dtype=np.float64)
+        ) @ self.rotation_matrix + c
 
     @property
     def matrix(self) -> np.ndarray:
@@ -329,7 +342,9 @@ class _Cylinder(_Shape):
 
     def contains(self, x, y, z):
         (cx, cy), (rx, ry) = self.center_xy, self.radii_xy
-        return (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0) & (z >= self.z0) & (z <= self.z1)
+        return (
+            (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1.0) & (z >= self.z0) & (z <= self.z1)
+        )
 
 
 def _anatomy(zs: float) -> list[_Shape]:
@@ -417,12 +432,16 @@ def _default_lesions(n: int, rng: np.random.Generator, zs: float) -> list[Lesion
         radius = float(np.round(rng.uniform(r0, r1), 1))
         suv = float(np.round(rng.uniform(5.0, 25.0), 2))
         jitter = rng.uniform(-3.0, 3.0, size=3)
-        out.append(LesionSpec((x + jitter[0], y + jitter[1], z * zs + jitter[2]), radius, suv, site))
+        out.append(
+            LesionSpec((x + jitter[0], y + jitter[1], z * zs + jitter[2]), radius, suv, site)
+        )
     return out
 
 
 # ---------------------------------------------------------------- rendering
-def _grid(spacing_mm: Sequence[float], fov: str, zs: float) -> tuple[np.ndarray, tuple[int, int, int]]:
+def _grid(
+    spacing_mm: Sequence[float], fov: str, zs: float
+) -> tuple[np.ndarray, tuple[int, int, int]]:
     z_top, z_bottom, fov_xy = FOV_CHOICES[fov]
     ds, dr, dc = (float(s) for s in spacing_mm)
     n_s = int(round((z_top - z_bottom) * zs / ds))
@@ -449,7 +468,9 @@ def _paint(
 ) -> None:
     """Set ``target`` to ``value`` at voxels whose centre (mapped to anatomy) is inside."""
     lo, hi = bbox
-    corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])])
+    corners = np.array(
+        [[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])]
+    )
     scanner = pose.anatomy_to_scanner(corners)
     inv = np.linalg.inv(affine)
     idx = scanner @ inv[:3, :3].T + inv[:3, 3]
@@ -543,7 +564,9 @@ def make_whole_body_study(
         raise ConfigError(f"fov must be one of {sorted(FOV_CHOICES)}; got {fov!r}")
     spacing = tuple(float(s) for s in spacing_mm)
     if len(spacing) != 3 or min(spacing) <= 0:
-        raise ConfigError(f"spacing_mm must be three positive numbers (slice, row, col); got {spacing_mm}")
+        raise ConfigError(
+            f"spacing_mm must be three positive numbers (slice, row, col); got {spacing_mm}"
+        )
     if noise_sd < 0:
         raise ConfigError(f"noise_sd must be >= 0; got {noise_sd}")
     if fwhm_mm < 0:
@@ -596,15 +619,33 @@ def make_whole_body_study(
             hu[lab] = ORGAN_CT_HU[name]
         ct = hu[organs]
         ct[lesion_mask] = LESION_CT_HU
-        ct_vol = Volume(ct, affine, unit=Unit.HU, frame_of_reference_uid=None, meta={"synthetic": True, "seed": seed})
+        ct_vol = Volume(
+            ct,
+            affine,
+            unit=Unit.HU,
+            frame_of_reference_uid=None,
+            meta={"synthetic": True, "seed": seed},
+        )
 
-    counts = np.bincount(truth[lesion_mask].ravel(), minlength=len(specs) + 1) if specs else np.zeros(1, int)
+    counts = (
+        np.bincount(truth[lesion_mask].ravel(), minlength=len(specs) + 1)
+        if specs
+        else np.zeros(1, int)
+    )
     vox_ml = abs(np.linalg.det(affine[:3, :3])) / 1000.0
     les_out = []
     for n, spec in enumerate(specs, start=1):
         c = tuple(float(v) for v in pose.anatomy_to_scanner(np.asarray(spec.center_mm))[0])
         les_out.append(
-            SyntheticLesion(n, c, float(spec.radius_mm), float(spec.suv), spec.site, int(counts[n]), float(counts[n] * vox_ml))
+            SyntheticLesion(
+                n,
+                c,
+                float(spec.radius_mm),
+                float(spec.suv),
+                spec.site,
+                int(counts[n]),
+                float(counts[n] * vox_ml),
+            )
         )
 
     meta = {"synthetic": True, "seed": seed, "fov": fov, "fwhm_mm": fwhm_mm, "noise_sd": noise_sd}
