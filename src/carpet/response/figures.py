@@ -114,6 +114,10 @@ def write_kinetics_plot(timeline: pd.DataFrame, path: str | os.PathLike[str]) ->
                     textcoords="offset points", ha="center", fontsize=8)
     if use_days:
         ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+        ax.annotate("infusion", (0.0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+                    textcoords="offset points", fontsize=8, color="grey")
+    ax.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
     ax.set_xlabel("days from infusion" if use_days else "study")
     ax.set_title("Tumour burden kinetics", fontsize=10)
     buf = io.BytesIO()
