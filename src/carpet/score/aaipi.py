@@ -21,8 +21,9 @@ INFO = ScoreInfo(
     reference="Shipp MA et al. (IPI project), N Engl J Med 1993;329:987-994",
     verified=False,
     unverified_rules=(
-        "risk-group labels 0 low / 1 low-intermediate / 2 high-intermediate / 3 high "
-        "(methods.md §4.2 [U]: source truncated; not checked against the 1993 paper)",
+        "risk-group labels 0 low / 1 low-intermediate / 2 high-intermediate / 3 high: methods.md §4.2 "
+        "marks them [U]; a search of stored public pages (2026-12-01) found them in a secondary source "
+        "(NCCN Guidelines for Patients, PTCL 2016, p. 20) [S], not in the 1993 NEJM paper",
     ),
 )
 

@@ -23,7 +23,9 @@ INFO = ScoreInfo(
     verified=False,
     unverified_rules=(
         "list of extranodal sites that score (bone marrow, CNS, liver/GI tract, lung) is [U] "
-        "in methods.md §4.4 ('look into original publications'); not checked against Zhou 2014",
+        "in methods.md §4.4 ('look into original publications'); the Zhou 2014 abstract (read via a "
+        "search of stored pages, 2026-12-01) confirms 'disease involvement at specific extranodal sites', "
+        "the 8-point maximum and the 0-1/2-3/4-5/6-8 groups, but not the site list",
     ),
 )
 
