@@ -203,7 +203,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         config: Annotated[
             Path | None,
-            typer.Option("--config", help="TOML file with a [cohort] table (CohortConfig keys)."),
+            typer.Option("--config", help="TOML file with a \\[cohort] table (CohortConfig keys)."),
         ] = None,
         predictor: Annotated[
             list[str] | None,
