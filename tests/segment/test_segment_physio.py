@@ -231,7 +231,7 @@ def test_pelvic_ureter_removed_round_node_kept():
     s = make_whole_body_study(spacing_mm=SPACING, with_ct=False,
                               lesions=[LesionSpec((-60.0, 20.0, -800.0), 11.0, 9.0, "iliac_right")])
     a = s.suv.array.copy()
-    k, j, i = np.indices(a.shape)
+    k, j, i = np.ogrid[: a.shape[0], : a.shape[1], : a.shape[2]]
     x = s.suv.affine[0, 2] * i + s.suv.affine[0, 3]
     y = s.suv.affine[1, 1] * j + s.suv.affine[1, 3]
     z = s.suv.affine[2, 0] * k + s.suv.affine[2, 3]
