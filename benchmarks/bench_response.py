@@ -41,7 +41,9 @@ def sitk_own_registration(fixed_ct, moving_ct) -> float:
     t = time.perf_counter()
     f = sitk.Clamp(_to_sitk(fixed_ct), lowerBound=-1000, upperBound=1500)
     m = sitk.Clamp(_to_sitk(moving_ct), lowerBound=-1000, upperBound=1500)
-    tx = sitk.CenteredTransformInitializer(f, m, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS)
+    tx = sitk.CenteredTransformInitializer(
+        f, m, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS
+    )
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
@@ -65,24 +67,44 @@ def main() -> None:
     from carpet.ingest.pet import read_ct_for, read_pet
     from carpet.pipeline import analyze, write_analysis
     from carpet.response.workflow import run_response, write_response
-    from carpet.synthetic import LesionSpec, PetHeaderSpec, RigidPose, make_whole_body_study, write_study_dicom
+    from carpet.synthetic import (
+        LesionSpec,
+        PetHeaderSpec,
+        RigidPose,
+        make_whole_body_study,
+        write_study_dicom,
+    )
 
     sp = (args.spacing,) * 3
     pose = RigidPose((1.5, -1.0, 3.0), (30.0, -20.0, 40.0))
-    base = [LesionSpec((-5.0, -35.0, -370.0), 16.0, 12.0), LesionSpec((-55.0, 20.0, -430.0), 12.0, 9.0),
-            LesionSpec((-22.0, 50.0, -720.0), 14.0, 10.0), LesionSpec((62.0, -20.0, -870.0), 12.0, 8.0)]
-    fu = [LesionSpec((-5.0, -35.0, -370.0), 11.0, 6.0), LesionSpec((-55.0, 20.0, -430.0), 12.0, 14.0),
-          LesionSpec((130.0, 10.0, -330.0), 12.0, 9.0)]
+    base = [
+        LesionSpec((-5.0, -35.0, -370.0), 16.0, 12.0),
+        LesionSpec((-55.0, 20.0, -430.0), 12.0, 9.0),
+        LesionSpec((-22.0, 50.0, -720.0), 14.0, 10.0),
+        LesionSpec((62.0, -20.0, -870.0), 12.0, 8.0),
+    ]
+    fu = [
+        LesionSpec((-5.0, -35.0, -370.0), 11.0, 6.0),
+        LesionSpec((-55.0, 20.0, -430.0), 12.0, 14.0),
+        LesionSpec((130.0, 10.0, -330.0), 12.0, 9.0),
+    ]
     with tempfile.TemporaryDirectory() as tmpd:
         root = Path(tmpd)
         t = time.perf_counter()
         for name, lesions, p, day in (("bl", base, None, 5), ("fu", fu, pose, 28)):
             s = make_whole_body_study(fov=args.fov, spacing_mm=sp, lesions=lesions, seed=3, pose=p)
-            write_study_dicom(s, root / name, header=PetHeaderSpec(injection_datetime=datetime(2024, 1, day, 9, 0),
-                                                                   uid_seed=name))
+            write_study_dicom(
+                s,
+                root / name,
+                header=PetHeaderSpec(
+                    injection_datetime=datetime(2024, 1, day, 9, 0), uid_seed=name
+                ),
+            )
             shape = s.suv.shape
             del s
-        print(f"grid {shape} at {args.spacing:g} mm; studies written in {time.perf_counter() - t:.1f} s (not timed)")
+        print(
+            f"grid {shape} at {args.spacing:g} mm; studies written in {time.perf_counter() - t:.1f} s (not timed)"
+        )
 
         # ---- floor: two analyses + SimpleITK's own registration
         t0 = time.perf_counter()
@@ -105,17 +127,23 @@ def main() -> None:
         write_response(result, root / "resp")
         resp_s = time.perf_counter() - t0
         reg = result.registrations[1]
-        a = make_whole_body_study(fov=args.fov, spacing_mm=(8.0, 8.0, 8.0), lesions=[], seed=3, with_ct=False)
+        a = make_whole_body_study(
+            fov=args.fov, spacing_mm=(8.0, 8.0, 8.0), lesions=[], seed=3, with_ct=False
+        )
         pts = a.suv.index_to_world(np.argwhere(a.organs.array > 0)[::20])
         err = np.linalg.norm(reg.followup_to_baseline(pose.anatomy_to_scanner(pts)) - pts, axis=1)
         tim = result.response["timings_s"]
 
-    print(f"floor: 2 x analyze {t_analyses:.1f} s + SimpleITK own registration {t_sitk:.1f} s = {floor_s:.1f} s")
+    print(
+        f"floor: 2 x analyze {t_analyses:.1f} s + SimpleITK own registration {t_sitk:.1f} s = {floor_s:.1f} s"
+    )
     print(f"carpet response: {resp_s:.1f} s  (timings {tim})")
     print(f"ratio response / floor = {resp_s / floor_s:.2f}  (goal <= 1.20)")
-    print(f"registration: carpet {reg.elapsed_s:.2f} s vs SimpleITK own {t_sitk:.2f} s "
-          f"(ratio {reg.elapsed_s / t_sitk:.2f}; goal <= 5 s); error vs known pose mean {err.mean():.2f} mm, "
-          f"max {err.max():.2f} mm; residual {reg.residual_mm:.2f} mm")
+    print(
+        f"registration: carpet {reg.elapsed_s:.2f} s vs SimpleITK own {t_sitk:.2f} s "
+        f"(ratio {reg.elapsed_s / t_sitk:.2f}; goal <= 5 s); error vs known pose mean {err.mean():.2f} mm, "
+        f"max {err.max():.2f} mm; residual {reg.residual_mm:.2f} mm"
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:.0f} MiB")
 

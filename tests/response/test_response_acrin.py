@@ -13,8 +13,12 @@ ACRIN = "acrin-nsclc-fdg-pet-042"
 
 # known rigid motion of the copy: rotation about z then x, and a translation (LPS mm)
 ANGLE_Z, ANGLE_X = np.radians(4.0), np.radians(-2.0)
-RZ = np.array([[np.cos(ANGLE_Z), -np.sin(ANGLE_Z), 0], [np.sin(ANGLE_Z), np.cos(ANGLE_Z), 0], [0, 0, 1]])
-RX = np.array([[1, 0, 0], [0, np.cos(ANGLE_X), -np.sin(ANGLE_X)], [0, np.sin(ANGLE_X), np.cos(ANGLE_X)]])
+RZ = np.array(
+    [[np.cos(ANGLE_Z), -np.sin(ANGLE_Z), 0], [np.sin(ANGLE_Z), np.cos(ANGLE_Z), 0], [0, 0, 1]]
+)
+RX = np.array(
+    [[1, 0, 0], [0, np.cos(ANGLE_X), -np.sin(ANGLE_X)], [0, np.sin(ANGLE_X), np.cos(ANGLE_X)]]
+)
 R = RZ @ RX
 T = np.array([32.0, -21.0, 45.0])
 C = np.array([0.0, 0.0, -150.0])  # centre of the rotation
@@ -30,7 +34,9 @@ def _moved_copy(src, dst):
         ipp = np.array([float(v) for v in ds.ImagePositionPatient])
         iop = np.array([float(v) for v in ds.ImageOrientationPatient])
         ds.ImagePositionPatient = [f"{v:.6f}" for v in R @ (ipp - C) + C + T]
-        ds.ImageOrientationPatient = [f"{v:.8f}" for v in np.concatenate([R @ iop[:3], R @ iop[3:]])]
+        ds.ImageOrientationPatient = [
+            f"{v:.8f}" for v in np.concatenate([R @ iop[:3], R @ iop[3:]])
+        ]
         ds.save_as(dst / f.name)
 
 
@@ -60,7 +66,11 @@ def test_response_acrin_compared_with_itself_zero_delta(shared_data, tmp_path, c
     r = json.loads((out / "response.json").read_text())
     assert r["interval_days"] == 0
     assert r["delta"]["tmtv_ml"] == 0 and r["delta"]["tmtv_pct"] == 0
-    assert r["delta"]["suv_max_pct"] == 0 and r["delta"]["suv_peak_pct"] == 0 and r["delta"]["tlg_pct"] == 0
+    assert (
+        r["delta"]["suv_max_pct"] == 0
+        and r["delta"]["suv_peak_pct"] == 0
+        and r["delta"]["tlg_pct"] == 0
+    )
     assert r["registration"]["method"] == "ct"
     assert np.abs(np.array(r["registration"]["translation_mm"])).max() < 1.0
     assert r["registration"]["rotation_deg"] < 0.2

@@ -28,4 +28,6 @@ FUNCTIONS = [
 def test_response_docstrings_have_notes_and_references(func):
     doc = inspect.getdoc(func) or ""
     for section in ("Parameters", "Notes", "References"):
-        assert f"\n{section}\n" in doc, f"{func.__module__}.{func.__name__} lacks a {section} section"
+        assert f"\n{section}\n" in doc, (
+            f"{func.__module__}.{func.__name__} lacks a {section} section"
+        )

@@ -10,7 +10,13 @@ from carpet.response.compare import AnalysedTimepoint, compare_pair
 from carpet.response.matching import MATCH_COLUMNS, match_lesions
 from carpet.response.registration import register_studies
 from carpet.response.timepoints import assign_roles
-from carpet.synthetic.phantom import ORGAN_SUV, LesionSpec, PatientSpec, RigidPose, make_whole_body_study
+from carpet.synthetic.phantom import (
+    ORGAN_SUV,
+    LesionSpec,
+    PatientSpec,
+    RigidPose,
+    make_whole_body_study,
+)
 
 SP = (4.0, 4.0, 4.0)
 POSE = RigidPose(rotation_deg=(1.5, -1.0, 3.0), translation_mm=(28.0, -17.0, 35.0))
@@ -39,13 +45,20 @@ def pair():  # ~5 s: two analyses and a registration, shared by the module
         LesionSpec(STAY, 10.0, 6.0, "stay"),
         LesionSpec(HOTTER, 11.0, 15.0, "hotter"),
         LesionSpec(NEW, 11.0, 9.5, "new"),
-        LesionSpec(((PAIR_A[0] + PAIR_B[0]) / 2, 10.0, (PAIR_A[2] + PAIR_B[2]) / 2), 26.0, 7.5, "merged"),
+        LesionSpec(
+            ((PAIR_A[0] + PAIR_B[0]) / 2, 10.0, (PAIR_A[2] + PAIR_B[2]) / 2), 26.0, 7.5, "merged"
+        ),
         LesionSpec(SPLIT_A, 10.0, 8.0, "split_a"),
         LesionSpec(SPLIT_B, 10.0, 8.5, "split_b"),
     ]
     a = make_whole_body_study(fov="thorax", spacing_mm=SP, lesions=base, seed=2)
     b = make_whole_body_study(
-        fov="thorax", spacing_mm=SP, lesions=fu, seed=2, pose=POSE, patient=PatientSpec(weight_kg=68.0)
+        fov="thorax",
+        spacing_mm=SP,
+        lesions=fu,
+        seed=2,
+        pose=POSE,
+        patient=PatientSpec(weight_kg=68.0),
     )
     ra, rb = analyze(a, ct=a.ct), analyze(b, ct=b.ct)
     reg = register_studies(a.suv, b.suv, baseline_ct=a.ct, followup_ct=b.ct)
@@ -67,7 +80,9 @@ def test_response_registration_recovers_the_pose(pair):
     pts = a.suv.index_to_world(np.argwhere(a.organs.array > 0)[::97])
     err = np.linalg.norm(reg.followup_to_baseline(POSE.anatomy_to_scanner(pts)) - pts, axis=1)
     assert err.max() < 2.0 and reg.method == "ct"
-    assert reg.rotation_deg == pytest.approx(np.degrees(np.arccos((np.trace(POSE.rotation_matrix) - 1) / 2)), abs=0.5)
+    assert reg.rotation_deg == pytest.approx(
+        np.degrees(np.arccos((np.trace(POSE.rotation_matrix) - 1) / 2)), abs=0.5
+    )
     # the residual (body-surface distance) is small after registration and large without it
     from carpet.response.registration import _fraction, _residual_mm
 
@@ -80,15 +95,29 @@ def test_response_registration_recovers_the_pose(pair):
 def test_response_matching_exact_statuses_and_deltas(pair):
     a, b, ra, rb, reg = pair
     m = match_lesions(
-        ra.lesions, rb.lesions, baseline_labels=ra.labels, followup_labels=rb.labels, followup_suv=rb.suv,
+        ra.lesions,
+        rb.lesions,
+        baseline_labels=ra.labels,
+        followup_labels=rb.labels,
+        followup_suv=rb.suv,
         registration=reg,
     )
     t = m.table
     assert list(t.columns) == list(MATCH_COLUMNS)
-    got = {(None if pd_na(r.baseline_id) else int(r.baseline_id), None if pd_na(r.followup_id) else int(r.followup_id)): r.status
-           for r in t.itertuples()}
-    bid = {s: _lesion_id(ra, a, s)[0] for s in ("stay", "hotter", "gone", "pair_a", "pair_b", "split")}
-    fid = {s: _lesion_id(rb, b, s)[0] for s in ("stay", "hotter", "new", "merged", "split_a", "split_b")}
+    got = {
+        (
+            None if pd_na(r.baseline_id) else int(r.baseline_id),
+            None if pd_na(r.followup_id) else int(r.followup_id),
+        ): r.status
+        for r in t.itertuples()
+    }
+    bid = {
+        s: _lesion_id(ra, a, s)[0] for s in ("stay", "hotter", "gone", "pair_a", "pair_b", "split")
+    }
+    fid = {
+        s: _lesion_id(rb, b, s)[0]
+        for s in ("stay", "hotter", "new", "merged", "split_a", "split_b")
+    }
     expected = {
         (bid["stay"], fid["stay"]): "matched",
         (bid["hotter"], fid["hotter"]): "matched",
@@ -104,9 +133,15 @@ def test_response_matching_exact_statuses_and_deltas(pair):
     row = t[(t.baseline_id == bid["stay"])].iloc[0]
     _, lb = _lesion_id(ra, a, "stay")
     _, lf = _lesion_id(rb, b, "stay")
-    assert row.suv_max_baseline == pytest.approx(12.0) and row.suv_max_followup == pytest.approx(6.0)
-    assert row.delta_suv_max_pct == pytest.approx(-50.0) and row.delta_suv_peak_pct == pytest.approx(-50.0)
-    assert row.volume_ml_baseline == pytest.approx(lb.volume_ml) and row.volume_ml_followup == pytest.approx(lf.volume_ml)
+    assert row.suv_max_baseline == pytest.approx(12.0) and row.suv_max_followup == pytest.approx(
+        6.0
+    )
+    assert row.delta_suv_max_pct == pytest.approx(
+        -50.0
+    ) and row.delta_suv_peak_pct == pytest.approx(-50.0)
+    assert row.volume_ml_baseline == pytest.approx(
+        lb.volume_ml
+    ) and row.volume_ml_followup == pytest.approx(lf.volume_ml)
     assert row.delta_volume_ml == pytest.approx(lf.volume_ml - lb.volume_ml)
     assert row.distance_mm < 3.0
     hot = t[(t.baseline_id == bid["hotter"])].iloc[0]
@@ -122,17 +157,37 @@ def test_response_matching_exact_statuses_and_deltas(pair):
 def test_response_distance_gate_is_a_parameter(pair):
     _, _, ra, rb, reg = pair
     m = match_lesions(
-        ra.lesions, rb.lesions, baseline_labels=ra.labels, followup_labels=rb.labels, followup_suv=rb.suv,
-        registration=reg, distance_gate_mm=0.01,
+        ra.lesions,
+        rb.lesions,
+        baseline_labels=ra.labels,
+        followup_labels=rb.labels,
+        followup_suv=rb.suv,
+        registration=reg,
+        distance_gate_mm=0.01,
     )
     # nothing within 0.01 mm: only overlap-based links survive
     assert m.count("matched") == 0 and m.count("merged") == 2 and m.count("split") == 2
     with pytest.raises(Exception, match="distance_gate_mm must be > 0 mm"):
-        match_lesions(ra.lesions, rb.lesions, baseline_labels=ra.labels, followup_labels=rb.labels,
-                      followup_suv=rb.suv, registration=reg, distance_gate_mm=0)
-    with pytest.raises(Exception, match=r"baseline lesion table lacks column\(s\) \['centroid_x_mm'\]"):
-        match_lesions(ra.lesions.drop(columns=["centroid_x_mm"]), rb.lesions, baseline_labels=ra.labels,
-                      followup_labels=rb.labels, followup_suv=rb.suv, registration=reg)
+        match_lesions(
+            ra.lesions,
+            rb.lesions,
+            baseline_labels=ra.labels,
+            followup_labels=rb.labels,
+            followup_suv=rb.suv,
+            registration=reg,
+            distance_gate_mm=0,
+        )
+    with pytest.raises(
+        Exception, match=r"baseline lesion table lacks column\(s\) \['centroid_x_mm'\]"
+    ):
+        match_lesions(
+            ra.lesions.drop(columns=["centroid_x_mm"]),
+            rb.lesions,
+            baseline_labels=ra.labels,
+            followup_labels=rb.labels,
+            followup_suv=rb.suv,
+            registration=reg,
+        )
 
 
 def test_response_compare_pair_summary(pair):
@@ -140,12 +195,18 @@ def test_response_compare_pair_summary(pair):
     from datetime import date
 
     tps = assign_roles([date(2024, 1, 10), date(2024, 2, 25)], infusion_date=date(2024, 1, 26))
-    ta = AnalysedTimepoint(tps[0], ra.suv, ra.labels, ra.lesions, ra.patient, ra.context["liver"], ra.context["mbp"])
-    tb = AnalysedTimepoint(tps[1], rb.suv, rb.labels, rb.lesions, rb.patient, rb.context["liver"], rb.context["mbp"])
+    ta = AnalysedTimepoint(
+        tps[0], ra.suv, ra.labels, ra.lesions, ra.patient, ra.context["liver"], ra.context["mbp"]
+    )
+    tb = AnalysedTimepoint(
+        tps[1], rb.suv, rb.labels, rb.lesions, rb.patient, rb.context["liver"], rb.context["mbp"]
+    )
     s = compare_pair(ta, tb, reg).summary
     truth_a = sum(les.volume_ml for les in a.lesions)
     truth_b = sum(les.volume_ml for les in b.lesions)
-    assert s["baseline"]["tmtv_ml"] == pytest.approx(truth_a) and s["followup"]["tmtv_ml"] == pytest.approx(truth_b)
+    assert s["baseline"]["tmtv_ml"] == pytest.approx(truth_a) and s["followup"][
+        "tmtv_ml"
+    ] == pytest.approx(truth_b)
     assert s["delta"]["tmtv_ml"] == pytest.approx(truth_b - truth_a)
     assert s["delta"]["tmtv_pct"] == pytest.approx((truth_b - truth_a) / truth_a * 100)
     assert s["delta"]["suv_max_pct"] == pytest.approx((15.0 - 12.0) / 12.0 * 100)

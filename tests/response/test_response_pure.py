@@ -94,15 +94,24 @@ def test_response_refuses_different_tracers():
 def test_response_roles_from_dates_and_order():
     d = [date(2024, 1, 2), date(2024, 1, 20), date(2024, 2, 26), date(2024, 4, 25)]
     tps = assign_roles(d, infusion_date=date(2024, 1, 27))
-    assert [(t.role, t.day_from_infusion) for t in tps] == [("TD", -25), ("TT", -7), ("M1", 30), ("M3", 89)]
+    assert [(t.role, t.day_from_infusion) for t in tps] == [
+        ("TD", -25),
+        ("TT", -7),
+        ("M1", 30),
+        ("M3", 89),
+    ]
     tps = assign_roles(d[:2])
     assert [t.role for t in tps] == ["TD", "TT"] and tps[0].day_from_infusion is None
     tps = assign_roles([date(2024, 1, 20), date(2024, 7, 1)], infusion_date=date(2024, 1, 27))
     assert [t.role for t in tps] == ["TT", "other"]
     assert [t.role for t in assign_roles(d[:2], roles=["TT", "M1"])] == ["TT", "M1"]
-    with pytest.raises(ConfigError, match=r"--roles: expected 2 roles from \['TD', 'TT', 'M1', 'M3', 'other'\]"):
+    with pytest.raises(
+        ConfigError, match=r"--roles: expected 2 roles from \['TD', 'TT', 'M1', 'M3', 'other'\]"
+    ):
         assign_roles(d[:2], roles=["TT", "M2"])
-    with pytest.raises(ConfigError, match="--infusion-date: expected a date YYYY-MM-DD; got '2024-13-01'"):
+    with pytest.raises(
+        ConfigError, match="--infusion-date: expected a date YYYY-MM-DD; got '2024-13-01'"
+    ):
         parse_date("2024-13-01")
 
 
@@ -115,12 +124,19 @@ def test_response_kinetics_exact_and_null_where_undefined():
     k = compute_kinetics(b, f, interval_days=14)
     assert k["tmtv_ml"] == 80.0 and k["tmtv_pct"] == 100.0
     assert k["tlg"] == 100.0 and k["tlg_pct"] == 25.0
-    assert k["suv_max_pct"] == -75.0 and k["suv_peak_pct"] == -75.0 and k["suv_max_reduction_pct"] == 75.0
+    assert (
+        k["suv_max_pct"] == -75.0
+        and k["suv_peak_pct"] == -75.0
+        and k["suv_max_reduction_pct"] == 75.0
+    )
     assert k["tmtv_growth_per_day"] == pytest.approx(math.log(2) / 14)
     assert k["tmtv_doubling_time_days"] == pytest.approx(14.0)
     # shrinking: rate negative, no doubling time
     k = compute_kinetics(f, b, interval_days=14)
-    assert k["tmtv_growth_per_day"] == pytest.approx(-math.log(2) / 14) and k["tmtv_doubling_time_days"] is None
+    assert (
+        k["tmtv_growth_per_day"] == pytest.approx(-math.log(2) / 14)
+        and k["tmtv_doubling_time_days"] is None
+    )
     # zero baseline, zero follow-up, zero or unknown interval, missing values: null, never an error
     zero = {"tmtv_ml": 0.0, "tlg": 0.0, "suv_max": None, "suv_peak": float("nan")}
     k = compute_kinetics(zero, f, interval_days=10)
@@ -184,12 +200,20 @@ def test_response_lugano_each_category(ds, new, change, expected):
 
 def test_response_lyric_candidates():
     grow = [{"delta_volume_pct": 10.0, "delta_suv_max_pct": 5.0}]
-    assert lyric_candidates("PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=60.0, lesion_changes=grow) == ["IR1"]
-    assert lyric_candidates("PMD", day_from_infusion=28, new_lesion_count=1, tmtv_pct=10.0) == ["IR2"]
+    assert lyric_candidates(
+        "PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=60.0, lesion_changes=grow
+    ) == ["IR1"]
+    assert lyric_candidates("PMD", day_from_infusion=28, new_lesion_count=1, tmtv_pct=10.0) == [
+        "IR2"
+    ]
     big = [{"delta_volume_pct": 70.0, "delta_suv_max_pct": 0.0}]
-    assert lyric_candidates("PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=20.0, lesion_changes=big) == ["IR2"]
+    assert lyric_candidates(
+        "PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=20.0, lesion_changes=big
+    ) == ["IR2"]
     hot = [{"delta_volume_pct": 5.0, "delta_suv_max_pct": 45.0}]
-    assert lyric_candidates("PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=5.0, lesion_changes=hot) == ["IR3"]
+    assert lyric_candidates(
+        "PMD", day_from_infusion=28, new_lesion_count=0, tmtv_pct=5.0, lesion_changes=hot
+    ) == ["IR3"]
     # outside 12 weeks, unknown infusion, or not PMD: none
     assert lyric_candidates("PMD", day_from_infusion=85, new_lesion_count=1, tmtv_pct=10.0) == []
     assert lyric_candidates("PMD", day_from_infusion=None, new_lesion_count=1, tmtv_pct=10.0) == []
@@ -198,18 +222,37 @@ def test_response_lyric_candidates():
 
 def test_response_proposals_are_marked_proposed_with_sources():
     p = propose_categories(
-        uptake_suv=3.0, uptake_source="residual", lesion_suv_peak=2.5, baseline_suv_max=12.0,
-        liver={"suv_mean": 2.0, "suv_max": 2.0}, mbp={"suv_mean": 1.5, "suv_max": 1.5},
-        new_lesion_count=0, tmtv_pct=-80.0, day_from_infusion=30,
+        uptake_suv=3.0,
+        uptake_source="residual",
+        lesion_suv_peak=2.5,
+        baseline_suv_max=12.0,
+        liver={"suv_mean": 2.0, "suv_max": 2.0},
+        mbp={"suv_mean": 1.5, "suv_max": 1.5},
+        new_lesion_count=0,
+        tmtv_pct=-80.0,
+        day_from_infusion=30,
     )
-    assert p["status"] == "proposed" and p["reader_confirmed"] == {"deauville": None, "lugano": None, "lyric": None}
-    assert p["deauville_proxy"] == 4 and p["lugano_proxy"] == "PMR" and p["uptake_change_pct"] == -75.0
+    assert p["status"] == "proposed" and p["reader_confirmed"] == {
+        "deauville": None,
+        "lugano": None,
+        "lyric": None,
+    }
+    assert (
+        p["deauville_proxy"] == 4 and p["lugano_proxy"] == "PMR" and p["uptake_change_pct"] == -75.0
+    )
     assert p["qpet"] == 1.25 and p["lesion_to_liver"] == 1.5 and p["lesion_to_mbp"] == 2.0
     assert "Wahl" in p["thresholds"]["lugano_decrease_pct"]["source"]
     # a missing reference: no Deauville unless new lesions force 5
     p = propose_categories(
-        uptake_suv=3.0, uptake_source="x", lesion_suv_peak=None, baseline_suv_max=12.0, liver=None, mbp=None,
-        new_lesion_count=0, tmtv_pct=None, day_from_infusion=None,
+        uptake_suv=3.0,
+        uptake_source="x",
+        lesion_suv_peak=None,
+        baseline_suv_max=12.0,
+        liver=None,
+        mbp=None,
+        new_lesion_count=0,
+        tmtv_pct=None,
+        day_from_infusion=None,
     )
     assert p["deauville_proxy"] is None and p["lugano_proxy"] is None and p["qpet"] is None
     with pytest.raises(ConfigError, match="qpet_ds4_cutoff"):

@@ -15,7 +15,13 @@ from carpet.measure.reference import (
     place_mbp_voi,
     reference_label_map,
 )
-from carpet.synthetic.phantom import ORGAN_LABELS, ORGAN_SUV, LesionSpec, RigidPose, make_whole_body_study
+from carpet.synthetic.phantom import (
+    ORGAN_LABELS,
+    ORGAN_SUV,
+    LesionSpec,
+    RigidPose,
+    make_whole_body_study,
+)
 
 LIVER = np.float32(ORGAN_SUV["liver"])
 BLOOD = np.float32(ORGAN_SUV["blood_pool"])
@@ -30,7 +36,10 @@ def study():
         LesionSpec((-5.0, -35.0, -370.0), 12.0, 12.0, "mediastinal"),
     ]
     return make_whole_body_study(
-        fov="thorax", spacing_mm=(4.0, 4.0, 4.0), lesions=lesions, pose=RigidPose((0, 0, 3), (12, -8, 20))
+        fov="thorax",
+        spacing_mm=(4.0, 4.0, 4.0),
+        lesions=lesions,
+        pose=RigidPose((0, 0, 3), (12, -8, 20)),
     )
 
 
@@ -41,7 +50,11 @@ def _inside_label(study, region, label):
 
 @pytest.mark.parametrize("source", ["organs", "ct", "pet"])
 def test_reference_voi_means_exact_in_uniform_organs(study, source):
-    kw = {"organs": {"organs": study.organs, "organ_labels": AORTA}, "ct": {"ct": study.ct}, "pet": {}}[source]
+    kw = {
+        "organs": {"organs": study.organs, "organ_labels": AORTA},
+        "ct": {"ct": study.ct},
+        "pet": {},
+    }[source]
     liver = place_liver_voi(study.suv, lesions=study.lesion_truth, **kw)
     mbp = place_mbp_voi(study.suv, lesions=study.lesion_truth, liver=liver, **kw)
     assert liver.method == source and mbp.method == source
@@ -54,7 +67,9 @@ def test_reference_voi_means_exact_in_uniform_organs(study, source):
     les = study.lesion_truth.array
     assert not np.any(liver.mask(study.suv) & (les > 0))
     # right lobe (patient right = -x in LPS, relative to the liver's own centre under the pose)
-    liver_x = study.suv.index_to_world(np.argwhere(study.organs.array == ORGAN_LABELS["liver"]))[:, 0]
+    liver_x = study.suv.index_to_world(np.argwhere(study.organs.array == ORGAN_LABELS["liver"]))[
+        :, 0
+    ]
     assert liver.center_mm[0] <= np.median(liver_x)
     # descending aorta: posterior-left, not the heart cavity
     assert mbp.center_mm[1] > 20 and mbp.center_mm[0] > 10
@@ -113,7 +128,9 @@ def test_reference_quality_warnings(study):
 
 def test_reference_no_liver_found_is_a_clear_error(study):
     flat = study.suv.with_array(np.where(study.suv.array > 0, 0.7, 0.0).astype(np.float32))
-    with pytest.raises(InputError, match=r"could not place the liver VOI automatically .*--liver-voi") as e:
+    with pytest.raises(
+        InputError, match=r"could not place the liver VOI automatically .*--liver-voi"
+    ) as e:
         place_liver_voi(flat)
     assert e.value.code == "NO_LIVER_VOI"
 
@@ -134,7 +151,11 @@ def test_reference_on_acrin_is_plausible(shared_data):
     assert 1.3 <= liver.suv_mean <= 3.0 and liver.cv < 0.25
     assert 0.8 <= mbp.suv_mean < liver.suv_mean
     # right lobe (patient right = -x), descending aorta left of the midline, above the liver
-    assert liver.center_mm[0] < -50 and 10 < mbp.center_mm[0] < 70 and mbp.center_mm[2] > liver.center_mm[2]
+    assert (
+        liver.center_mm[0] < -50
+        and 10 < mbp.center_mm[0] < 70
+        and mbp.center_mm[2] > liver.center_mm[2]
+    )
     # PET alone lands in the same organs (within a few cm of the CT-guided centres)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QualityWarning)

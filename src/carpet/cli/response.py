@@ -9,7 +9,7 @@ analyze`` outputs), ``DIR/response.json``, ``DIR/lesion_matches.csv``,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,17 +17,51 @@ __all__ = ["register"]
 
 
 def response_command(
-    studies: Annotated[list[Path], typer.Argument(help="BASELINE FOLLOWUP [MORE...]: DICOM folders, baseline first.")],
+    studies: Annotated[
+        list[Path],
+        typer.Argument(help="BASELINE FOLLOWUP [MORE...]: DICOM folders, baseline first."),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (written atomically).")],
-    method: Annotated[str, typer.Option(help="suv4 | suv2.5 | pct41 | percist | a50p | mv2 | mv3")] = "suv4",
-    min_volume_ml: Annotated[Optional[float], typer.Option("--min-volume-ml", help="Minimum preselected region volume, mL (default 3).")] = None,
-    liver_voi: Annotated[Optional[str], typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z in the baseline's LPS mm.")] = None,
-    mbp_voi: Annotated[Optional[str], typer.Option("--mbp-voi", help="Blood-pool cylinder centre X,Y,Z in the baseline's LPS mm.")] = None,
-    infusion_date: Annotated[Optional[str], typer.Option("--infusion-date", help="CAR T infusion date YYYY-MM-DD.")] = None,
-    roles: Annotated[Optional[str], typer.Option("--roles", help="Comma list of roles (TD,TT,M1,M3,other), one per study.")] = None,
-    match_distance_mm: Annotated[Optional[float], typer.Option("--match-distance-mm", help="Distance gate of lesion matching after registration, mm (default 30).")] = None,
-    allow_different_patients: Annotated[bool, typer.Option("--allow-different-patients", help="Do not refuse studies of different patients.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the main results as JSON.")] = False,
+    method: Annotated[
+        str, typer.Option(help="suv4 | suv2.5 | pct41 | percist | a50p | mv2 | mv3")
+    ] = "suv4",
+    min_volume_ml: Annotated[
+        float | None,
+        typer.Option("--min-volume-ml", help="Minimum preselected region volume, mL (default 3)."),
+    ] = None,
+    liver_voi: Annotated[
+        str | None,
+        typer.Option("--liver-voi", help="Liver sphere centre X,Y,Z in the baseline's LPS mm."),
+    ] = None,
+    mbp_voi: Annotated[
+        str | None,
+        typer.Option(
+            "--mbp-voi", help="Blood-pool cylinder centre X,Y,Z in the baseline's LPS mm."
+        ),
+    ] = None,
+    infusion_date: Annotated[
+        str | None, typer.Option("--infusion-date", help="CAR T infusion date YYYY-MM-DD.")
+    ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option("--roles", help="Comma list of roles (TD,TT,M1,M3,other), one per study."),
+    ] = None,
+    match_distance_mm: Annotated[
+        float | None,
+        typer.Option(
+            "--match-distance-mm",
+            help="Distance gate of lesion matching after registration, mm (default 30).",
+        ),
+    ] = None,
+    allow_different_patients: Annotated[
+        bool,
+        typer.Option(
+            "--allow-different-patients", help="Do not refuse studies of different patients."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the main results as JSON.")
+    ] = False,
 ) -> None:
     """Compare a baseline PET/CT with follow-ups: matching, kinetics, proposed Deauville/Lugano."""
     import dataclasses
@@ -60,7 +94,15 @@ def response_command(
     write_response(result, out)
     r = result.response
     if as_json:
-        keys = ["interval_days", "delta", "deauville_proxy", "qpet", "lugano_proxy", "new_lesion_count", "matching"]
+        keys = [
+            "interval_days",
+            "delta",
+            "deauville_proxy",
+            "qpet",
+            "lugano_proxy",
+            "new_lesion_count",
+            "matching",
+        ]
         typer.echo(json.dumps({k: r.get(k) for k in keys} | {"out": str(out)}, default=str))
         return
     d = r["delta"]

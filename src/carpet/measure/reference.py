@@ -200,20 +200,26 @@ def _voi_offsets_mm(
 
 
 def _voi_voxels(
-    grid: Volume, center_mm: Sequence[float], shape: str, diameter_mm: float, length_mm: float | None
+    grid: Volume,
+    center_mm: Sequence[float],
+    shape: str,
+    diameter_mm: float,
+    length_mm: float | None,
 ) -> np.ndarray:
     """(k, j, i) of the voxels of ``grid`` whose centre is inside the VOI (clipped to the grid)."""
     c = np.asarray(center_mm, dtype=float)
     r = diameter_mm / 2.0
     half_z = r if shape == "sphere" else (length_mm or 0.0) / 2.0
     ext = np.array([r, r, half_z])
-    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * ext + c
+    corners = (
+        np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * ext + c
+    )
     idx = grid.world_to_index(corners)
     lo = np.maximum(np.floor(idx.min(axis=0)).astype(int) - 1, 0)
     hi = np.minimum(np.ceil(idx.max(axis=0)).astype(int) + 1, np.array(grid.shape) - 1)
     if np.any(hi < lo):
         return np.zeros((0, 3), dtype=np.int64)
-    kk, jj, ii = np.meshgrid(*(np.arange(a, b + 1) for a, b in zip(lo, hi)), indexing="ij")
+    kk, jj, ii = np.meshgrid(*(np.arange(a, b + 1) for a, b in zip(lo, hi, strict=False)), indexing="ij")
     ijk = np.stack([kk.ravel(), jj.ravel(), ii.ravel()], axis=1)
     d = grid.index_to_world(ijk) - c
     if shape == "sphere":
@@ -309,9 +315,11 @@ def measure_voi(
     """
     shape = "sphere" if length_mm is None else "cylinder"
     c = np.asarray(center_mm, dtype=float)
-    label = f"{name} VOI ({shape} {diameter_mm:g} mm" + (
-        f" x {length_mm:g} mm)" if length_mm is not None else ")"
-    ) + f" at LPS ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm"
+    label = (
+        f"{name} VOI ({shape} {diameter_mm:g} mm"
+        + (f" x {length_mm:g} mm)" if length_mm is not None else ")")
+        + f" at LPS ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm"
+    )
     pts = _voi_offsets_mm(suv.spacing_mm, shape, diameter_mm, length_mm) + c
     fidx = suv.world_to_index(pts)
     outside = np.any((fidx < -0.5) | (fidx > np.array(suv.shape) - 0.5), axis=1)
@@ -336,7 +344,11 @@ def measure_voi(
         body = np.stack([ndimage.binary_fill_holes(p) for p in sm > body_suv_threshold])
         out_body = float(np.mean(~body[idx[:, 0] - lo[0], idx[:, 1], idx[:, 2]]))
     if out_body > 0:
-        src = f"CT HU <= {body_hu_threshold:g}" if ct is not None else f"PET SUV <= {body_suv_threshold:g}"
+        src = (
+            f"CT HU <= {body_hu_threshold:g}"
+            if ct is not None
+            else f"PET SUV <= {body_suv_threshold:g}"
+        )
         raise InputError(
             f"{label} is partly outside the body ({out_body:.0%} of its voxels, {src}). Move it inside "
             "the patient.",
@@ -418,7 +430,7 @@ class _Search:
 
 def _block_mean(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
     """Mean over non-overlapping f0×f1×f2 blocks (trailing partial blocks dropped), float32."""
-    s = [n // k * k for n, k in zip(arr.shape, f)]
+    s = [n // k * k for n, k in zip(arr.shape, f, strict=False)]
     a = np.asarray(arr)[: s[0], : s[1], : s[2]]
     if f == (1, 1, 1):
         return np.asarray(a, dtype=np.float32)
@@ -433,7 +445,7 @@ def _block_mean(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
 
 def _block_any(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
     """True where any voxel of the block is non-zero."""
-    s = [n // k * k for n, k in zip(arr.shape, f)]
+    s = [n // k * k for n, k in zip(arr.shape, f, strict=False)]
     a = np.asarray(arr)[: s[0], : s[1], : s[2]] != 0
     out = np.zeros((s[0] // f[0], s[1] // f[1], s[2] // f[2]), dtype=bool)
     for i in range(f[0]):
@@ -444,8 +456,10 @@ def _block_any(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
 
 
 def _block_pick(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
-    s = [n // k * k for n, k in zip(arr.shape, f)]
-    return np.asarray(arr)[f[0] // 2 : s[0] : f[0], f[1] // 2 : s[1] : f[1], f[2] // 2 : s[2] : f[2]]
+    s = [n // k * k for n, k in zip(arr.shape, f, strict=False)]
+    return np.asarray(arr)[
+        f[0] // 2 : s[0] : f[0], f[1] // 2 : s[1] : f[1], f[2] // 2 : s[2] : f[2]
+    ]
 
 
 _CACHE: dict[str, Any] = {}
@@ -649,7 +663,9 @@ def _finish(
     return None
 
 
-def _resolve_labels(organs: Volume | None, organ_labels: Mapping[str, int] | None) -> dict[str, int]:
+def _resolve_labels(
+    organs: Volume | None, organ_labels: Mapping[str, int] | None
+) -> dict[str, int]:
     labels = dict(_DEFAULTS.organ_labels)
     if organs is not None and isinstance(organs.meta.get("label_names"), Mapping):
         labels.update({str(k): int(v) for k, v in organs.meta["label_names"].items()})
@@ -789,7 +805,9 @@ def place_liver_voi(
         res = _choose_mid(suv, s, cand, depth, region, "liver", "pet", common)
         if res is not None:
             if tried:
-                res = _with_warning(res, f"liver VOI placed from PET alone ({', '.join(tried)} failed)")
+                res = _with_warning(
+                    res, f"liver VOI placed from PET alone ({', '.join(tried)} failed)"
+                )
             return res
     tried.append("PET homogeneity")
     raise InputError(
@@ -915,7 +933,7 @@ def place_mbp_voi(
         if cropped is not None:
             suv_s, (lesions_s, ct_s, organs_s) = cropped
     s = _prepare(suv_s, lesions_s, ct_s, organs_s, config, config.mbp_search_voxel_mm)
-    r, half = diameter_mm / 2.0, length_mm / 2.0
+    r = diameter_mm / 2.0
     margin = max(s.grid.spacing_mm)
     fits = s.fits((diameter_mm, diameter_mm, length_mm), margin)
     x, y, z = s.x, s.y, s.z
@@ -1042,4 +1060,6 @@ def reference_label_map(suv: Volume, regions: Sequence[ReferenceRegion]) -> Volu
     for reg in regions:
         value = LIVER_LABEL if reg.name == "liver" else MBP_LABEL
         out[reg.mask(suv)] = value
-    return suv.with_array(out, unit=Unit.LABEL, label_names={"liver": LIVER_LABEL, "mbp": MBP_LABEL})
+    return suv.with_array(
+        out, unit=Unit.LABEL, label_names={"liver": LIVER_LABEL, "mbp": MBP_LABEL}
+    )

@@ -7,11 +7,22 @@ Pure modules (no file I/O): :mod:`~carpet.response.timepoints`,
 writes the ``carpet response`` outputs.
 """
 
-from carpet.response.categories import deauville_proxy, lugano_proxy, lyric_candidates, propose_categories, qpet_score
+from carpet.response.categories import (
+    deauville_proxy,
+    lugano_proxy,
+    lyric_candidates,
+    propose_categories,
+    qpet_score,
+)
 from carpet.response.compare import AnalysedTimepoint, PairComparison, compare_pair
 from carpet.response.kinetics import compute_kinetics
 from carpet.response.matching import MATCH_COLUMNS, LesionMatching, match_lesions, residual_uptake
-from carpet.response.registration import Registration, identity_registration, register_rigid, register_studies
+from carpet.response.registration import (
+    Registration,
+    identity_registration,
+    register_rigid,
+    register_studies,
+)
 from carpet.response.timepoints import ROLES, StudyIdentity, Timepoint, assign_roles
 
 __all__ = [

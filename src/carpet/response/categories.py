@@ -52,7 +52,13 @@ from typing import Any
 
 from carpet.config import ResponseConfig
 
-__all__ = ["deauville_proxy", "lugano_proxy", "lyric_candidates", "propose_categories", "qpet_score"]
+__all__ = [
+    "deauville_proxy",
+    "lugano_proxy",
+    "lyric_candidates",
+    "propose_categories",
+    "qpet_score",
+]
 
 _DEFAULTS = ResponseConfig()
 
@@ -254,10 +260,15 @@ def lyric_candidates(
     if new_lesion_count == 0 and growth >= ir1_volume_increase_pct:
         out.append("IR1")
     lesion_grew = any(
-        (c.get("delta_volume_pct") is not None and _f(c.get("delta_volume_pct")) >= ir1_volume_increase_pct)
+        (
+            c.get("delta_volume_pct") is not None
+            and _f(c.get("delta_volume_pct")) >= ir1_volume_increase_pct
+        )
         for c in lesion_changes
     )
-    if (new_lesion_count > 0 and growth < ir1_volume_increase_pct) or (lesion_grew and "IR1" not in out):
+    if (new_lesion_count > 0 and growth < ir1_volume_increase_pct) or (
+        lesion_grew and "IR1" not in out
+    ):
         out.append("IR2")
     hotter_same_size = any(
         _f(c.get("delta_suv_max_pct")) >= uptake_increase_pct
@@ -326,7 +337,10 @@ def propose_categories(
     new = new_lesion_count > 0
     if liver_ref is None or mbp_ref is None:
         ds = 5 if new else None
-        notes.append("Deauville proxy needs both liver and MBP reference regions" + (" (DS5 from new lesions)" if new else ""))
+        notes.append(
+            "Deauville proxy needs both liver and MBP reference regions"
+            + (" (DS5 from new lesions)" if new else "")
+        )
     else:
         ds = deauville_proxy(
             uptake_suv,
@@ -337,7 +351,12 @@ def propose_categories(
             background_fraction_of_mbp=config.deauville_background_fraction_of_mbp,
         )
     liver_mean = None if liver is None else liver.get("suv_mean")
-    q, band = qpet_score(lesion_suv_peak, liver_mean, ds4_cutoff=config.qpet_ds4_cutoff, ds5_cutoff=config.qpet_ds5_cutoff)
+    q, band = qpet_score(
+        lesion_suv_peak,
+        liver_mean,
+        ds4_cutoff=config.qpet_ds4_cutoff,
+        ds5_cutoff=config.qpet_ds5_cutoff,
+    )
     if q is None:
         notes.append("qPET not computed: no follow-up lesion SUVpeak or no liver reference")
     change = None
@@ -346,13 +365,20 @@ def propose_categories(
     lug = None
     if ds is not None:
         lug = lugano_proxy(
-            ds, new_lesions=new, uptake_change_pct=change, decrease_pct=config.lugano_decrease_pct,
+            ds,
+            new_lesions=new,
+            uptake_change_pct=change,
+            decrease_pct=config.lugano_decrease_pct,
             increase_pct=config.lugano_increase_pct,
         )
     lyric = (
         lyric_candidates(
-            lug or "", day_from_infusion=day_from_infusion, new_lesion_count=new_lesion_count, tmtv_pct=tmtv_pct,
-            lesion_changes=lesion_changes, window_days=config.lyric_window_days,
+            lug or "",
+            day_from_infusion=day_from_infusion,
+            new_lesion_count=new_lesion_count,
+            tmtv_pct=tmtv_pct,
+            lesion_changes=lesion_changes,
+            window_days=config.lyric_window_days,
             ir1_volume_increase_pct=config.lyric_ir1_volume_increase_pct,
             ir3_volume_tolerance_pct=config.lyric_ir3_volume_tolerance_pct,
             uptake_increase_pct=config.lugano_increase_pct,
@@ -388,11 +414,26 @@ def propose_categories(
                 "value": config.deauville_background_fraction_of_mbp,
                 "source": "carpet convention for DS1 'no uptake above background'",
             },
-            "qpet_ds4_cutoff": {"value": config.qpet_ds4_cutoff, "source": "Hasenclever EJNMMI 2014 [U]"},
-            "qpet_ds5_cutoff": {"value": config.qpet_ds5_cutoff, "source": "Hasenclever EJNMMI 2014 [U]"},
-            "lugano_decrease_pct": {"value": config.lugano_decrease_pct, "source": "PERCIST 30 % (Wahl 2009)"},
-            "lugano_increase_pct": {"value": config.lugano_increase_pct, "source": "PERCIST 30 % (Wahl 2009)"},
-            "lyric_window_days": {"value": config.lyric_window_days, "source": "LYRIC: 12 weeks (Cheson 2016)"},
+            "qpet_ds4_cutoff": {
+                "value": config.qpet_ds4_cutoff,
+                "source": "Hasenclever EJNMMI 2014 [U]",
+            },
+            "qpet_ds5_cutoff": {
+                "value": config.qpet_ds5_cutoff,
+                "source": "Hasenclever EJNMMI 2014 [U]",
+            },
+            "lugano_decrease_pct": {
+                "value": config.lugano_decrease_pct,
+                "source": "PERCIST 30 % (Wahl 2009)",
+            },
+            "lugano_increase_pct": {
+                "value": config.lugano_increase_pct,
+                "source": "PERCIST 30 % (Wahl 2009)",
+            },
+            "lyric_window_days": {
+                "value": config.lyric_window_days,
+                "source": "LYRIC: 12 weeks (Cheson 2016)",
+            },
             "lyric_ir1_volume_increase_pct": {
                 "value": config.lyric_ir1_volume_increase_pct,
                 "source": "LYRIC IR1 >= 50 % SPD increase (Cheson 2016) [U]; metabolic volume as proxy",

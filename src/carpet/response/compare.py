@@ -90,8 +90,12 @@ def timepoint_summary(tp: AnalysedTimepoint) -> dict[str, Any]:
         "lesion_count": int(p.get("lesion_count") or 0),
         "liver_suv_mean": None if tp.liver is None else float(tp.liver.suv_mean),
         "mbp_suv_mean": None if tp.mbp is None else float(tp.mbp.suv_mean),
-        "liver_voi_center_mm": None if tp.liver is None else [round(float(c), 3) for c in tp.liver.center_mm],
-        "mbp_voi_center_mm": None if tp.mbp is None else [round(float(c), 3) for c in tp.mbp.center_mm],
+        "liver_voi_center_mm": None
+        if tp.liver is None
+        else [round(float(c), 3) for c in tp.liver.center_mm],
+        "mbp_voi_center_mm": None
+        if tp.mbp is None
+        else [round(float(c), 3) for c in tp.mbp.center_mm],
         "liver_voi_method": None if tp.liver is None else tp.liver.method,
         "mbp_voi_method": None if tp.mbp is None else tp.mbp.method,
     }
@@ -150,8 +154,10 @@ def compare_pair(
     ft = followup.lesions
     if len(ft):
         i = int(np.nanargmax(ft["suv_max"].to_numpy(float)))
-        candidates.append((float(ft["suv_max"].iloc[i]), f"follow-up lesion {int(ft['lesion_id'].iloc[i])}"))
-    uptake, source = (max(candidates) if candidates else (None, "no lesion site"))
+        candidates.append(
+            (float(ft["suv_max"].iloc[i]), f"follow-up lesion {int(ft['lesion_id'].iloc[i])}")
+        )
+    uptake, source = max(candidates) if candidates else (None, "no lesion site")
     peak = float(np.nanmax(ft["suv_peak"].to_numpy(float))) if len(ft) else None
     new_count = m.count("new")
     changes = m.table.loc[m.table["status"] == "matched", ["delta_volume_pct", "delta_suv_max_pct"]]

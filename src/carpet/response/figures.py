@@ -25,7 +25,9 @@ def _renumber(labels: Volume, mapping: dict[int, int]) -> Volume:
     return labels.with_array(lut[lab], unit=Unit.LABEL)
 
 
-def _panel(fig: Any, pos: int, tp: Any, numbers: dict[int, int], title: str, suv_window: float) -> None:
+def _panel(
+    fig: Any, pos: int, tp: Any, numbers: dict[int, int], title: str, suv_window: float
+) -> None:
     import matplotlib
     from matplotlib import colors
 
@@ -36,8 +38,14 @@ def _panel(fig: Any, pos: int, tp: Any, numbers: dict[int, int], title: str, suv
     refs = reference_label_map(tp.suv, regions)
     img, lab, ref, aspect = mip_arrays(tp.suv, _renumber(tp.labels, numbers), refs, view="coronal")
     ax = fig.add_subplot(1, 2, pos)
-    ax.imshow(np.clip(img, 0, suv_window), cmap="gray_r", vmin=0, vmax=suv_window, aspect=aspect,
-              interpolation="nearest")
+    ax.imshow(
+        np.clip(img, 0, suv_window),
+        cmap="gray_r",
+        vmin=0,
+        vmax=suv_window,
+        aspect=aspect,
+        interpolation="nearest",
+    )
     cmap = matplotlib.colormaps["tab20"]
     if ref.any():
         ov = np.zeros((*ref.shape, 4))
@@ -50,15 +58,29 @@ def _panel(fig: Any, pos: int, tp: Any, numbers: dict[int, int], title: str, suv
         ax.imshow(rgba, aspect=aspect, interpolation="nearest")
         for num in np.unique(lab[lab > 0]):
             r, c = np.argwhere(lab == num).mean(axis=0)
-            ax.annotate(str(int(num)), (c, r), xytext=(8, 0), textcoords="offset points", fontsize=8,
-                        color="black", fontweight="bold", va="center",
-                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+            ax.annotate(
+                str(int(num)),
+                (c, r),
+                xytext=(8, 0),
+                textcoords="offset points",
+                fontsize=8,
+                color="black",
+                fontweight="bold",
+                va="center",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
+            )
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
 
 
-def write_response_mip(baseline: Any, followup: Any, matching: Any, path: str | os.PathLike[str], *,
-                       suv_window: float = 10.0) -> Path:
+def write_response_mip(
+    baseline: Any,
+    followup: Any,
+    matching: Any,
+    path: str | os.PathLike[str],
+    *,
+    suv_window: float = 10.0,
+) -> Path:
     """Baseline and follow-up coronal MIPs side by side; matched lesions carry the same number.
 
     Lesion colours follow the match number; the liver VOI is green, the MBP VOI red.
@@ -71,8 +93,8 @@ def write_response_mip(baseline: Any, followup: Any, matching: Any, path: str | 
     from carpet._io import atomic_write_bytes
 
     t: pd.DataFrame = matching.table
-    bnum = {int(b): int(n) for b, n in zip(t["baseline_id"], t["match_number"]) if pd.notna(b)}
-    fnum = {int(f): int(n) for f, n in zip(t["followup_id"], t["match_number"]) if pd.notna(f)}
+    bnum = {int(b): int(n) for b, n in zip(t["baseline_id"], t["match_number"], strict=False) if pd.notna(b)}
+    fnum = {int(f): int(n) for f, n in zip(t["followup_id"], t["match_number"], strict=False) if pd.notna(f)}
     fig = Figure(figsize=(9, 8), dpi=100)
 
     def title(tp: Any, name: str) -> str:
@@ -83,8 +105,16 @@ def write_response_mip(baseline: Any, followup: Any, matching: Any, path: str | 
     _panel(fig, 1, baseline, bnum, title(baseline, "baseline"), suv_window)
     _panel(fig, 2, followup, fnum, title(followup, "follow-up (own space)"), suv_window)
     counts = t["status"].value_counts().to_dict()
-    fig.text(0.5, 0.02, "same number = same lesion site; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-             + "; green: liver VOI, red: MBP VOI; coronal MIP, SUV 0-" + f"{suv_window:g}", ha="center", fontsize=8)
+    fig.text(
+        0.5,
+        0.02,
+        "same number = same lesion site; "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        + "; green: liver VOI, red: MBP VOI; coronal MIP, SUV 0-"
+        + f"{suv_window:g}",
+        ha="center",
+        fontsize=8,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())
@@ -109,13 +139,27 @@ def write_kinetics_plot(timeline: pd.DataFrame, path: str | os.PathLike[str]) ->
     ax2 = ax.twinx()
     ax2.plot(x, timeline["suv_max"].to_numpy(float), "s--", color="#d62728", label="SUVmax")
     ax2.set_ylabel("SUVmax (g/mL)", color="#d62728")
-    for xi, role in zip(x, timeline["role"]):
-        ax.annotate(str(role), (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 4),
-                    textcoords="offset points", ha="center", fontsize=8)
+    for xi, role in zip(x, timeline["role"], strict=False):
+        ax.annotate(
+            str(role),
+            (xi, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
     if use_days:
         ax.axvline(0.0, color="grey", lw=0.8, ls=":")
-        ax.annotate("infusion", (0.0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
-                    textcoords="offset points", fontsize=8, color="grey")
+        ax.annotate(
+            "infusion",
+            (0.0, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -10),
+            textcoords="offset points",
+            fontsize=8,
+            color="grey",
+        )
     ax.set_ylim(bottom=0)
     ax2.set_ylim(bottom=0)
     ax.set_xlabel("days from infusion" if use_days else "study")

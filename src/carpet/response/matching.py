@@ -62,7 +62,15 @@ MATCH_COLUMNS = (
     "match_number",
 )
 
-_NEEDED = ("lesion_id", "suv_max", "suv_peak", "volume_ml", "centroid_x_mm", "centroid_y_mm", "centroid_z_mm")
+_NEEDED = (
+    "lesion_id",
+    "suv_max",
+    "suv_peak",
+    "volume_ml",
+    "centroid_x_mm",
+    "centroid_y_mm",
+    "centroid_z_mm",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,9 +171,9 @@ def _overlaps(
     """Voxel overlaps (on the baseline grid) between baseline and mapped follow-up lesions."""
     bl = np.asarray(baseline_labels.array)
     idx = np.argwhere(bl > 0)
-    bsize = {int(k): int(v) for k, v in zip(*np.unique(bl[bl > 0], return_counts=True))}
+    bsize = {int(k): int(v) for k, v in zip(*np.unique(bl[bl > 0], return_counts=True), strict=False)}
     fl = np.asarray(followup_labels.array)
-    fsize_f = {int(k): int(v) for k, v in zip(*np.unique(fl[fl > 0], return_counts=True))}
+    fsize_f = {int(k): int(v) for k, v in zip(*np.unique(fl[fl > 0], return_counts=True), strict=False)}
     pairs: dict[tuple[int, int], int] = {}
     if len(idx) == 0 or not fsize_f:
         return pairs, bsize, {}
@@ -179,7 +187,7 @@ def _overlaps(
     keep = fv > 0
     if keep.any():
         pv, counts = np.unique(np.stack([bv[keep], fv[keep]], axis=1), axis=0, return_counts=True)
-        pairs = {(int(a), int(b)): int(c) for (a, b), c in zip(pv, counts)}
+        pairs = {(int(a), int(b)): int(c) for (a, b), c in zip(pv, counts, strict=False)}
     # follow-up sizes expressed in baseline voxels (volume ratio of the grids)
     ratio = followup_labels.voxel_volume_ml / baseline_labels.voxel_volume_ml
     fsize = {k: int(round(v * ratio)) for k, v in fsize_f.items()}
@@ -246,11 +254,19 @@ def match_lesions(
     [{'baseline_id': 1, 'followup_id': 1, 'status': 'matched', 'distance_mm': 0.0}]
     """
     if not distance_gate_mm > 0:
-        raise InputError(f"distance_gate_mm must be > 0 mm; got {distance_gate_mm!r}", code="BAD_GATE")
+        raise InputError(
+            f"distance_gate_mm must be > 0 mm; got {distance_gate_mm!r}", code="BAD_GATE"
+        )
     bt = _check_table(baseline_lesions, "baseline")
     ft = _check_table(followup_lesions, "follow-up")
     bpos = bt[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy(float)
-    fpos = registration.followup_to_baseline(ft[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy(float)) if len(ft) else np.zeros((0, 3))
+    fpos = (
+        registration.followup_to_baseline(
+            ft[["centroid_x_mm", "centroid_y_mm", "centroid_z_mm"]].to_numpy(float)
+        )
+        if len(ft)
+        else np.zeros((0, 3))
+    )
     bids = [int(v) for v in bt["lesion_id"]]
     fids = [int(v) for v in ft["lesion_id"]]
     brow = {lid: i for i, lid in enumerate(bids)}
@@ -261,7 +277,9 @@ def match_lesions(
     links = [
         (b, f)
         for (b, f), n in pairs.items()
-        if b in brow and f in frow and n >= overlap_min_fraction * max(1, min(bsize.get(b, 1), fsize.get(f, 1)))
+        if b in brow
+        and f in frow
+        and n >= overlap_min_fraction * max(1, min(bsize.get(b, 1), fsize.get(f, 1)))
     ]
     b_links: dict[int, list[int]] = {}
     f_links: dict[int, list[int]] = {}
@@ -291,7 +309,9 @@ def match_lesions(
             "volume_ml_followup": float(rf["volume_ml"]) if rf is not None else float("nan"),
             "suv_peak_baseline": float(rb["suv_peak"]) if rb is not None else float("nan"),
             "suv_peak_followup": float(rf["suv_peak"]) if rf is not None else float("nan"),
-            "residual_suv_max_followup": residual.get(b, float("nan")) if b is not None else float("nan"),
+            "residual_suv_max_followup": residual.get(b, float("nan"))
+            if b is not None
+            else float("nan"),
         }
         out["delta_suv_max_pct"] = _pct(out["suv_max_followup"], out["suv_max_baseline"])
         out["delta_suv_peak_pct"] = _pct(out["suv_peak_followup"], out["suv_peak_baseline"])
@@ -316,12 +336,14 @@ def match_lesions(
     rf_ids = [f for f in fids if f not in used_f]
     if rb_ids and rf_ids:
         cost = np.linalg.norm(
-            bpos[[brow[b] for b in rb_ids]][:, None, :] - fpos[[frow[f] for f in rf_ids]][None, :, :], axis=2
+            bpos[[brow[b] for b in rb_ids]][:, None, :]
+            - fpos[[frow[f] for f in rf_ids]][None, :, :],
+            axis=2,
         )
         big = 1e9
         gated = np.where(cost <= distance_gate_mm, cost, big)
         ri, ci = linear_sum_assignment(gated)
-        for i, j in zip(ri, ci):
+        for i, j in zip(ri, ci, strict=False):
             if gated[i, j] < big:
                 rows.append(row(rb_ids[i], rf_ids[j], "matched"))
                 used_b.add(rb_ids[i])
@@ -343,7 +365,11 @@ def match_lesions(
     numbers: dict[tuple[str, int], int] = {}
     nums = []
     for _, r in table.iterrows():
-        key = ("b", int(r["baseline_id"])) if pd.notna(r["baseline_id"]) else ("f", int(r["followup_id"]))
+        key = (
+            ("b", int(r["baseline_id"]))
+            if pd.notna(r["baseline_id"])
+            else ("f", int(r["followup_id"]))
+        )
         if r["status"] == "merged":
             key = ("f", int(r["followup_id"]))
         numbers.setdefault(key, len(numbers) + 1)

@@ -116,7 +116,7 @@ def _coarse(vol: Volume, voxel_mm: float, *, clip: tuple[float, float] | None) -
     """Block-average ``vol`` to roughly ``voxel_mm`` (integer factors per axis)."""
     f = tuple(max(1, int(round(voxel_mm / s))) for s in vol.spacing_mm)
     a = np.asarray(vol.array)
-    shp = [n // k * k for n, k in zip(a.shape, f)]
+    shp = [n // k * k for n, k in zip(a.shape, f, strict=False)]
     if min(shp) == 0:
         f = (1, 1, 1)
         shp = list(a.shape)
@@ -190,14 +190,21 @@ def _residual_mm(base: Volume, fol: Volume, matrix: np.ndarray) -> float | None:
     qi = base.world_to_index(q)
     zb = base.index_to_world(np.array([[0, 0, 0], [base.shape[0] - 1, 0, 0]], float))[:, 2]
     zlo, zhi = zb.min() + 10.0, zb.max() - 10.0
-    inside = np.all((qi >= 1) & (qi <= np.array(base.shape) - 2), axis=1) & (q[:, 2] >= zlo) & (q[:, 2] <= zhi)
+    inside = (
+        np.all((qi >= 1) & (qi <= np.array(base.shape) - 2), axis=1)
+        & (q[:, 2] >= zlo)
+        & (q[:, 2] <= zhi)
+    )
     if inside.sum() < 10:
         return None
     qi, q = qi[inside], q[inside]
     val = ndimage.map_coordinates(fb, qi.T, order=1, mode="nearest")
     gb = np.stack(np.gradient(fb), axis=-1)
     sp = np.array(base.spacing_mm)
-    grad = np.stack([ndimage.map_coordinates(gb[..., a], qi.T, order=1, mode="nearest") for a in range(3)], axis=1)
+    grad = np.stack(
+        [ndimage.map_coordinates(gb[..., a], qi.T, order=1, mode="nearest") for a in range(3)],
+        axis=1,
+    )
     gnorm = np.linalg.norm(grad / sp, axis=1)  # per mm (orthogonal grids)
     d = np.full(len(q), np.nan)
     near = (val > 0.05) & (val < 0.95) & (gnorm > 1e-3)
@@ -276,7 +283,9 @@ def register_rigid(
     elif modality == "pet":
         clip, body_thr = (0.0, 10.0), 0.1
     else:
-        raise InputError(f"register_rigid: modality must be 'pet' or 'ct'; got {modality!r}", code="BAD_MODALITY")
+        raise InputError(
+            f"register_rigid: modality must be 'pet' or 'ct'; got {modality!r}", code="BAD_MODALITY"
+        )
     fc = _coarse(fixed, voxel_mm, clip=clip)
     mc = _coarse(moving, voxel_mm, clip=clip)
     fbody, mbody = _body(fc, body_thr), _body(mc, body_thr)
@@ -302,7 +311,10 @@ def register_rigid(
     reg.SetMetricFixedMask(fmask)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=2.0, minStep=1e-3, numberOfIterations=int(iterations), relaxationFactor=0.6,
+        learningRate=2.0,
+        minStep=1e-3,
+        numberOfIterations=int(iterations),
+        relaxationFactor=0.6,
         gradientMagnitudeTolerance=1e-6,
     )
     reg.SetOptimizerScalesFromPhysicalShift()
@@ -327,7 +339,9 @@ def register_rigid(
     b2f[:3, :3] = r
     b2f[:3, 3] = c + t - r @ c
     f2b = np.linalg.inv(b2f)
-    residual = _residual_mm(_fraction(fixed, body_thr, voxel_mm), _fraction(moving, body_thr, voxel_mm), f2b)
+    residual = _residual_mm(
+        _fraction(fixed, body_thr, voxel_mm), _fraction(moving, body_thr, voxel_mm), f2b
+    )
     return Registration(
         method=modality,
         matrix=f2b,

@@ -140,7 +140,9 @@ def parse_date(text: str | date | None, *, option: str = "--infusion-date") -> d
     raise ConfigError(f"{option}: expected a date YYYY-MM-DD; got {text!r}", code="BAD_DATE")
 
 
-def normalize_tracer(radiopharmaceutical: str | None, radionuclide: str | None = None) -> str | None:
+def normalize_tracer(
+    radiopharmaceutical: str | None, radionuclide: str | None = None
+) -> str | None:
     """A comparable tracer name: ``FDG`` for any spelling of fluorodeoxyglucose.
 
     Examples
@@ -185,7 +187,9 @@ def check_same_patient(
                 problem = f"{base.label} and {other.label} have different PatientID"
         else:
             sex_differs = bool(base.sex and other.sex and base.sex != other.sex)
-            dob_differs = bool(base.birth_date and other.birth_date and base.birth_date != other.birth_date)
+            dob_differs = bool(
+                base.birth_date and other.birth_date and base.birth_date != other.birth_date
+            )
             if sex_differs and dob_differs:
                 problem = (
                     f"{base.label} and {other.label} have no PatientID to compare, and their sex "
@@ -315,6 +319,12 @@ def assign_roles(
         order = ["TD", "TT", "M1", "M3"]
         out_roles = [order[i] if i < len(order) else "other" for i in range(n)]
     return [
-        Timepoint(index=i, role=out_roles[i], study_date=study_dates[i], day_from_infusion=days[i], label=labels[i])
+        Timepoint(
+            index=i,
+            role=out_roles[i],
+            study_date=study_dates[i],
+            day_from_infusion=days[i],
+            label=labels[i],
+        )
         for i in range(n)
     ]

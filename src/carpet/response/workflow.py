@@ -34,11 +34,15 @@ import pandas as pd
 from carpet._version import __version__
 from carpet.config import AnalysisConfig, ResponseConfig, to_dict
 from carpet.errors import InputError
-from carpet.response.compare import AnalysedTimepoint, PairComparison, compare_pair, timepoint_summary
+from carpet.response.compare import (
+    AnalysedTimepoint,
+    PairComparison,
+    compare_pair,
+    timepoint_summary,
+)
 from carpet.response.registration import Registration, register_studies
 from carpet.response.timepoints import (
     StudyIdentity,
-    Timepoint,
     assign_roles,
     check_chronology,
     check_same_patient,
@@ -85,10 +89,14 @@ def read_identity(pet: Any, label: str) -> StudyIdentity:
 
         try:
             ds = pydicom.dcmread(
-                files[0], stop_before_pixels=True, specific_tags=["PatientID", "PatientBirthDate", "PatientSex"]
+                files[0],
+                stop_before_pixels=True,
+                specific_tags=["PatientID", "PatientBirthDate", "PatientSex"],
             )
             pid = str(ds.get("PatientID", "") or "").strip() or None
-            dob = parse_date(str(ds.get("PatientBirthDate", "") or "").strip() or None, option="PatientBirthDate")
+            dob = parse_date(
+                str(ds.get("PatientBirthDate", "") or "").strip() or None, option="PatientBirthDate"
+            )
             sex = str(ds.get("PatientSex", "") or "").strip().upper() or None
         except (OSError, ValueError, pydicom.errors.InvalidDicomError):  # identity is best effort
             logger.debug("no identity read from %s", files[0])
@@ -100,7 +108,12 @@ def read_identity(pet: Any, label: str) -> StudyIdentity:
     if sex is None:
         sex = getattr(getattr(pet, "patient", None), "sex", None)
     return StudyIdentity(
-        label=label, patient_id=pid, birth_date=dob, sex=sex, tracer=tracer, study_date=getattr(pet, "study_date", None)
+        label=label,
+        patient_id=pid,
+        birth_date=dob,
+        sex=sex,
+        tracer=tracer,
+        study_date=getattr(pet, "study_date", None),
     )
 
 
@@ -176,11 +189,16 @@ def run_response(
         say(f"reading {p}")
         pets.append(read_pet(p))
     timings["read_s"] = time.perf_counter() - t0
-    ids = [read_identity(pet, str(p)) for pet, p in zip(pets, paths)]
+    ids = [read_identity(pet, str(p)) for pet, p in zip(pets, paths, strict=False)]
     notes = check_same_patient(ids, allow_different_patients=allow_different_patients)
     check_chronology(ids)
     check_same_tracer(ids)
-    tps = assign_roles([i.study_date for i in ids], infusion_date=infusion, roles=roles, labels=[str(p) for p in paths])
+    tps = assign_roles(
+        [i.study_date for i in ids],
+        infusion_date=infusion,
+        roles=roles,
+        labels=[str(p) for p in paths],
+    )
     t = time.perf_counter()
     cts = [read_ct_for(pet) for pet in pets]
     timings["read_ct_s"] = time.perf_counter() - t
@@ -190,16 +208,20 @@ def run_response(
     analysed: list[AnalysedTimepoint] = []
     timings["analyze_s"] = 0.0
     timings["registration_s"] = 0.0
-    for k, (pet, ct, tp) in enumerate(zip(pets, cts, tps)):
+    for k, (pet, ct, tp) in enumerate(zip(pets, cts, tps, strict=False)):
         if k == 0:
             reg = Registration(method="identity", matrix=np.eye(4), residual_mm=0.0)
         else:
             say(f"registering {paths[k]} onto the baseline")
             t = time.perf_counter()
-            reg = register_studies(pets[0].suv, pet.suv, baseline_ct=cts[0], followup_ct=ct, config=cfg)
+            reg = register_studies(
+                pets[0].suv, pet.suv, baseline_ct=cts[0], followup_ct=ct, config=cfg
+            )
             timings["registration_s"] += time.perf_counter() - t
         regs.append(reg)
-        lc = None if liver_center_mm is None else tuple(reg.baseline_to_followup(liver_center_mm)[0])
+        lc = (
+            None if liver_center_mm is None else tuple(reg.baseline_to_followup(liver_center_mm)[0])
+        )
         mc = None if mbp_center_mm is None else tuple(reg.baseline_to_followup(mbp_center_mm)[0])
         say(f"analysing {paths[k]} ({tp.role})")
         t = time.perf_counter()
@@ -226,18 +248,20 @@ def run_response(
             # previous → current: compose through the baseline (no second registration)
             m = np.linalg.inv(regs[k - 1].matrix) @ regs[k].matrix
             rel = Registration(method=regs[k].method, matrix=m, residual_mm=None)
-            comparisons.append((k - 1, k, compare_pair(analysed[k - 1], analysed[k], rel, config=cfg)))
+            comparisons.append(
+                (k - 1, k, compare_pair(analysed[k - 1], analysed[k], rel, config=cfg))
+            )
     timings["compare_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     names = _folder_names(len(paths))
     first = comparisons[0][2].summary
     warn = list(notes)
-    for name, a in zip(names, analyses):
+    for name, a in zip(names, analyses, strict=False):
         warn.extend(f"{name}: {w}" for w in a.warnings)
     response = {
         **{k: v for k, v in first.items() if k not in ("categories",)},
         "categories": first["categories"],
-        "timepoints": [{**tp.to_dict(), "folder": n} for tp, n in zip(tps, names)],
+        "timepoints": [{**tp.to_dict(), "folder": n} for tp, n in zip(tps, names, strict=False)],
         "infusion_date": infusion.isoformat() if infusion else None,
         "comparisons": [
             {
@@ -251,17 +275,33 @@ def run_response(
         ],
         "parameters": {
             "response": to_dict(cfg),
-            "analysis": {"method": acfg.method, "min_volume_ml": acfg.min_volume_ml, "connectivity": acfg.connectivity},
-            "liver_voi_center_mm": None if liver_center_mm is None else [float(v) for v in liver_center_mm],
-            "mbp_voi_center_mm": None if mbp_center_mm is None else [float(v) for v in mbp_center_mm],
+            "analysis": {
+                "method": acfg.method,
+                "min_volume_ml": acfg.min_volume_ml,
+                "connectivity": acfg.connectivity,
+            },
+            "liver_voi_center_mm": None
+            if liver_center_mm is None
+            else [float(v) for v in liver_center_mm],
+            "mbp_voi_center_mm": None
+            if mbp_center_mm is None
+            else [float(v) for v in mbp_center_mm],
             "allow_different_patients": bool(allow_different_patients),
         },
         "warnings": warn,
-        "versions": {"carpet": __version__, "python": platform.python_version(), "numpy": np.__version__},
+        "versions": {
+            "carpet": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     return ResponseResult(
-        timepoints=analysed, analyses=analyses, registrations=regs, comparisons=comparisons, response=response
+        timepoints=analysed,
+        analyses=analyses,
+        registrations=regs,
+        comparisons=comparisons,
+        response=response,
     )
 
 
@@ -275,9 +315,24 @@ def timeline_table(result: ResponseResult) -> pd.DataFrame:
     by_pair = {(i, j): c for i, j, c in result.comparisons}
     for k, tp in enumerate(result.timepoints):
         s = timepoint_summary(tp)
-        row = {"index": k, **{c: s[c] for c in ("role", "study_date", "day_from_infusion", "tmtv_ml", "tlg",
-                                                 "suv_max", "suv_peak", "lesion_count", "liver_suv_mean",
-                                                 "mbp_suv_mean")}}
+        row = {
+            "index": k,
+            **{
+                c: s[c]
+                for c in (
+                    "role",
+                    "study_date",
+                    "day_from_infusion",
+                    "tmtv_ml",
+                    "tlg",
+                    "suv_max",
+                    "suv_peak",
+                    "lesion_count",
+                    "liver_suv_mean",
+                    "mbp_suv_mean",
+                )
+            },
+        }
         for ref, key in (("first", (0, k)), ("previous", (k - 1, k))):
             c = by_pair.get(key)
             d = c.summary["delta"] if c else {}
@@ -301,12 +356,14 @@ def write_response(result: ResponseResult, out_dir: str | os.PathLike[str]) -> P
     out = Path(out_dir)
     names = _folder_names(len(result.analyses))
     with atomic_output_dir(out) as tmp:
-        for name, res, tp in zip(names, result.analyses, result.timepoints):
+        for name, res, tp in zip(names, result.analyses, result.timepoints, strict=False):
             write_analysis(res, tmp / name)
             regions = [r for r in (tp.liver, tp.mbp) if r is not None]
             write_nifti(reference_label_map(tp.suv, regions), tmp / name / "reference_vois.nii.gz")
         for i, j, c in result.comparisons:
-            atomic_write_text(tmp / _matches_name(i, j), c.matching.table.to_csv(index=False, float_format="%.6g"))
+            atomic_write_text(
+                tmp / _matches_name(i, j), c.matching.table.to_csv(index=False, float_format="%.6g")
+            )
         atomic_write_json(tmp / "response.json", _clean(result.response))
         b, f = result.timepoints[0], result.timepoints[1]
         write_response_mip(b, f, result.comparisons[0][2].matching, tmp / "response_mip.png")
@@ -315,4 +372,3 @@ def write_response(result: ResponseResult, out_dir: str | os.PathLike[str]) -> P
             atomic_write_text(tmp / "timeline.csv", tl.to_csv(index=False, float_format="%.6g"))
             write_kinetics_plot(tl, tmp / "kinetics.png")
     return out
-
