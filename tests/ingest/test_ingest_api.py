@@ -38,3 +38,14 @@ def test_preamble_less_files_are_read(tmp_path):
     d = discover(out)
     assert d.problems == [] and d.series[0].n_instances == len(files)
     assert np.array_equal(read_series_volume(d.series[0]).array, read_series_volume(files).array)
+
+
+def test_discover_reports_progress(tmp_path):
+    s = make_whole_body_study(
+        fov="head_neck", spacing_mm=(10.0, 10.0, 10.0), n_lesions=0, with_ct=False
+    )
+    files = write_pet_dicom(s, tmp_path)
+    calls = []
+    discover(tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (len(files), len(files))
+    assert all(a <= b for (a, _), (b, _) in zip(calls, calls[1:], strict=False))

@@ -31,13 +31,15 @@ __all__ = ["collect_info", "register"]
 _INFO_SERIES_KINDS_WITH_GEOMETRY = ("PT", "CT")
 
 
-def collect_info(path: str) -> dict[str, Any]:
+def collect_info(path: str, *, progress: Any = None) -> dict[str, Any]:
     """Build the ``carpet info --json`` document for ``path`` (a folder or a file).
 
     Parameters
     ----------
     path : str
         DICOM folder tree or file.
+    progress : callable, optional
+        ``progress(files_done, files_total)`` while headers are read.
 
     Returns
     -------
@@ -50,7 +52,7 @@ def collect_info(path: str) -> dict[str, Any]:
     from carpet.ingest.pet_header import read_pet_acquisition
     from carpet.suv import compute_suv_factors
 
-    disc = discover(path)
+    disc = discover(path, progress=progress)
     out_series = []
     for s in disc.series:
         entry: dict[str, Any] = s.to_dict()
@@ -203,6 +205,22 @@ def _print_table(doc: dict[str, Any]) -> None:
         console.print("No DICOM series found.")
 
 
+def _collect_with_progress(path: str, *, show: bool) -> dict[str, Any]:
+    """collect_info with a transient rich progress bar on an interactive terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not (show and console.is_terminal):
+        return collect_info(path)
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("reading DICOM headers", total=None)
+        return collect_info(
+            path, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add ``info`` to the carpet app."""
 
@@ -214,7 +232,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """List every series under PATH with its geometry and SUV factors (or why SUV is refused)."""
-        doc = collect_info(path)
+        doc = _collect_with_progress(path, show=not as_json)
         if as_json:
             typer.echo(json.dumps(doc, indent=2, allow_nan=False, default=str))
         else:

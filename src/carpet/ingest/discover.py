@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -422,7 +422,12 @@ def _multi(ds: Any, keyword: str) -> tuple[str, ...]:
     return tuple(str(p).strip().upper() for p in v)
 
 
-def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) -> Discovery:
+def discover(
+    path: str | os.PathLike[str],
+    *,
+    max_workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Discovery:
     """Walk a folder tree (or one file) and group the DICOM files by series.
 
     Parameters
@@ -432,6 +437,9 @@ def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) ->
         extensions do not matter) or one file.
     max_workers : int, optional
         Threads used to read headers (default: up to 8).
+    progress : callable, optional
+        Called as ``progress(files_done, files_total)`` while headers are read
+        (the CLI draws a progress bar with it). No-op by default.
 
     Returns
     -------
@@ -459,13 +467,20 @@ def discover(path: str | os.PathLike[str], *, max_workers: int | None = None) ->
                 return None
             return FileProblem(p, exc.message.removeprefix(f"{p}: "))
 
-    if len(files) > 16:
+    total = len(files)
+    results: list[InstanceHeader | FileProblem | None] = []
+    if total > 16:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=max_workers or min(8, (os.cpu_count() or 2))) as pool:
-            results = list(pool.map(one, files))
+            for r in pool.map(one, files):
+                results.append(r)
+                if progress is not None and (len(results) % 64 == 0 or len(results) == total):
+                    progress(len(results), total)
     else:
         results = [one(p) for p in files]
+        if progress is not None:
+            progress(total, total)
     for r in results:
         if isinstance(r, FileProblem):
             problems.append(r)
