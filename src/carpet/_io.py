@@ -41,6 +41,8 @@ def atomic_output_dir(out_dir: str | os.PathLike[str], *, replace: bool = True) 
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    # mkdtemp makes 0700: give the final folder the permissions a plain mkdir would have.
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         if out.is_dir():
             if not replace:
@@ -67,6 +69,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared with colleagues
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -88,6 +91,12 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, **kw: Any) -> Path
     """Write ``obj`` as indented JSON (NaN refused) atomically."""
     kw.setdefault("indent", 2)
     return atomic_write_text(path, json.dumps(obj, allow_nan=False, **kw) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sha256_file(path: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20) -> str:

@@ -37,3 +37,18 @@ def test_atomic_json_refuses_nan_and_writes_nothing(tmp_path):
     atomic_write_json(path, {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert len(sha256_file(path)) == 64
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        with atomic_output_dir(tmp_path / "out") as tmp:
+            (tmp / "a.txt").write_text("a")
+        atomic_write_json(tmp_path / "out" / "b.json", {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "b.json").stat().st_mode) == 0o644
