@@ -94,7 +94,14 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, **kw: Any) -> Path
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    # Read it without toggling where possible: os.umask(0) would briefly affect other threads.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
