@@ -40,6 +40,7 @@ class Orthanc:
     http_port: int
     process: subprocess.Popen
     log: Path
+    log_handle: object = None
 
     @property
     def root(self) -> str:
@@ -97,7 +98,7 @@ def start_orthanc(workdir: Path) -> Orthanc:
     log = workdir / "orthanc.log"
     logf = open(log, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([binary, str(conf)], stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
-    server = Orthanc(http_port, proc, log)
+    server = Orthanc(http_port, proc, log, logf)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -125,6 +126,8 @@ def stop_orthanc(server: Orthanc) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(timeout=10)
+    if server.log_handle is not None:
+        server.log_handle.close()
 
 
 @pytest.fixture(scope="session")
