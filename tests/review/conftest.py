@@ -45,7 +45,7 @@ def opened_review(analysed_study, tmp_path_factory):
 
     dst = tmp_path_factory.mktemp("review_open") / "analysis"
     shutil.copytree(analysed_study.analysis, dst)
-    return ReviewSession.open(dst, reader="tester")
+    return ReviewSession.open(dst, pet=analysed_study.pet, reader="tester")
 
 
 @pytest.fixture

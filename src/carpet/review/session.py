@@ -210,6 +210,7 @@ class ReviewSession:
         config = _config_from_patient(patient, folder)
         t0 = time.perf_counter()
         study = _read_pet(source, units)
+        _check_series(patient, study, source)
         t1 = time.perf_counter()
         auto = pipeline.analyze(study, config=config)
         t2 = time.perf_counter()
@@ -594,6 +595,11 @@ def _has_edits(patient: dict) -> bool:
 
 
 def _pet_source(patient: dict, pet: Any, folder: Path) -> str:
+    """The PET to review: ``--pet``, else a source path recorded by an older ``carpet analyze``.
+
+    ``carpet analyze`` does not record input paths (exported folders are often
+    named after the patient), so ``--pet`` is normally required.
+    """
     if pet is not None:
         if not Path(pet).exists():
             raise InputError(f"--pet {pet}: no such file or folder", code="PET_NOT_FOUND")
@@ -601,8 +607,9 @@ def _pet_source(patient: dict, pet: Any, folder: Path) -> str:
     src = (patient.get("provenance") or {}).get("source")
     if not src:
         raise InputError(
-            f"{folder / 'patient.json'}: no PET source recorded (provenance.source); give it with --pet PATH",
-            code="PET_NOT_FOUND",
+            f"{folder}: the analysis does not record where its PET is (input paths are kept out of "
+            f"the outputs); give it: carpet review {folder} --pet PET_FOLDER_OR_FILE",
+            code="PET_NOT_GIVEN",
         )
     if not Path(src).exists():
         raise InputError(
@@ -611,6 +618,18 @@ def _pet_source(patient: dict, pet: Any, folder: Path) -> str:
             code="PET_NOT_FOUND",
         )
     return str(src)
+
+
+def _check_series(patient: dict, study: Any, source: str) -> None:
+    """Refuse a PET whose SeriesInstanceUID is not the analysed one."""
+    want = (patient.get("provenance") or {}).get("series_instance_uid")
+    got = getattr(study, "series_instance_uid", None)
+    if want and got and want != got:
+        raise InputError(
+            f"{source}: PET series {got} is not the analysed series {want}; give the PET that "
+            "`carpet analyze` read with --pet",
+            code="PET_MISMATCH",
+        )
 
 
 def _config_from_patient(patient: dict, folder: Path) -> Any:
