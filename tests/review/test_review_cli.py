@@ -1,0 +1,71 @@
+"""`carpet review` as a command: its one printed line, clean stop on SIGTERM, clear errors."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+RUN = [sys.executable, "-c", "from carpet.cli.main import main; main()"]
+
+
+def test_missing_pet_is_a_clear_error(review_dir, cli):
+    res = cli("review", str(review_dir), "--no-browser")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("carpet: error [PET_NOT_GIVEN]")
+    assert "--pet" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_not_an_analysis_folder(tmp_path, cli):
+    res = cli("review", str(tmp_path), "--no-browser", "--pet", str(tmp_path))
+    assert res.exit_code == 2 and "[NOT_AN_ANALYSIS]" in res.stderr and "carpet analyze" in res.stderr
+
+
+def test_other_host_prints_a_warning(tmp_path, cli):
+    res = cli("review", str(tmp_path), "--no-browser", "--host", "127.0.0.2")
+    assert "warning: listening on 127.0.0.2" in res.stderr
+    assert res.exit_code == 2  # and the folder is still refused
+
+
+@pytest.mark.slow
+def test_serves_prints_one_line_and_stops_cleanly_on_sigterm(review_dir, analysed_study):
+    proc = subprocess.Popen(
+        [*RUN, "review", str(review_dir), "--pet", str(analysed_study.pet), "--no-browser", "--reader", "dr_cli"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        m = re.fullmatch(r"carpet review: http://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_-]{43,})\n", line)
+        assert m, line
+        port, token = int(m.group(1)), m.group(2)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        auth = {"Authorization": f"Bearer {token}", "Host": f"127.0.0.1:{port}"}
+        conn.request("GET", "/api/summary", headers=auth)
+        summary = json.loads(conn.getresponse().read())
+        conn.request("GET", "/api/lesions", headers=auth)
+        lid = json.loads(conn.getresponse().read())[0]["lesion_id"]
+        body = json.dumps([{"action": "remove", "lesion_id": lid}])
+        conn.request("POST", "/api/edits", body=body, headers={**auth, "X-CSRF-Token": summary["csrf_token"],
+                                                                "Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+        conn.close()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out == ""  # nothing after the one line
+    assert "stopped with unsaved edits (1 action(s)" in err
+    assert not (review_dir / "edits.json").exists()  # nothing saved, nothing half-written
+    log = [json.loads(x) for x in (review_dir / "review_log.jsonl").read_text().splitlines()]
+    assert log[0]["user"] == "dr_cli" and log[0]["action"] == {"action": "remove", "lesion_id": lid}
