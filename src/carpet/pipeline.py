@@ -189,6 +189,24 @@ def _ref_dict(r: Any) -> dict | None:
     }
 
 
+def _split_seeds(arr: np.ndarray, box: tuple, mask: np.ndarray, min_voxels: int, connectivity: int) -> list:
+    """Seeds of the connected parts (≥ min_voxels) of a mask crop."""
+    from carpet.segment.components import label_components
+    from carpet.segment.methods import seeds_from_regions
+
+    lab, _ = label_components(mask, connectivity=connectivity)
+    counts = np.bincount(lab.ravel())
+    small = np.flatnonzero(counts < max(1, min_voxels))
+    lab[np.isin(lab, small)] = 0
+    out = []
+    for sd in seeds_from_regions(arr[box], lab).values():
+        off = [b.start for b in box]
+        gbox = tuple(slice(b.start + o, b.stop + o) for b, o in zip(sd.box, off, strict=True))
+        gmax = tuple(int(i + o) for i, o in zip(sd.max_index, off, strict=True))
+        out.append(dataclasses.replace(sd, box=gbox, max_index=gmax))
+    return out
+
+
 def _clean(obj: Any) -> Any:
     """JSON-safe copy (numpy scalars → Python, NaN/inf → None)."""
     if isinstance(obj, dict):
@@ -272,7 +290,7 @@ def analyze(
     from carpet.segment.edits import Segmentation, apply_edits, load_edits, validate_edits
     from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
     from carpet.segment.organs import organ_names_for
-    from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions
+    from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions, organ_code_for_name
     from carpet.segment.threshold import percist_threshold
 
     cfg = config or AnalysisConfig()
@@ -349,13 +367,27 @@ def analyze(
     seeds_all = seeds_from_regions(arr, regions)
     timings["seeds_s"] = time.perf_counter() - t
     excluded = np.zeros(arr.shape, np.uint8)
+    physio_values = None
+    if organs is not None and physio:
+        physio_values = [v for v, name in (organ_names or {}).items() if organ_code_for_name(name)]
+    leftovers = []
     for rid, organ in physio.items():
         sd = seeds_all[rid]
-        excluded[sd.box][sd.core] = EXCLUDED_CODES[organ]
-    kept = [rid for rid in sorted(seeds_all) if rid not in physio]  # already sorted by SUVmax
+        if physio_values is None:
+            excluded[sd.box][sd.core] = EXCLUDED_CODES[organ]
+            continue
+        # organ map: only the organ's voxels are physiological; a lesion touching the organ
+        # (merged into the same SUV >= 4 region) keeps its voxels outside the organ
+        in_organ = sd.core & np.isin(organs.array[sd.box], physio_values)
+        excluded[sd.box][in_organ] = EXCLUDED_CODES[organ]
+        rest = sd.core & ~in_organ
+        if rest.sum() >= max(1, min_voxels):
+            leftovers.extend(_split_seeds(arr, sd.box, rest, min_voxels, cfg.connectivity))
+    kept = [seeds_all[rid] for rid in sorted(seeds_all) if rid not in physio]
+    kept = sorted(kept + leftovers, key=lambda sd: -sd.suv_max)
     seeds = {}
-    for new_id, rid in enumerate(kept, start=1):
-        seeds[new_id] = dataclasses.replace(seeds_all[rid], lesion_id=new_id)
+    for new_id, sd in enumerate(kept, start=1):
+        seeds[new_id] = dataclasses.replace(sd, lesion_id=new_id)
     del regions
     # reference regions (before growth: the lesion mask is the preselection)
     t = time.perf_counter()

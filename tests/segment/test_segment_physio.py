@@ -242,3 +242,21 @@ def test_pelvic_ureter_removed_round_node_kept():
     assert "ureter" in removed
     assert (r.excluded.array[tube] == 5).all()
     assert _truth_hits(s, r.labels.array) == {1} and r.patient["lesion_count"] == 1
+
+
+def test_organ_map_keeps_a_lesion_touching_the_kidney():
+    """With an organ map only the organ's voxels are removed from a merged SUV >= 4 region."""
+    s = make_whole_body_study(spacing_mm=SPACING, with_ct=False,
+                              lesions=[LesionSpec((118.0, 62.0, -690.0), 12.0, 10.0, "perirenal_left")])
+    truth = s.lesion_truth.array == 1
+    kidney = s.organs.array == ORGAN_LABELS["kidney_left"]
+    assert not (truth & kidney).any()
+    # the lesion touches the kidney: one preselected region without the organ map
+    from carpet.segment.components import preselect_regions
+
+    regions, _ = preselect_regions(s.suv.array, min_voxels=0)
+    assert len(np.unique(regions[truth])) == 1 and np.unique(regions[truth])[0] in np.unique(regions[kidney])
+    r = analyze(s, organs=s.organs, config=FAST)
+    assert r.patient["lesion_count"] == 1
+    np.testing.assert_array_equal(r.labels.array > 0, truth)
+    assert (r.excluded.array[kidney] == 3).all()
