@@ -23,6 +23,7 @@ Run: ``.venv/bin/python benchmarks/bench_response.py [--spacing 2] [--fov whole_
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -62,6 +63,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spacing", type=float, default=2.0)
     ap.add_argument("--fov", default="whole_body")
+    ap.add_argument(
+        "--no-peer", action="store_true", help="skip SimpleITK's full-resolution registration"
+    )
     args = ap.parse_args()
 
     from carpet.ingest.pet import read_ct_for, read_pet
@@ -109,22 +113,27 @@ def main() -> None:
         # ---- floor: two analyses + SimpleITK's own registration
         t0 = time.perf_counter()
         cts = []
+        t_write = 0.0
         for name in ("bl", "fu"):
             pet = read_pet(root / name)
             ct = read_ct_for(pet)
             res = analyze(pet, ct=ct)
+            tw = time.perf_counter()
             write_analysis(res, root / f"floor_{name}")
+            t_write += time.perf_counter() - tw
             cts.append(ct)
             del pet, res
         t_analyses = time.perf_counter() - t0
-        t_sitk = sitk_own_registration(cts[0], cts[1])
+        t_sitk = float("nan") if args.no_peer else sitk_own_registration(cts[0], cts[1])
         del cts
-        floor_s = t_analyses + t_sitk
+        floor_s = t_analyses + (0.0 if args.no_peer else t_sitk)
 
         # ---- carpet response
         t0 = time.perf_counter()
         result = run_response([root / "bl", root / "fu"])
+        tw = time.perf_counter()
         write_response(result, root / "resp")
+        t_resp_write = time.perf_counter() - tw
         resp_s = time.perf_counter() - t0
         reg = result.registrations[1]
         a = make_whole_body_study(
@@ -134,18 +143,23 @@ def main() -> None:
         err = np.linalg.norm(reg.followup_to_baseline(pose.anatomy_to_scanner(pts)) - pts, axis=1)
         tim = result.response["timings_s"]
 
-    print(
-        f"floor: 2 x analyze {t_analyses:.1f} s + SimpleITK own registration {t_sitk:.1f} s = {floor_s:.1f} s"
-    )
-    print(f"carpet response: {resp_s:.1f} s  (timings {tim})")
+    print(f"floor: 2 x analyze {t_analyses:.1f} s + SimpleITK own registration {t_sitk:.1f} s")
+    print(f"carpet response: {resp_s:.1f} s  (timings {tim}, writing {t_resp_write:.1f} s)")
     print(f"ratio response / floor = {resp_s / floor_s:.2f}  (goal <= 1.20)")
+    print(f"ratio response / (2 x analyze alone) = {resp_s / t_analyses:.2f}")
+    # response-only work inside the same run (robust to the machine's load changing)
+    extra = tim["registration_s"] + tim["compare_s"] + max(0.0, t_resp_write - t_write)
+    print(
+        f"response-only work (registration + matching/categories + extra outputs) = {extra:.1f} s "
+        f"= {extra / (resp_s - extra) * 100:.0f} % on top of its two analyses (goal <= 20 %)"
+    )
     print(
         f"registration: carpet {reg.elapsed_s:.2f} s vs SimpleITK own {t_sitk:.2f} s "
-        f"(ratio {reg.elapsed_s / t_sitk:.2f}; goal <= 5 s); error vs known pose mean {err.mean():.2f} mm, "
-        f"max {err.max():.2f} mm; residual {reg.residual_mm:.2f} mm"
+        f"(goal <= 5 s); error vs known pose mean {err.mean():.2f} mm, max {err.max():.2f} mm; "
+        f"residual {reg.residual_mm} mm"
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS {rss:.0f} MiB")
+    print(f"peak RSS {rss:.0f} MiB; load average at the end {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

@@ -158,8 +158,13 @@ def _body(vol: Volume, threshold: float) -> np.ndarray:
 
 
 def _fraction(vol: Volume, threshold: float, voxel_mm: float) -> Volume:
-    """Fraction of each coarse voxel inside the body (native-resolution threshold, block mean)."""
-    return _coarse(vol.with_array(np.asarray(vol.array) > threshold), voxel_mm, clip=None)
+    """Fraction of each coarse voxel inside the body (native-resolution threshold, block mean).
+
+    A 3-voxel box filter widens the partial-volume band (it keeps the 0.5 level of a flat
+    surface in place), so that a grid without downsampling still has one.
+    """
+    frac = _coarse(vol.with_array(np.asarray(vol.array) > threshold), voxel_mm, clip=None)
+    return frac.with_array(ndimage.uniform_filter(np.asarray(frac.array, dtype=np.float32), size=3))
 
 
 def _residual_mm(base: Volume, fol: Volume, matrix: np.ndarray) -> float | None:
