@@ -153,20 +153,25 @@ def test_pull_is_atomic_when_a_series_fails_midway(
     lab = pet.suv.with_array((pet.suv.array > 4).astype(np.int32))
     push_files(st, [write_seg(lab, source_headers(pet.suv), tmp_path / "seg.dcm", mode="tumour")])
     calls = {"n": 0}
-    real = DICOMwebClient.retrieve_series
+    real = DICOMwebClient.iter_series
 
     def flaky(self, *a, **k):
+        # the second series breaks after its first instance was received (and written)
         calls["n"] += 1
+        for n, ds in enumerate(real(self, *a, **k)):
+            if calls["n"] == 2 and n == 1:
+                raise requests.exceptions.ConnectionError("connection reset by peer")
+            calls["written"] = calls.get("written", 0) + 1
+            yield ds
         if calls["n"] == 2:
             raise requests.exceptions.ConnectionError("connection reset by peer")
-        return real(self, *a, **k)
 
-    monkeypatch.setattr(DICOMwebClient, "retrieve_series", flaky)
+    monkeypatch.setattr(DICOMwebClient, "iter_series", flaky)
     out = tmp_path / "partial"
     with pytest.raises(RemoteError, match="cannot connect") as ei:
         pull_study(st, study_uid, out)
     assert ei.value.code == "REMOTE_UNREACHABLE"
-    assert calls["n"] == 2
+    assert calls["n"] == 2 and calls["written"] >= 2  # the first series and part of the second arrived
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
 

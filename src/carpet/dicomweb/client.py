@@ -391,21 +391,22 @@ def pull_study(
             modality = str(item.get("00080060", {}).get("Value", [""])[0])
             if wanted is not None and modality.upper() not in wanted:
                 continue
-            datasets = _remote(
-                f"WADO-RS retrieve of series {series_uid}",
-                settings,
-                lambda s=series_uid: client.retrieve_series(
-                    study_uid, s, media_types=(("application/dicom", "*"),)
-                ),
-            )
             folder = tmp / series_uid
             folder.mkdir(parents=True, exist_ok=True)
-            for ds in datasets:
-                name = f"{ds.SOPInstanceUID}.dcm"
-                ds.save_as(folder / name, enforce_file_format=True)
-                files.append(out / series_uid / name)
-            counts[series_uid] = len(datasets)
-            logger.info("pulled series %s (%s): %d instances", series_uid, modality, len(datasets))
+
+            def _save_all(s: str = series_uid, folder: Path = folder) -> list[Path]:
+                # Streamed: one instance in memory at a time (whole-body CT series are large).
+                names = []
+                for ds in client.iter_series(study_uid, s, media_types=(("application/dicom", "*"),)):
+                    name = f"{ds.SOPInstanceUID}.dcm"
+                    ds.save_as(folder / name, enforce_file_format=True)
+                    names.append(out / s / name)
+                return names
+
+            saved = _remote(f"WADO-RS retrieve of series {series_uid}", settings, _save_all)
+            files.extend(saved)
+            counts[series_uid] = len(saved)
+            logger.info("pulled series %s (%s): %d instances", series_uid, modality, len(saved))
         if not counts:
             raise RemoteError(
                 f"study {study_uid} on {settings.url} has no series of modality {sorted(wanted or [])}",
