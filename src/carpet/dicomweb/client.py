@@ -454,20 +454,20 @@ def push_files(
             raise InputError(f"push: {p} does not exist", code="FILE_NOT_FOUND")
     if not paths:
         raise InputError("push: no file to send", code="FILE_NOT_FOUND")
-    by_study: dict[str, list[Any]] = {}
-    for p in paths:  # read everything first: a bad file stops the push before any request
+    by_study: dict[str, list[Path]] = {}
+    for p in paths:  # check every header first: a bad file stops the push before any request
         try:
-            ds = pydicom.dcmread(p)
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise InputError(f"push: {p} is not a DICOM file ({exc})", code="NOT_DICOM") from exc
         if "StudyInstanceUID" not in ds or "SOPInstanceUID" not in ds:
             raise InputError(f"push: {p} lacks StudyInstanceUID/SOPInstanceUID", code="NOT_DICOM")
-        by_study.setdefault(str(ds.StudyInstanceUID), []).append(ds)
+        by_study.setdefault(str(ds.StudyInstanceUID), []).append(p)
     client = connect(settings)
     stored = 0
-    for study_uid, dss in by_study.items():
-        for start in range(0, len(dss), batch_size):
-            batch = dss[start : start + batch_size]
+    for study_uid, study_paths in by_study.items():
+        for start in range(0, len(study_paths), batch_size):
+            batch = [pydicom.dcmread(q) for q in study_paths[start : start + batch_size]]  # one batch in memory
             resp = _remote(
                 f"STOW-RS store into study {study_uid}",
                 settings,
@@ -477,8 +477,8 @@ def push_files(
             if failed:
                 uids = [str(f.get("ReferencedSOPInstanceUID", "?")) for f in failed]
                 raise RemoteError(
-                    f"STOW-RS: {settings.url} refused {len(failed)} of {len(batch)} instances (first: {uids[:3]}); "
-                    f"{stored} instances were stored before",
+                    f"STOW-RS: {settings.url} refused {len(failed)} of {len(batch)} instances "
+                    f"(first: {uids[:3]}); {stored} instances were stored before",
                     code="STOW_REFUSED",
                 )
             stored += len(batch)
