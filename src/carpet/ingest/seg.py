@@ -301,6 +301,14 @@ def read_seg(
                 f"SEG {path} frame {f + 1} has no ImagePositionPatient", code="SEG_GEOMETRY"
             )
         positions.append([float(v) for v in pos.ImagePositionPatient])
+        if "PlaneOrientationSequence" in per_frame[f]:  # per-frame orientation: all must match
+            o = per_frame[f].PlaneOrientationSequence[0].ImageOrientationPatient
+            if not np.allclose(np.asarray(o, dtype=float), iop, atol=1e-4):
+                raise GeometryMismatchError(
+                    f"SEG {path} frame {f + 1} has orientation {list(o)}, frame 1 {iop.tolist()}; "
+                    "frames of one SEG must share the PET's orientation",
+                    code="MASK_GRID_MISMATCH",
+                )
     frac = reference.world_to_index(np.asarray(positions, dtype=float).reshape(-1, 3))
     for f in range(n_frames):
         k, j, i = frac[f]
