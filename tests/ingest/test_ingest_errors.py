@@ -51,7 +51,7 @@ def test_truncated_file_is_listed_and_its_slice_reported_missing(series):
     files[5].write_bytes(data[: len(data) - 300])
     d = discover(folder)
     assert [p.path for p in d.problems] == [files[5]]
-    assert "truncated" in d.problems[0].reason
+    assert "truncated" in d.problems[0].reason and d.problems[0].code == "TRUNCATED_FILE"
     with pytest.raises(InconsistentSeriesError) as exc:
         read_series_volume(d.pick_pet())
     assert exc.value.code == "MISSING_SLICE" and "1 slice(s) missing" in str(exc.value)
@@ -72,6 +72,7 @@ def test_non_dicom_files_are_listed_and_skipped(series):
     (folder / "sub" / "random.bin").write_bytes(np.random.default_rng(0).bytes(5000))
     d = discover(folder)
     assert sorted(p.path.name for p in d.problems) == ["empty", "notes.txt", "random.bin"]
+    assert {p.code for p in d.problems} <= {"NOT_DICOM", "UNREADABLE_FILE"}
     assert all("not a DICOM file" in p.reason or "cannot be parsed" in p.reason for p in d.problems)
     assert d.pick_pet().n_instances == len(files)
     assert read_series_volume(d.pick_pet()).shape[0] == len(files)

@@ -70,10 +70,11 @@ class FileProblem:
 
     path: Path
     reason: str
+    code: str = "UNREADABLE_FILE"
 
     def to_dict(self) -> dict[str, str]:
-        """``{"path", "reason"}`` for JSON outputs."""
-        return {"path": str(self.path), "reason": self.reason}
+        """``{"path", "reason", "code"}`` for JSON outputs."""
+        return {"path": str(self.path), "reason": self.reason, "code": self.code}
 
 
 @dataclass(frozen=True, eq=False)
@@ -465,7 +466,7 @@ def discover(
         except InputError as exc:
             if exc.code == "DICOMDIR":
                 return None
-            return FileProblem(p, exc.message.removeprefix(f"{p}: "))
+            return FileProblem(p, exc.message.removeprefix(f"{p}: "), exc.code)
 
     total = len(files)
     results: list[InstanceHeader | FileProblem | None] = []
@@ -492,7 +493,11 @@ def discover(
         uid = fast_text(h.dataset, "SeriesInstanceUID")
         if not uid:
             problems.append(
-                FileProblem(h.path, "DICOM file without SeriesInstanceUID (0020,000E); ignored")
+                FileProblem(
+                    h.path,
+                    "DICOM file without SeriesInstanceUID (0020,000E); ignored",
+                    "NO_SERIES_UID",
+                )
             )
             continue
         groups.setdefault(uid, []).append(h)
