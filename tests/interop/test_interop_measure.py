@@ -220,3 +220,21 @@ def test_acrin_seg_paired_by_geometry_when_uids_differ(shared_data):
         by_geometry = read_mask(seg, pet.suv, reference_uids=other_copy, segments=[1])
     assert by_geometry.pairing == "geometry"
     np.testing.assert_array_equal(by_geometry.labels.array, exact.labels.array)
+
+
+def test_acrin_exports_validate(shared_data, tmp_path):
+    """SEG/RTSTRUCT/SR made from the real (TCIA de-identified) study: no dciodvfy error, re-open."""
+    import highdicom as hd
+    from interop_builders import dicom_validation_errors
+
+    from carpet.ingest.sr import read_sr_measurements
+
+    pet = shared_data / ACRIN / "PT_1_PET_AC_081015"
+    r = measure_mask(pet, shared_data / ACRIN / "SEG_100_PT_Segmentation_504365")
+    written = export_dicom_objects(r, tmp_path / "dcm")
+    for path in written.values():
+        assert dicom_validation_errors(path) == [], path
+    assert hd.seg.segread(written["seg"]).number_of_segments == 2
+    lesions, patient, _ = read_sr_measurements(written["sr"])
+    np.testing.assert_allclose(lesions["suv_max"], r.lesions["suv_max"], rtol=1e-9)
+    assert abs(patient["tmtv_ml"] - r.patient["tmtv_ml"]) < 1e-9 * r.patient["tmtv_ml"]

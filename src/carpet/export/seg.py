@@ -46,6 +46,7 @@ from carpet.errors import ConfigError, GeometryMismatchError, InputError
 __all__ = [
     "SEG_TRACKING_PREFIX",
     "complete_type2",
+    "drop_invalid_clinical_trial_subject",
     "labels_to_seg",
     "lesion_ids_to_segments",
     "order_source_datasets",
@@ -208,6 +209,46 @@ def complete_type2(datasets: Sequence[Dataset]) -> list[Dataset]:
     return out
 
 
+#: Attributes of the Clinical Trial Subject module (PS3.3 C.7.1.3).
+_CLINICAL_TRIAL_SUBJECT = (
+    "ClinicalTrialSponsorName", "ClinicalTrialProtocolID", "ClinicalTrialProtocolName",
+    "ClinicalTrialSiteID", "ClinicalTrialSiteName", "ClinicalTrialSubjectID",
+    "ClinicalTrialSubjectReadingID", "ClinicalTrialProtocolEthicsCommitteeName",
+    "ClinicalTrialProtocolEthicsCommitteeApprovalNumber",
+)  # fmt: skip
+
+
+def drop_invalid_clinical_trial_subject(ds: Dataset) -> bool:
+    """Remove a Clinical Trial Subject module copied incomplete from the source (in place).
+
+    De-identified archives (e.g. TCIA) often carry the module with an empty
+    ClinicalTrialSponsorName and no subject ID, which makes every derived object
+    invalid. The module is optional: an incomplete one is dropped from the new
+    object (the source is not touched). Returns True when something was removed.
+
+    Examples
+    --------
+    >>> d = Dataset(); d.ClinicalTrialSponsorName = ""; d.ClinicalTrialProtocolID = "6668"
+    >>> drop_invalid_clinical_trial_subject(d), "ClinicalTrialProtocolID" in d
+    (True, False)
+    """
+    present = [kw for kw in _CLINICAL_TRIAL_SUBJECT if kw in ds]
+    if not present:
+        return False
+    valid = (
+        bool(ds.get("ClinicalTrialSponsorName"))
+        and bool(ds.get("ClinicalTrialProtocolID"))
+        and (
+            bool(ds.get("ClinicalTrialSubjectID")) or bool(ds.get("ClinicalTrialSubjectReadingID"))
+        )
+    )
+    if valid:
+        return False
+    for kw in present:
+        delattr(ds, kw)
+    return True
+
+
 def labels_to_seg(
     labels: Volume,
     source_datasets: Sequence[Dataset],
@@ -337,6 +378,10 @@ def labels_to_seg(
             content_description=series_description[:64],
             content_label="LESIONS" if mode == "lesions" else "TUMOUR",
             series_description=series_description[:64],
+        )
+    if drop_invalid_clinical_trial_subject(seg):
+        logger.info(
+            "incomplete Clinical Trial Subject module of the source not copied into the SEG"
         )
     logger.info("SEG with %d segment(s), %d frame(s)", len(descriptions), int(seg.NumberOfFrames))
     return seg

@@ -37,7 +37,11 @@ from pydicom.dataset import Dataset
 
 from carpet._io import atomic_write_bytes
 from carpet.errors import ConfigError, InputError
-from carpet.export.seg import SEG_TRACKING_PREFIX, complete_type2
+from carpet.export.seg import (
+    SEG_TRACKING_PREFIX,
+    complete_type2,
+    drop_invalid_clinical_trial_subject,
+)
 from carpet.units import Unit
 
 __all__ = ["SR_MEASUREMENTS", "SrConcept", "measurements_to_sr", "suv_concept", "write_sr"]
@@ -269,6 +273,7 @@ def measurements_to_sr(
             is_complete=True,
             series_description="carpet measurements",
         )
+    drop_invalid_clinical_trial_subject(sr)
     return sr
 
 
