@@ -99,20 +99,36 @@ class CoronalMip:
 
     # ------------------------------------------------------------------ updates
     def update_lesions(self, suv: np.ndarray, labels: np.ndarray, box: tuple[slice, slice, slice] | None = None) -> None:
-        """Recompute the lesion maps (whole picture, or only the rays crossing ``box``)."""
+        """Recompute the lesion maps (whole picture, or only the rays crossing ``box``).
+
+        Works on the lesion voxels only (sparse), so it costs one scan of ``labels``
+        (of the box's rays) plus a sort of the lesion voxels.
+        """
         if box is None:
             box = tuple(slice(0, n) for n in self.shape)  # type: ignore[assignment]
-        # the rays crossing the box: full extent along the projection axis
         full = list(box)
         full[self.axes[2]] = slice(0, self.shape[self.axes[2]])
-        sub_suv = _oriented(suv[tuple(full)], self.axes, self.flips)
-        sub_lab = _oriented(labels[tuple(full)], self.axes, self.flips)
-        masked = np.where(sub_lab > 0, sub_suv, -np.inf)
-        d = np.argmax(masked, axis=2)
-        lid = np.take_along_axis(sub_lab, d[..., None], axis=2)[..., 0].astype(np.int32)
-        rows, cols = self._picture_slices(box)
-        self.lesion_id[rows, cols] = lid
-        self.lesion_depth[rows, cols] = d
+        origin = np.array([sl.start or 0 for sl in full])
+        sub = labels[tuple(full)]
+        flat = np.flatnonzero(sub)
+        rows_sl, cols_sl = self._picture_slices(tuple(full))
+        self.lesion_id[rows_sl, cols_sl] = 0
+        self.lesion_depth[rows_sl, cols_sl] = 0
+        if flat.size == 0:
+            return
+        idx = np.unravel_index(flat, sub.shape)
+        vals = suv[tuple(full)][idx]
+        glob = [idx[a] + origin[a] for a in range(3)]
+        v, h, d = glob[self.axes[0]], glob[self.axes[1]], glob[self.axes[2]]
+        rows = self.shape[self.axes[0]] - 1 - v if self.flips[0] else v
+        cols = self.shape[self.axes[1]] - 1 - h if self.flips[1] else h
+        key = rows.astype(np.int64) * self.image.shape[1] + cols
+        order = np.lexsort((vals, key))  # by pixel, hottest last
+        key_sorted = key[order]
+        last = np.r_[key_sorted[1:] != key_sorted[:-1], True]
+        pick = order[last]
+        self.lesion_id[rows[pick], cols[pick]] = sub[idx][pick].astype(np.int32)
+        self.lesion_depth[rows[pick], cols[pick]] = d[pick]
 
     def _picture_slices(self, box: tuple[slice, slice, slice]) -> tuple[slice, slice]:
         out = []
@@ -168,13 +184,12 @@ def _orientation(vol: Volume) -> tuple[tuple[int, int, int], tuple[bool, bool]]:
     return (vert, horiz, proj), (flip_v, flip_h)
 
 
-def _oriented(arr: np.ndarray, axes: tuple[int, int, int], flips: tuple[bool, bool]) -> np.ndarray:
-    out = np.transpose(arr, axes)
+def _oriented2(img: np.ndarray, flips: tuple[bool, bool]) -> np.ndarray:
     if flips[0]:
-        out = out[::-1]
+        img = img[::-1]
     if flips[1]:
-        out = out[:, ::-1]
-    return out
+        img = img[:, ::-1]
+    return np.ascontiguousarray(img)
 
 
 def coronal_mip(suv: Volume, labels: np.ndarray, excluded: np.ndarray | None = None) -> CoronalMip:
@@ -207,17 +222,21 @@ def coronal_mip(suv: Volume, labels: np.ndarray, excluded: np.ndarray | None = N
     (7, (1, 2, 3))
     """
     axes, flips = _orientation(suv)
-    arr = _oriented(suv.array, axes, flips)
-    depth = np.argmax(arr, axis=2)
-    image = np.take_along_axis(arr, depth[..., None], axis=2)[..., 0].astype(np.float32)
+    # project in the array's own layout (fast reductions), then orient the 2-D result
+    depth3 = np.argmax(suv.array, axis=axes[2])
+    image3 = np.take_along_axis(suv.array, np.expand_dims(depth3, axes[2]), axis=axes[2]).squeeze(axes[2])
+    rest = [a for a in range(3) if a != axes[2]]
+    order2 = (rest.index(axes[0]), rest.index(axes[1]))
+    depth = _oriented2(depth3.transpose(order2), flips)
+    image = _oriented2(image3.transpose(order2), flips).astype(np.float32)
     if excluded is not None:
-        organ = _oriented(np.asarray(excluded) > 0, axes, flips).any(axis=2)
+        organ = _oriented2((np.asarray(excluded) > 0).any(axis=axes[2]).transpose(order2), flips)
     else:
         organ = np.zeros(image.shape, bool)
     spacing = suv.spacing_mm
     m = CoronalMip(
         image=image,
-        depth=depth,
+        depth=depth.astype(np.int64),
         lesion_id=np.zeros(image.shape, np.int32),
         lesion_depth=np.zeros(image.shape, np.int64),
         organ=organ,

@@ -52,7 +52,7 @@ AUTO_DIRNAME = "auto"
 #: only (values under the cursor always come from the full-resolution SUV).
 DISPLAY_MAX_VOXELS = 40_000_000
 #: Actions that change which voxels are lesions (the others change statuses only).
-_LABEL_ACTIONS = ("add", "set_method")
+_LABEL_ACTIONS = ("add", "set_method")  # (and restore: voxels come back)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class _State:
     touched: tuple[int, ...] = ()
     removed_here: frozenset[int] = frozenset()
     effect: dict = field(default_factory=dict)
+    #: Bounding box of the voxels whose lesion id changed from the base state
+    #: (None: anywhere, e.g. after set_method).
+    changed_box: tuple[slice, slice, slice] | None = None
 
     @classmethod
     def after(cls, base: _State, seg: Any, effects: list[dict], *, suv: Volume, engine: ReviewSession) -> _State:
@@ -85,9 +88,13 @@ class _State:
             have = set(int(i) for i in base.lesions["lesion_id"])
             remeasure = [i for i in present if i not in have]
         table = base.lesions[base.lesions["lesion_id"].isin(present)]
+        set_method = any(e.get("action") == "set_method" for e in effects)
+        boxes = {} if set_method else {lid: _box_of(seg.labels == lid) for lid in remeasure}
+        boxes = {k: b for k, b in boxes.items() if b is not None}
+        changed = None if set_method else _union_box(list(boxes.values()), seg.labels.shape)
         if remeasure:
             labels = Volume(seg.labels, suv.affine, unit=Unit.LABEL)
-            fresh = measure_lesions(suv, labels, lesion_ids=remeasure, **engine._measure_kwargs)
+            fresh = measure_lesions(suv, labels, lesion_ids=remeasure, boxes=boxes or None, **engine._measure_kwargs)
             table = table[~table["lesion_id"].isin(remeasure)]
             table = fresh if table.empty else pd.concat([table, fresh], ignore_index=True)
         table = table.sort_values("lesion_id").reset_index(drop=True)
@@ -95,7 +102,26 @@ class _State:
         lid = effect.get("lesion_id")
         removed_here = frozenset([lid]) if kind in ("remove", "physiological", "remove_at") and lid else frozenset()
         touched = tuple(remeasure) if kind in ("add", "restore") else ((lid,) if lid else ())
-        return cls(seg, table, patient, touched, removed_here, effect)
+        return cls(seg, table, patient, touched, removed_here, effect, changed)
+
+
+def _box_of(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """Bounding box of the True voxels (None when there is none)."""
+    ks = np.flatnonzero(mask.any(axis=(1, 2)))
+    if ks.size == 0:
+        return None
+    sub = mask[ks[0] : ks[-1] + 1]
+    js = np.flatnonzero(sub.any(axis=(0, 2)))
+    is_ = np.flatnonzero(sub.any(axis=(0, 1)))
+    return (slice(int(ks[0]), int(ks[-1]) + 1), slice(int(js[0]), int(js[-1]) + 1),
+            slice(int(is_[0]), int(is_[-1]) + 1))
+
+
+def _union_box(boxes: list, shape: tuple[int, ...]) -> tuple[slice, slice, slice] | None:
+    """Smallest box holding all ``boxes``; an empty box when there is none."""
+    if not boxes:
+        return (slice(0, 0), slice(0, 0), slice(0, 0))
+    return tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))  # type: ignore[return-value]
 
 
 def _json_safe(v: Any) -> Any:
@@ -157,7 +183,7 @@ class ReviewSession:
         self.method = str(auto.config.method)
         self.version = 0
         self.labels_version = 0
-        self._display_labels = np.asarray(self.auto_state.seg.labels, dtype=np.int32)
+        self._display_labels = self.auto_state.seg.labels  # copied on the first change
         self.mip: CoronalMip = coronal_mip(self.suv, self._display_labels, np.asarray(auto.excluded.array))
         self._nifti_cache: dict[tuple[str, int], bytes] = {}
         self.timings_s: dict[str, float] = {}
@@ -430,7 +456,7 @@ class ReviewSession:
                 self.log.append(dict(action), tmtv_ml_before=before, tmtv_ml_after=after,
                                 lesion_id=st.touched[0] if len(st.touched) == 1 else None)
             before = after
-        self._after_change(actions)
+        self._after_change(actions, [st for _, st in new])
 
     def _next_state(self, states: list[_State], actions: list[dict], action: dict) -> _State:
         """State after ``action``, equal to applying all actions in one ``apply_edits`` call.
@@ -453,16 +479,31 @@ class ReviewSession:
         seg, effects = apply_edits(base.seg, [*actions[start:], action], suv=self.suv, params=self._params)
         return _State.after(base, seg, effects, suv=self.suv, engine=self)
 
-    def _after_change(self, actions: list[dict]) -> None:
+    def _after_change(self, actions: list[dict], states: list[_State]) -> None:
+        """Bump versions; update the display labels and MIP where lesion voxels changed."""
         self.version += 1
-        if any(a.get("action") in _LABEL_ACTIONS for a in actions):
-            self._refresh_display_labels()
+        if not any(a.get("action") in _LABEL_ACTIONS or a.get("action") == "restore" for a in actions):
+            return
+        boxes = [st.changed_box for st in states]
+        if any(b is None for b in boxes):
+            self._refresh_display_labels(None)
+        else:
+            box = _union_box([b for b in boxes if b[0].stop > b[0].start], self.suv.shape)
+            if box[0].stop > box[0].start:
+                self._refresh_display_labels(box)
 
-    def _refresh_display_labels(self) -> None:
-        cur = self.current.seg.labels
-        auto = self.auto_state.seg.labels
-        self._display_labels = np.where(cur > 0, cur, auto).astype(np.int32)
-        self.mip.update_lesions(self.suv.array, self._display_labels)
+    def _refresh_display_labels(self, box: tuple[slice, slice, slice] | None) -> None:
+        """Display labels = current lesions, plus the automatic extent of removed ones."""
+        sl = box or (slice(None),) * 3
+        cur = self.current.seg.labels[sl]
+        auto = self.auto_state.seg.labels[sl]
+        if box is None:
+            self._display_labels = np.where(cur > 0, cur, auto).astype(np.int32)
+        else:
+            if self._display_labels is self.auto_state.seg.labels:
+                self._display_labels = self._display_labels.astype(np.int32, copy=True)
+            self._display_labels[sl] = np.where(cur > 0, cur, auto)
+        self.mip.update_lesions(self.suv.array, self._display_labels, box)
         self.labels_version += 1
 
     def undo(self) -> dict:
@@ -473,13 +514,13 @@ class ReviewSession:
             before = float(self.current.patient["tmtv_ml"])
             touched = self.current.touched
             action = self.actions.pop()
-            self._states.pop()
+            undone = self._states.pop()
             self._redo.append(action)
             self.method = str(self.current.seg.method)
             self.log.append({"action": "undo", "undone": action}, tmtv_ml_before=before,
                             tmtv_ml_after=float(self.current.patient["tmtv_ml"]),
                             lesion_id=touched[0] if len(touched) == 1 else None)
-            self._after_change([action])
+            self._after_change([action], [undone])
             return self.summary()
 
     def redo(self) -> dict:
