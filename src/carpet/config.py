@@ -459,7 +459,7 @@ class ResponseConfig:
 
     # --- registration (carpet.response.registration)
     registration_voxel_mm: float = 8.0  # both images block-averaged to about this voxel size first
-    registration_levels: tuple[int, ...] = (4, 2, 1)  # shrink factors of the pyramid
+    registration_levels: tuple[int, ...] = (2, 1)  # shrink factors of the pyramid (on the coarse grid)
     registration_iterations: int = 200
     registration_sampling: float = 0.10  # fraction of voxels sampled by the metric
     # --- matching (carpet.response.matching)

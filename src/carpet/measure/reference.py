@@ -429,18 +429,20 @@ class _Search:
 
 
 def _block_mean(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:
-    """Mean over non-overlapping f0×f1×f2 blocks (trailing partial blocks dropped), float32."""
-    s = [n // k * k for n, k in zip(arr.shape, f, strict=False)]
-    a = np.asarray(arr)[: s[0], : s[1], : s[2]]
+    """Mean over non-overlapping f0×f1×f2 blocks (trailing partial blocks dropped), float32.
+
+    Reduces one axis at a time over contiguous memory (several times faster than one
+    reduction over a 6-D view); bool and integer inputs are summed as float32 directly.
+    """
+    s = [n // k * k for n, k in zip(arr.shape, f, strict=True)]
+    x = np.asarray(arr)[: s[0], : s[1], : s[2]]
     if f == (1, 1, 1):
-        return np.asarray(a, dtype=np.float32)
-    out = np.zeros((s[0] // f[0], s[1] // f[1], s[2] // f[2]), dtype=np.float32)
-    for i in range(f[0]):
-        for j in range(f[1]):
-            for k in range(f[2]):
-                out += a[i :: f[0], j :: f[1], k :: f[2]]
-    out /= f[0] * f[1] * f[2]
-    return out
+        return np.array(x, dtype=np.float32)
+    x = x.reshape(s[0] // f[0], f[0], s[1], s[2]).sum(axis=1, dtype=np.float32)
+    x = x.reshape(s[0] // f[0], s[1] // f[1], f[1], s[2]).sum(axis=2, dtype=np.float32)
+    x = x.reshape(s[0] // f[0], s[1] // f[1], s[2] // f[2], f[2]).sum(axis=3, dtype=np.float32)
+    x /= np.float32(f[0] * f[1] * f[2])
+    return x
 
 
 def _block_any(arr: np.ndarray, f: tuple[int, int, int]) -> np.ndarray:

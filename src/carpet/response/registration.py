@@ -114,18 +114,12 @@ def identity_registration(method: str = "identity") -> Registration:
 
 def _coarse(vol: Volume, voxel_mm: float, *, clip: tuple[float, float] | None) -> Volume:
     """Block-average ``vol`` to roughly ``voxel_mm`` (integer factors per axis)."""
+    from carpet.measure.reference import _block_mean
+
     f = tuple(max(1, int(round(voxel_mm / s))) for s in vol.spacing_mm)
-    a = np.asarray(vol.array)
-    shp = [n // k * k for n, k in zip(a.shape, f, strict=False)]
-    if min(shp) == 0:
+    if any(n < k for n, k in zip(vol.shape, f, strict=True)):
         f = (1, 1, 1)
-        shp = list(a.shape)
-    a = a[: shp[0], : shp[1], : shp[2]]
-    if f != (1, 1, 1):
-        a = a.reshape(shp[0] // f[0], f[0], shp[1] // f[1], f[1], shp[2] // f[2], f[2]).mean(
-            axis=(1, 3, 5), dtype=np.float32
-        )
-    a = np.asarray(a, dtype=np.float32)
+    a = _block_mean(np.asarray(vol.array), f)  # float32
     if clip is not None:
         a = np.clip(a, *clip)
     aff = np.array(vol.affine, dtype=float)
