@@ -124,7 +124,30 @@ def _load(source: Any, *, units: str | None, overrides: Any) -> tuple[Volume, di
     patient = {
         k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years") if k in patient
     }
+    bad = ~np.isfinite(suv.array)
+    if bad.any():  # NaN/inf voxels (outside the reconstructed field of view in some NIfTI files)
+        n_bad = int(bad.sum())
+        suv = suv.with_array(np.where(bad, np.float32(0), suv.array).astype(np.float32, copy=False))
+        msg = (
+            f"{n_bad} SUV voxels are NaN or infinite (outside the reconstructed field of view?); "
+            "treated as 0"
+        )
+        _warnings.warn(msg, QualityWarning, stacklevel=3)
+        study = _WithWarnings(study, msg)
     return suv, patient, study
+
+
+class _WithWarnings:
+    """A loaded study (or nothing) plus extra warnings, with the study's other attributes."""
+
+    def __init__(self, study: Any, message: str) -> None:
+        self._study = study
+        self.warnings = (*tuple(getattr(study, "warnings", ()) or ()), message)
+
+    def __getattr__(self, name: str) -> Any:
+        if self._study is None:
+            raise AttributeError(name)
+        return getattr(self._study, name)
 
 
 def _bsa(patient: dict) -> dict[str, float | None]:

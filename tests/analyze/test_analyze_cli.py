@@ -213,3 +213,15 @@ def test_percist_with_liver_override_matches_truth(study):
     assert r.patient["tlr"] == pytest.approx(r.patient["suv_peak"] / 2.2, rel=1e-5)
     truth = sorted(study.lesions, key=lambda le: -le.suv)
     np.testing.assert_allclose(r.lesions.volume_ml, [le.volume_ml for le in truth], rtol=1e-6)
+
+
+def test_nan_voxels_are_treated_as_zero_with_a_warning(study):
+    from carpet.errors import QualityWarning
+
+    a = study.suv.array.copy()
+    a[:, :10, :] = np.nan  # e.g. outside the reconstructed field of view
+    with pytest.warns(QualityWarning, match="NaN"):
+        r = analyze(study.suv.with_array(a), config=AnalysisConfig(reference_regions=False))
+    assert r.patient["lesion_count"] == 3
+    assert np.isfinite(r.lesions.suv_peak).all()
+    assert any("NaN" in w for w in r.warnings)
