@@ -172,6 +172,11 @@ def test_manifest_with_overrides(good_archive, tmp_path, cli):
     res = cli("batch", str(good_archive), "--out", str(out), "--manifest", str(m), "--workers", "1")
     assert res.exit_code == 0, res.stderr + res.stdout
     assert "3 studies" in res.stdout
+    res = cli("batch", "export", str(out))
+    assert res.exit_code == 0
+    exported = pd.read_csv(out / "export" / "patients.csv")
+    got = list(zip(exported.patient_id, exported.timepoint, exported.timepoint_index, strict=True))
+    assert got == [("A", "baseline", 1), ("A", "fu", 2), ("B", "baseline", 1)]
     rows = {(r["patient_id"], r["timepoint"]): r for r in _studies(out / "batch.sqlite").values()}
     assert set(rows) == {("A", "baseline"), ("A", "fu"), ("B", "baseline")}
     assert json.loads(rows[("B", "baseline")]["overrides_json"]) == {"weight_kg": 140.0}

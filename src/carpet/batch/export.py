@@ -3,7 +3,9 @@
 ``DIR/export/`` receives:
 
 - ``patients.csv`` / ``patients.parquet``: one row per successfully analysed study:
-  ``patient_id``, ``timepoint``, ``study_key``, then every scalar key of the study's
+  ``patient_id``, ``timepoint``, ``study_key``, ``timepoint_index`` (1 = the patient's first
+  analysed study in ``timepoint`` order; discovered timepoints are ISO dates, so this is
+  chronological), then every scalar key of the study's
   ``patient.json`` (``tmtv_ml``, ``tlg``, ``suv_max``, ``suv_peak``, ``suv_mean``,
   ``lesion_count``, ``dmax_mm``, ``sdmax_per_m``, ``dbulk_mm``, method, ...);
 - ``lesions.csv`` / ``lesions.parquet``: one row per lesion with ``patient_id``, ``timepoint``,
@@ -54,10 +56,14 @@ def _scalar(v: Any) -> bool:
 
 
 def _patient_rows(state: BatchState) -> Iterator[dict[str, Any]]:
+    last_patient, index = None, 0
     for r in state.iter_rows("studies", order_by="patient_id, timepoint, study_key"):
         if r["status"] != "done":
             continue
-        row = {"patient_id": r["patient_id"], "timepoint": r["timepoint"], "study_key": r["study_key"]}
+        index = index + 1 if r["patient_id"] == last_patient else 1
+        last_patient = r["patient_id"]
+        row = {"patient_id": r["patient_id"], "timepoint": r["timepoint"], "study_key": r["study_key"],
+               "timepoint_index": index}
         patient = json.loads(r["patient_json"] or "{}")
         for k, v in patient.items():
             if k not in row and _scalar(v):
