@@ -122,6 +122,7 @@ def measure_mask(
     segments: Sequence[int] | None = None,
     units: str | None = None,
     config: Any = None,
+    rtstruct_planes: str = "exact",
 ) -> Any:
     """Measure the lesions of a mask made by another tool, exactly as ``carpet analyze`` measures its own.
 
@@ -139,6 +140,8 @@ def measure_mask(
         For a NIfTI PET already in SUVbw.
     config : AnalysisConfig, optional
         Only the measurement settings are used (SUVpeak sphere, BSA formula).
+    rtstruct_planes : {"exact", "nearest"}
+        RTSTRUCT contours between PET slices: refused, or nearest-plane rule.
 
     Returns
     -------
@@ -166,7 +169,11 @@ def measure_mask(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         imported = read_mask(
-            mask, suv, reference_uids=MaskReference.from_volume(suv), segments=segments
+            mask,
+            suv,
+            reference_uids=MaskReference.from_volume(suv),
+            segments=segments,
+            rtstruct_planes=rtstruct_planes,
         )
     for w in caught:  # re-issue for the caller, and keep them for the provenance
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

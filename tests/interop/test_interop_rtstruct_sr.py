@@ -17,7 +17,7 @@ import pydicom
 import pytest
 from interop_builders import dicom_validation_errors, small_case
 
-from carpet.errors import ConfigError, GeometryMismatchError, InputError, QualityWarning
+from carpet.errors import ConfigError, GeometryMismatchError, HeaderWarning, InputError, QualityWarning
 from carpet.export.rtstruct import labels_to_rtstruct, mask_slice_to_contours, write_rtstruct
 from carpet.export.seg import labels_to_seg
 from carpet.export.sr import SR_MEASUREMENTS, measurements_to_sr, write_sr
@@ -176,3 +176,46 @@ def test_sr_refuses_lesion_without_segment_and_non_suv(case):
     assert ei.value.code == "SR_SEGMENT_MISSING"
     with pytest.raises(ConfigError, match="SUV unit"):
         measurements_to_sr(lesions, {}, labels_to_seg(lab, dss), dss, suv_unit=Unit.BQML)
+
+
+def test_rtstruct_from_another_series_nearest_plane_rule(tmp_path, rng, cli):
+    """Contours drawn on a parallel series with 2 mm slices (a CT) rasterised on a 3 mm PET.
+
+    Truth: a ball of radius 7 mm; each PET slice takes the CT contour plane nearest its centre
+    (within 1.5 mm), so the PET mask is the ball's cross-section at that CT plane.
+    """
+    from interop_builders import make_pet_datasets, pet_volume
+
+    from carpet.ingest.seg import MaskReference
+
+    pet_dss = make_pet_datasets(rng.uniform(0, 1, (12, 24, 24)), spacing_mm=(3.0, 2.0, 2.0),
+                                origin_mm=(-24.0, -24.0, -18.0))
+    pet = pet_volume(pet_dss)
+    # CT grid: same frame of reference, 2 mm slices starting 1 mm off the PET planes, same pixels
+    ct_dss = make_pet_datasets(np.zeros((17, 24, 24)), spacing_mm=(2.0, 2.0, 2.0), origin_mm=(-24.0, -24.0, -17.0),
+                               study_uid=str(pet_dss[0].StudyInstanceUID),
+                               frame_of_reference_uid=str(pet_dss[0].FrameOfReferenceUID))
+    ct = pet_volume(ct_dss)
+    centre = np.array([-1.0, 1.0, 0.0])  # LPS mm
+    pts = ct.index_to_world(np.indices(ct.shape).reshape(3, -1).T)
+    ct_lab = (np.linalg.norm(pts - centre, axis=1) <= 7.0).reshape(ct.shape).astype(np.int32) * 4
+    p = write_rtstruct(ct.with_array(ct_lab, unit=Unit.LABEL), ct_dss, tmp_path / "ct_rt.dcm")
+    with pytest.raises(GeometryMismatchError, match="nearest-plane rule"):
+        read_rtstruct(p, pet)
+    with pytest.warns(HeaderWarning, match="nearest-plane rule"):
+        m = read_rtstruct(p, pet, reference_uids=MaskReference.from_volume(pet), slice_planes="nearest")
+    # expected: for each PET slice, the CT contour plane (a CT slice with contours: an RTSTRUCT
+    # knows nothing of empty planes) nearest to it within 1.5 mm, ties -> lower z
+    expected = np.zeros(pet.shape, np.int32)
+    planes = [j for j in range(17) if ct_lab[j].any()]
+    ct_z = ct.index_to_world(np.column_stack([planes, np.zeros(len(planes)), np.zeros(len(planes))]))[:, 2]
+    for k in range(pet.shape[0]):
+        z = pet.index_to_world([[k, 0, 0]])[0, 2]
+        d = np.abs(ct_z - z)
+        j = int(np.argmin(d))
+        if d[j] <= 1.5 + 1e-9:
+            expected[k] = ct_lab[planes[j]]
+    np.testing.assert_array_equal(m.labels.array, expected)
+    assert expected.sum() > 0
+    with pytest.raises(ConfigError, match="slice_planes"):
+        read_rtstruct(p, pet, slice_planes="closest")

@@ -52,6 +52,13 @@ def measure_cmd(
         typer.Option("--export", help="Also write DICOM objects: comma list of seg,rtstruct,sr."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print patient metrics as JSON.")] = False,
+    rtstruct_planes: Annotated[
+        str,
+        typer.Option(
+            "--rtstruct-planes",
+            help="RTSTRUCT contours between PET slices: 'exact' (refuse) or 'nearest' (nearest-plane rule).",
+        ),
+    ] = "exact",
 ) -> None:
     """Measure lesions from a mask made by another tool (same outputs as analyze)."""
     from carpet._io import atomic_output_dir
@@ -61,7 +68,13 @@ def measure_cmd(
 
     formats = parse_export_formats(export) if export else []
     with fetch_study(pet) as pet_path:
-        result = measure_mask(pet_path, _mask_path(mask), segments=segment or None, units=units)
+        result = measure_mask(
+            pet_path,
+            _mask_path(mask),
+            segments=segment or None,
+            units=units,
+            rtstruct_planes=rtstruct_planes,
+        )
         with atomic_output_dir(
             out
         ) as tmp:  # analysis and DICOM objects appear together or not at all

@@ -10,9 +10,14 @@ Rasterisation rule (documented, and the exact inverse of
    HeaderWarning).
 2. A contour belongs to PET slice ``k`` when all its vertices lie on that
    slice's plane: their fractional slice index is within
-   ``POSITION_TOL_VOXELS`` (0.05) of the integer ``k``. A contour between
-   slices (drawn on a CT with another spacing, or oblique) is refused with a
-   ``GeometryMismatchError``: carpet does not guess which slice was meant.
+   ``POSITION_TOL_VOXELS`` (0.05) of the integer ``k``. By default
+   (``slice_planes="exact"``) a contour between slices (drawn on a CT with
+   another spacing) is refused with a ``GeometryMismatchError``: carpet does
+   not guess which slice was meant. With ``slice_planes="nearest"`` (CLI
+   ``--rtstruct-planes nearest``) each PET slice takes the polygons of the
+   contour plane nearest to its centre, if one lies within half a PET slice
+   (ties: the lower plane), with a HeaderWarning. Oblique contours (not
+   parallel to the PET slices) are always refused.
 3. On a slice, a voxel belongs to the ROI when its **centre** is inside an
    **odd** number of the ROI's polygons on that slice (even-odd rule: a polygon
    inside another is a hole). Points exactly on an edge count as outside.
@@ -36,7 +41,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from carpet.core.volume import Volume
-from carpet.errors import GeometryMismatchError, HeaderWarning, InputError, QualityWarning
+from carpet.errors import (
+    ConfigError,
+    GeometryMismatchError,
+    HeaderWarning,
+    InputError,
+    QualityWarning,
+)
 from carpet.ingest.seg import (
     POSITION_TOL_VOXELS,
     ImportedMask,
@@ -96,6 +107,7 @@ def read_rtstruct(
     *,
     reference_uids: MaskReference | None = None,
     rois: Sequence[int] | None = None,
+    slice_planes: str = "exact",
 ) -> ImportedMask:
     """Rasterise an RTSTRUCT's ROIs on the PET grid (rule in the module docstring).
 
@@ -109,6 +121,8 @@ def read_rtstruct(
         UIDs of the PET (study check).
     rois : sequence of int, optional
         ROI numbers to import (default: all).
+    slice_planes : {"exact", "nearest"}
+        Rule for contours not on a PET slice plane (module docstring, rule 2).
 
     Returns
     -------
@@ -166,8 +180,13 @@ def read_rtstruct(
     labels = np.zeros(reference.shape, dtype=np.int32)
     infos: list[SegmentInfo] = []
     clipped: list[int] = []
+    off_plane_rois: set[int] = set()
+    if slice_planes not in ("exact", "nearest"):
+        raise ConfigError(
+            f"slice_planes must be 'exact' or 'nearest'; got {slice_planes!r}", code="BAD_OPTION"
+        )
     for roi in wanted:
-        by_slice: dict[int, list[np.ndarray]] = {}
+        planes: dict[float, list[np.ndarray]] = {}
         for c in contours_by_roi[roi]:
             kind = str(c.get("ContourGeometricType", "CLOSED_PLANAR"))
             if kind != "CLOSED_PLANAR":
@@ -181,17 +200,19 @@ def read_rtstruct(
             idx = reference.world_to_index(pts)
             k = float(np.median(idx[:, 0]))
             kr = int(round(k))
-            if np.max(np.abs(idx[:, 0] - kr)) > POSITION_TOL_VOXELS:
+            spread = float(np.ptp(idx[:, 0]))
+            off_plane = np.max(np.abs(idx[:, 0] - kr)) > POSITION_TOL_VOXELS
+            if spread > 2 * POSITION_TOL_VOXELS or (off_plane and slice_planes == "exact"):
                 raise GeometryMismatchError(
                     f"RTSTRUCT {path} ROI {roi} ({names.get(roi, '')!r}): a contour at z≈{pts[:, 2].mean():.2f} mm "
                     f"lies between PET slices or is not parallel to them (fractional slice index "
                     f"{idx[:, 0].min():.3f}..{idx[:, 0].max():.3f}, tolerance {POSITION_TOL_VOXELS}). "
-                    "Contours must be drawn on the PET slices; resample the structure set onto the PET first.",
+                    "Contours must be drawn on the PET slices (or, for contours drawn on another "
+                    "parallel series such as the CT, use the nearest-plane rule: --rtstruct-planes nearest).",
                     code="MASK_GRID_MISMATCH",
                 )
-            if not 0 <= kr < n_slices:
-                clipped.append(roi)
-                continue
+            if off_plane:
+                off_plane_rois.add(roi)
             poly = idx[:, 1:]
             if (
                 poly[:, 0].min() < -0.5
@@ -200,7 +221,19 @@ def read_rtstruct(
                 or poly[:, 1].max() > n_cols - 0.5
             ):
                 clipped.append(roi)
-            by_slice.setdefault(kr, []).append(poly)
+            plane_k = float(kr) if not off_plane else round(k, 3)
+            planes.setdefault(plane_k, []).append(poly)
+        by_slice: dict[int, list[np.ndarray]] = {}
+        if planes:
+            keys = np.array(sorted(planes))
+            for s_idx in range(n_slices):
+                d = np.abs(keys - s_idx)
+                # nearest plane; ties (equal within the 1e-3 grouping precision) go to the lower one
+                j = int(np.nonzero(d <= d.min() + 2e-3)[0][0])
+                if d[j] <= 0.5 + 2e-3:
+                    by_slice[s_idx] = planes[float(keys[j])]
+            if any(k < -0.5 or k > n_slices - 0.5 for k in planes):
+                clipped.append(roi)
         m = np.zeros(reference.shape, dtype=bool)
         for k, polys in by_slice.items():
             m[k] = rasterize_polygons(polys, (n_rows, n_cols))
@@ -223,6 +256,13 @@ def read_rtstruct(
             )
         labels[m] = roi
         infos.append(SegmentInfo(label=roi, number=roi, name=names.get(roi, ""), n_voxels=count))
+    if off_plane_rois:
+        _warn(
+            msgs,
+            f"RTSTRUCT {path}: ROI(s) {sorted(off_plane_rois)} are drawn between PET slices; each PET slice "
+            "took the contours of the nearest contour plane within half a slice (nearest-plane rule)",
+            HeaderWarning,
+        )
     for roi in sorted(set(clipped)):
         _warn(
             msgs,

@@ -418,6 +418,7 @@ def read_mask(
     *,
     reference_uids: MaskReference | None = None,
     segments: Sequence[int] | None = None,
+    rtstruct_planes: str = "exact",
 ) -> ImportedMask:
     """Read a DICOM SEG, an RTSTRUCT or a NIfTI label map onto the PET grid.
 
@@ -436,6 +437,9 @@ def read_mask(
         UIDs of the PET for pairing.
     segments : sequence of int, optional
         Segment / ROI numbers to import (default: all).
+    rtstruct_planes : {"exact", "nearest"}
+        RTSTRUCT contours off the PET slice planes: refused, or the nearest-plane
+        rule (see :mod:`carpet.ingest.rtstruct`).
 
     Returns
     -------
@@ -472,7 +476,9 @@ def read_mask(
     if sop == _RTSTRUCT_SOP_CLASS:
         from carpet.ingest.rtstruct import read_rtstruct
 
-        return read_rtstruct(p, reference, reference_uids=reference_uids, rois=segments)
+        return read_rtstruct(
+            p, reference, reference_uids=reference_uids, rois=segments, slice_planes=rtstruct_planes
+        )
     raise InputError(
         f"mask {p} is DICOM {head.get('Modality', '?')} (SOP class {sop}), not a SEG or RTSTRUCT",
         code="MASK_UNSUPPORTED",
