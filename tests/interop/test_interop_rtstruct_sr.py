@@ -219,3 +219,19 @@ def test_rtstruct_from_another_series_nearest_plane_rule(tmp_path, rng, cli):
     assert expected.sum() > 0
     with pytest.raises(ConfigError, match="slice_planes"):
         read_rtstruct(p, pet, slice_planes="closest")
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["carpet.dicomweb", "carpet.interop", "carpet.export.seg", "carpet.export.sr", "carpet.export.rtstruct",
+     "carpet.ingest.seg", "carpet.ingest.rtstruct", "carpet.ingest.sr"],
+)
+def test_interop_public_surface_sorted_and_documented(module):
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert list(mod.__all__) == sorted(mod.__all__)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if callable(obj):
+            assert obj.__doc__ and obj.__doc__.strip(), f"{module}.{name} has no docstring"

@@ -42,9 +42,9 @@ from carpet.errors import GeometryMismatchError, HeaderWarning, InputError, Qual
 from carpet.units import Unit
 
 __all__ = [
-    "POSITION_TOL_VOXELS",
     "ImportedMask",
     "MaskReference",
+    "POSITION_TOL_VOXELS",
     "SegmentInfo",
     "read_mask",
     "read_seg",
