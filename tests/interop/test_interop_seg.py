@@ -281,3 +281,12 @@ def test_seg_export_with_deidentified_sources_missing_type2(case):
     seg = labels_to_seg(lab, stripped)
     assert seg.PatientSex == "" and seg.StudyID == ""
     assert all("PatientSex" not in d for d in stripped)  # inputs untouched
+
+
+def test_seg_sparse_large_lesion_ids_round_trip(case, tmp_path):
+    dss, suv, lab = case
+    big = np.where(lab.array == 9, 1_000_000_007, lab.array).astype(np.int64)
+    p = write_seg(lab.with_array(big), dss, tmp_path / "seg.dcm")
+    m = read_seg(p, suv, reference_uids=_ref(dss))
+    np.testing.assert_array_equal(m.labels.array, big)
+    assert [s.label for s in m.segments] == [2, 5, 1_000_000_007]

@@ -323,9 +323,15 @@ def labels_to_seg(
     category = codes.SCT.MorphologicallyAbnormalStructure
     prop_type = codes.SCT.Neoplasm
     if mode == "lesions":
-        lut = np.zeros(max(ids) + 1, dtype=np.uint16)
-        lut[ids] = np.arange(1, len(ids) + 1, dtype=np.uint16)
-        pixel = lut[arr]
+        if len(ids) > 65535:
+            raise ConfigError(
+                f"a DICOM SEG holds at most 65535 segments; got {len(ids)} lesions",
+                code="TOO_MANY_SEGMENTS",
+            )
+        # segment number n holds lesion ids[n - 1] (ids may be sparse and large)
+        pixel = np.zeros(arr.shape, dtype=np.uint16)
+        nz = arr != 0
+        pixel[nz] = np.searchsorted(np.asarray(ids), arr[nz]) + 1
         descriptions = [
             hd.seg.SegmentDescription(
                 segment_number=n,
