@@ -257,3 +257,35 @@ def test_response_proposals_are_marked_proposed_with_sources():
     assert p["deauville_proxy"] is None and p["lugano_proxy"] is None and p["qpet"] is None
     with pytest.raises(ConfigError, match="qpet_ds4_cutoff"):
         ResponseConfig(qpet_ds4_cutoff=3.0)
+
+
+def test_response_kinetics_table_per_patient():
+    import pandas as pd
+
+    from carpet.errors import TableValidationError
+    from carpet.response.kinetics import kinetics_table
+
+    t = pd.DataFrame(
+        {
+            "patient_id": ["b", "a", "a", "a", "b"],
+            "study_date": ["2024-03-01", "2024-01-20", "2024-01-01", "2024-02-27", "2024-02-01"],
+            "tmtv_ml": [30.0, 100.0, 50.0, 10.0, 60.0],
+            "tlg": [1.0, 2.0, 1.0, 1.0, 1.0],
+            "suv_max": [6.0, 12.0, 10.0, 3.0, 12.0],
+            "suv_peak": [5.0, 10.0, 8.0, 2.0, 10.0],
+        }
+    )
+    k = kinetics_table(t)
+    assert list(k["patient_id"]) == ["a", "a", "a", "b", "b"]
+    assert list(k["timepoint_index"]) == [0, 1, 2, 0, 1] and list(k["days_from_first"]) == [
+        0,
+        19,
+        57,
+        0,
+        29,
+    ]
+    assert k["delta_tmtv_pct_vs_first"].tolist() == [None, 100.0, -80.0, None, -50.0]
+    assert k["delta_tmtv_pct_vs_previous"].tolist()[2] == -90.0
+    assert k["delta_tmtv_growth_per_day_vs_first"][1] == pytest.approx(math.log(2) / 19)
+    with pytest.raises(TableValidationError, match="column 'study_date' missing"):
+        kinetics_table(t.drop(columns=["study_date"]))

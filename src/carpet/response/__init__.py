@@ -15,7 +15,7 @@ from carpet.response.categories import (
     qpet_score,
 )
 from carpet.response.compare import AnalysedTimepoint, PairComparison, compare_pair
-from carpet.response.kinetics import compute_kinetics
+from carpet.response.kinetics import compute_kinetics, kinetics_table
 from carpet.response.matching import MATCH_COLUMNS, LesionMatching, match_lesions, residual_uptake
 from carpet.response.registration import (
     Registration,
@@ -39,6 +39,7 @@ __all__ = [
     "compute_kinetics",
     "deauville_proxy",
     "identity_registration",
+    "kinetics_table",
     "lugano_proxy",
     "lyric_candidates",
     "match_lesions",

@@ -93,8 +93,16 @@ def write_response_mip(
     from carpet._io import atomic_write_bytes
 
     t: pd.DataFrame = matching.table
-    bnum = {int(b): int(n) for b, n in zip(t["baseline_id"], t["match_number"], strict=False) if pd.notna(b)}
-    fnum = {int(f): int(n) for f, n in zip(t["followup_id"], t["match_number"], strict=False) if pd.notna(f)}
+    bnum = {
+        int(b): int(n)
+        for b, n in zip(t["baseline_id"], t["match_number"], strict=False)
+        if pd.notna(b)
+    }
+    fnum = {
+        int(f): int(n)
+        for f, n in zip(t["followup_id"], t["match_number"], strict=False)
+        if pd.notna(f)
+    }
     fig = Figure(figsize=(9, 8), dpi=100)
 
     def title(tp: Any, name: str) -> str:

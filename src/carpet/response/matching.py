@@ -171,9 +171,13 @@ def _overlaps(
     """Voxel overlaps (on the baseline grid) between baseline and mapped follow-up lesions."""
     bl = np.asarray(baseline_labels.array)
     idx = np.argwhere(bl > 0)
-    bsize = {int(k): int(v) for k, v in zip(*np.unique(bl[bl > 0], return_counts=True), strict=False)}
+    bsize = {
+        int(k): int(v) for k, v in zip(*np.unique(bl[bl > 0], return_counts=True), strict=False)
+    }
     fl = np.asarray(followup_labels.array)
-    fsize_f = {int(k): int(v) for k, v in zip(*np.unique(fl[fl > 0], return_counts=True), strict=False)}
+    fsize_f = {
+        int(k): int(v) for k, v in zip(*np.unique(fl[fl > 0], return_counts=True), strict=False)
+    }
     pairs: dict[tuple[int, int], int] = {}
     if len(idx) == 0 or not fsize_f:
         return pairs, bsize, {}
