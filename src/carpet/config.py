@@ -179,6 +179,10 @@ class AnalysisConfig:
     reference_regions : bool
         Place the liver and blood-pool reference VOIs (liver_suv_mean, mbp_suv_mean,
         tumour-to-liver ratio, PERCIST threshold, EANM liver QC).
+    max_growth_mm : float
+        A lesion grown below the preselection threshold (``suv2.5``, ``pct41``, ...)
+        stays within this distance (mm) of its preselected region, so a low threshold
+        never floods a neighbouring organ (20 mm).
     """
 
     method: str = "suv4"
@@ -199,6 +203,7 @@ class AnalysisConfig:
     liver_range_suv: tuple[float, float] = (1.3, 3.0)
     write_mip: bool = True
     reference_regions: bool = True
+    max_growth_mm: float = 20.0
 
     def __post_init__(self) -> None:
         if self.method not in SEGMENTATION_METHODS:
@@ -227,6 +232,10 @@ class AnalysisConfig:
             raise ConfigError(
                 f"background_shell_mm must be (inner, outer) with 0 <= inner < outer; got {self.background_shell_mm!r}",
                 code="BAD_PARAMETER",
+            )
+        if not (isinstance(self.max_growth_mm, (int, float)) and self.max_growth_mm > 0):
+            raise ConfigError(
+                f"max_growth_mm must be a positive number (mm); got {self.max_growth_mm!r}", code="BAD_PARAMETER"
             )
         if self.peak_center not in ("any_voxel_in_lesion", "max_voxel"):
             raise ConfigError(

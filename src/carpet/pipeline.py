@@ -470,6 +470,7 @@ def analyze(
         peak_volume_ml=cfg.peak_volume_ml,
         percist_threshold_suv=percist_t,
         connectivity=cfg.connectivity,
+        max_growth_mm=cfg.max_growth_mm,
     )
     t = time.perf_counter()
     forbidden = excluded != 0 if physio else None

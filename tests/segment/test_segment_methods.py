@@ -155,3 +155,20 @@ def test_unknown_method_is_refused():
     suv = _shells(10.0, 3.0)
     with pytest.raises(ConfigError):
         _run(suv, "otsu")
+
+
+def test_low_threshold_growth_never_floods_a_neighbouring_organ():
+    """pct41 of a faint lesion (max 5 -> 2.05) next to a large uniform 'liver' at 2.2 stays local."""
+    liver = ("cube", (40.0, 40.0, 80.0), 30.0, 2.2)
+    suv = phantom(SHAPE, AFF, [liver, ("sphere", (40.0, 40.0, 44.0), 7.0, 5.0)], background=0.5)
+    lab, th = _run(suv, "pct41")
+    assert th[1] == pytest.approx(0.41 * 5.0)
+    core = _sphere_mask((40.0, 40.0, 44.0), 7.0)
+    grown = lab == 1
+    assert (grown & core).sum() == core.sum()
+    from scipy import ndimage
+
+    dist = ndimage.distance_transform_edt(~core, sampling=(2.0, 2.0, 2.0))
+    assert dist[grown].max() <= 20.0  # limited to 20 mm around its preselected region
+    unlimited, _ = _run(suv, "pct41", max_growth_mm=None)
+    assert (unlimited == 1).sum() > grown.sum()  # without the limit it floods the 'liver'

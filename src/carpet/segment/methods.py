@@ -81,6 +81,7 @@ class GrowthParams:
     peak_volume_ml: float = 1.0
     percist_threshold_suv: float | None = None
     connectivity: int = 26
+    max_growth_mm: float | None = 20.0
 
 
 def seeds_from_regions(
@@ -115,17 +116,20 @@ def _grow_from(
     forbidden: np.ndarray | None,
     connectivity: int,
     spacing_mm: tuple[float, float, float],
+    max_growth_mm: float | None = None,
 ) -> tuple[Box, np.ndarray]:
     """Component of {SUV ≥ threshold, not forbidden} containing the seed's max voxel.
 
-    Searched in a box around the seed that doubles until the component no longer
-    touches its border (or the box is the whole scan).
+    With ``max_growth_mm`` the component is also limited to voxels within that
+    distance of the seed's core (a low threshold never floods a neighbouring organ);
+    otherwise it is searched in a box around the seed that doubles until the
+    component no longer touches its border (or the box is the whole scan).
     """
     if suv[seed.max_index] < threshold:
         return seed.box, np.zeros_like(seed.core)
-    margin_mm = 20.0
+    margin_mm = 20.0 if max_growth_mm is None else float(max_growth_mm)
     while True:
-        margin = tuple(int(np.ceil(margin_mm / s)) for s in spacing_mm)
+        margin = tuple(int(np.ceil(margin_mm / s)) + 1 for s in spacing_mm)
         big = _box_around(seed.box, margin, suv.shape)
         cand = suv[big] >= threshold
         if forbidden is not None:
@@ -133,13 +137,21 @@ def _grow_from(
         lab, _ = label_components(cand, connectivity=connectivity)
         local = tuple(m - b.start for m, b in zip(seed.max_index, big, strict=False))
         comp = lab == lab[local]
+        if max_growth_mm is not None:
+            core = np.zeros(cand.shape, bool)
+            inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big, strict=True))
+            core[inner] = seed.core
+            if (comp & ~core).any():  # grows beyond its core: limit the distance from it
+                cand &= ndimage.distance_transform_edt(~core, sampling=spacing_mm) <= max_growth_mm
+                lab, _ = label_components(cand, connectivity=connectivity)
+                comp = lab == lab[local]
         touches = False
         for ax in range(3):
             if big[ax].start > 0 and comp.take(0, axis=ax).any():
                 touches = True
             if big[ax].stop < suv.shape[ax] and comp.take(-1, axis=ax).any():
                 touches = True
-        if not touches:
+        if not touches or max_growth_mm is not None:
             break
         margin_mm *= 2
     # crop to the component's own box
@@ -184,15 +196,15 @@ def _candidate(
     conn = params.connectivity
     if method == "suv4":
         t = params.fixed_threshold_suv
-        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
+        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm, params.max_growth_mm)
         return box, m, t
     if method == "suv2.5":
         t = params.low_threshold_suv
-        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
+        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm, params.max_growth_mm)
         return box, m, t
     if method == "pct41":
         t = pct_max_threshold(seed.suv_max, params.pct_of_max)
-        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
+        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm, params.max_growth_mm)
         return box, m, t
     if method == "percist":
         if params.percist_threshold_suv is None:
@@ -202,7 +214,7 @@ def _candidate(
                 code="NO_LIVER_REFERENCE",
             )
         t = params.percist_threshold_suv
-        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
+        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm, params.max_growth_mm)
         return box, m, t
     if method == "a50p":
         peak, _ = suv_peak_in_box(
@@ -212,7 +224,7 @@ def _candidate(
             suv, seed, occupied, forbidden, params.background_shell_mm, spacing_mm
         )
         t = a50p_threshold(peak, bkg, params.a50p_fraction)
-        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm)
+        box, m = _grow_from(suv, seed, t, forbidden, conn, spacing_mm, params.max_growth_mm)
         return box, m, t
     if method in ("mv2", "mv3"):
         parts = [
