@@ -50,7 +50,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spacing", type=float, default=2.0, help="isotropic voxel size, mm")
     ap.add_argument("--lesions", type=int, default=16, help="built-in lesion sites (<= 16)")
-    ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
+    ap.add_argument(
+        "--keep", type=Path, default=None, help="work folder to keep (default: temporary)"
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -70,8 +72,10 @@ def main() -> None:
     write_pet_dicom(study, root / "pet")
     shape = study.suv.shape
     del study
-    print(f"study: {shape} voxels at {args.spacing} mm, {args.lesions} lesions requested "
-          f"(generated and written in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"study: {shape} voxels at {args.spacing} mm, {args.lesions} lesions requested "
+        f"(generated and written in {time.perf_counter() - t:.1f} s)"
+    )
 
     # ---- carpet analyze
     t = time.perf_counter()
@@ -85,7 +89,9 @@ def main() -> None:
     labels = np.asarray(result.labels.array)
     excluded = np.asarray(result.excluded.array)
     del result, pet
-    print(f"carpet analyze (read {t_read:.2f} s + analyze + write): {t_analyze:.2f} s, {n_les} lesions")
+    print(
+        f"carpet analyze (read {t_read:.2f} s + analyze + write): {t_analyze:.2f} s, {n_les} lesions"
+    )
 
     # ---- MIP alone vs numpy floor
     t = time.perf_counter()
@@ -110,22 +116,38 @@ def main() -> None:
     _get(port, token, "/api/mip.png")
     t_page = time.perf_counter() - t0
     t = time.perf_counter()
-    nbytes = len(_get(port, token, "/api/volume/pet.nii")) + len(_get(port, token, "/api/volume/labels.nii"))
+    nbytes = len(_get(port, token, "/api/volume/pet.nii")) + len(
+        _get(port, token, "/api/volume/labels.nii")
+    )
     t_volumes = time.perf_counter() - t
 
     # ---- one remove, one add (server round trips)
     csrf = summary["csrf_token"]
     target = lesions[len(lesions) // 2]
     t = time.perf_counter()
-    after = json.loads(_get(port, token, "/api/edits", method="POST", csrf=csrf,
-                            body=[{"action": "remove", "lesion_id": target["lesion_id"]}]))
+    after = json.loads(
+        _get(
+            port,
+            token,
+            "/api/edits",
+            method="POST",
+            csrf=csrf,
+            body=[{"action": "remove", "lesion_id": target["lesion_id"]}],
+        )
+    )
     t_remove = time.perf_counter() - t
     remove_inner = session.timings_s["last_edit"]
     dv = summary["patient"]["tmtv_ml"] - after["patient"]["tmtv_ml"]
     assert abs(dv - target["volume_ml"]) < 1e-9, (dv, target["volume_ml"])
     t = time.perf_counter()
-    _get(port, token, "/api/edits", method="POST", csrf=csrf,
-         body=[{"action": "add", "point_mm": target["centroid_mm"], "method": "suv4"}])
+    _get(
+        port,
+        token,
+        "/api/edits",
+        method="POST",
+        csrf=csrf,
+        body=[{"action": "add", "point_mm": target["centroid_mm"], "method": "suv4"}],
+    )
     t_add = time.perf_counter() - t
     t = time.perf_counter()
     _get(port, token, "/api/undo", method="POST", csrf=csrf)

@@ -61,8 +61,13 @@ def review_session(opened_review, review_dir):
     """A fresh session on a fresh folder copy, reusing the shared automatic result."""
     from carpet.review.session import ReviewSession
 
-    s = ReviewSession(review_dir, opened_review.auto, study=opened_review.study, ct=opened_review.ct,
-                      reader="tester")
+    s = ReviewSession(
+        review_dir,
+        opened_review.auto,
+        study=opened_review.study,
+        ct=opened_review.ct,
+        reader="tester",
+    )
     s.source = opened_review.source
     return s
 
@@ -86,8 +91,18 @@ class Client:
         self.server = server
         self.port = server.port
 
-    def request(self, method: str, path: str, *, body=None, headers=None, auth=True, csrf=True,
-                host=None, raw=None):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body=None,
+        headers=None,
+        auth=True,
+        csrf=True,
+        host=None,
+        raw=None,
+    ):
         h = {"Host": host or f"127.0.0.1:{self.port}"}
         if auth:
             h["Authorization"] = f"Bearer {self.server.token}"
@@ -115,7 +130,9 @@ class Client:
         return json.loads(payload)
 
     def post_json(self, path: str, body=None, **kw):
-        status, headers, payload = self.request("POST", path, body=body if body is not None else {}, **kw)
+        status, headers, payload = self.request(
+            "POST", path, body=body if body is not None else {}, **kw
+        )
         return status, json.loads(payload) if payload else None
 
 

@@ -19,7 +19,9 @@ PHI_PATIENT_ID = "PHI-ID-7731"  # written into the generated DICOM by conftest.a
 def test_binds_loopback_on_a_free_port(review_server):
     host, port = review_server.httpd.server_address[:2]
     assert host == "127.0.0.1" and port > 0
-    assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/\?token=[A-Za-z0-9_-]{{43,}}", review_server.url)
+    assert re.fullmatch(
+        rf"http://127\.0\.0\.1:{port}/\?token=[A-Za-z0-9_-]{{43,}}", review_server.url
+    )
 
 
 def test_token_is_at_least_32_random_bytes(review_dir):
@@ -45,9 +47,13 @@ def test_no_token_is_401_and_wrong_token_is_403(client):
         status, _, body = client.request("GET", path, auth=False)
         assert status == 401, path
         assert json.loads(body)["error"]["code"] == "NO_TOKEN"
-    status, _, _ = client.request("GET", "/api/summary", auth=False, headers={"Authorization": "Bearer nope"})
+    status, _, _ = client.request(
+        "GET", "/api/summary", auth=False, headers={"Authorization": "Bearer nope"}
+    )
     assert status == 403
-    status, _, _ = client.request("GET", "/api/summary", auth=False, headers={"Cookie": "carpet_review=nope"})
+    status, _, _ = client.request(
+        "GET", "/api/summary", auth=False, headers={"Cookie": "carpet_review=nope"}
+    )
     assert status == 403
     status, _, _ = client.request("GET", "/?token=nope", auth=False)
     assert status == 403
@@ -66,17 +72,24 @@ def test_url_token_becomes_httponly_strict_cookie_and_leaves_the_url(client, rev
     cookie = headers["Set-Cookie"]
     assert f"carpet_review={review_server.token}" in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    status, headers, body = client.request("GET", "/", auth=False, headers={"Cookie": cookie.split(";")[0]})
+    status, headers, body = client.request(
+        "GET", "/", auth=False, headers={"Cookie": cookie.split(";")[0]}
+    )
     assert status == 200 and b"<title>carpet review</title>" in body
 
 
 def test_post_needs_the_csrf_token(client):
     before = client.get_json("/api/summary")
     lid = client.get_json("/api/lesions")[0]["lesion_id"]
-    status, body = client.post_json("/api/edits", [{"action": "remove", "lesion_id": lid}], csrf=False)
+    status, body = client.post_json(
+        "/api/edits", [{"action": "remove", "lesion_id": lid}], csrf=False
+    )
     assert status == 403 and body["error"]["code"] == "BAD_CSRF"
     status, body = client.post_json(
-        "/api/edits", [{"action": "remove", "lesion_id": lid}], csrf=False, headers={"X-CSRF-Token": "x" * 43}
+        "/api/edits",
+        [{"action": "remove", "lesion_id": lid}],
+        csrf=False,
+        headers={"X-CSRF-Token": "x" * 43},
     )
     assert status == 403
     status, _ = client.post_json("/api/save", csrf=False)
@@ -85,7 +98,9 @@ def test_post_needs_the_csrf_token(client):
     assert after["patient"] == before["patient"] and after["n_actions"] == 0
 
 
-@pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1:1", "localhost", "attacker.test"])
+@pytest.mark.parametrize(
+    "host", ["evil.example:{port}", "127.0.0.1:1", "localhost", "attacker.test"]
+)
 def test_foreign_host_header_is_refused(client, host):
     status, _, body = client.request("GET", "/api/summary", host=host.format(port=client.port))
     assert status == 403
@@ -98,11 +113,19 @@ def test_localhost_host_header_is_allowed(client):
 
 def test_another_origin_is_refused(client):
     lid = client.get_json("/api/lesions")[0]["lesion_id"]
-    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
-        status, body = client.post_json("/api/edits", [{"action": "remove", "lesion_id": lid}], headers=headers)
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        status, body = client.post_json(
+            "/api/edits", [{"action": "remove", "lesion_id": lid}], headers=headers
+        )
         assert status == 403 and body["error"]["code"] == "BAD_ORIGIN", headers
     same = {"Origin": f"http://127.0.0.1:{client.port}", "Sec-Fetch-Site": "same-origin"}
-    status, _ = client.post_json("/api/edits", [{"action": "remove", "lesion_id": lid}], headers=same)
+    status, _ = client.post_json(
+        "/api/edits", [{"action": "remove", "lesion_id": lid}], headers=same
+    )
     assert status == 200
 
 
@@ -110,7 +133,11 @@ def test_every_answer_has_csp_and_no_store(client):
     for path in ("/", "/api/summary", "/static/app.js", "/nope"):
         _, headers, _ = client.request("GET", path)
         csp = headers["Content-Security-Policy"]
-        assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert (
+            "default-src 'self'" in csp
+            and "script-src 'self'" in csp
+            and "frame-ancestors 'none'" in csp
+        )
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers["Cache-Control"] == "no-store"
         assert headers["Referrer-Policy"] == "no-referrer"
@@ -119,7 +146,10 @@ def test_every_answer_has_csp_and_no_store(client):
 
 
 def test_no_patient_identifiers_in_page_or_api(client, analysed_study):
-    texts = [client.request("GET", p)[2].decode() for p in ("/", "/api/summary", "/api/lesions", "/api/mip")]
+    texts = [
+        client.request("GET", p)[2].decode()
+        for p in ("/", "/api/summary", "/api/lesions", "/api/mip")
+    ]
     for t in texts:
         assert PHI_PATIENT_ID not in t and "ANONYMOUS" not in t
     assert "<title>carpet review</title>" in texts[0]
@@ -162,7 +192,9 @@ def test_remove_restore_undo_redo(client, review_dir):
     s0 = client.get_json("/api/summary")["patient"]
     les = client.get_json("/api/lesions")
     target = max(les, key=lambda r: r["volume_ml"])
-    status, s1 = client.post_json("/api/edits", [{"action": "remove", "lesion_id": target["lesion_id"]}])
+    status, s1 = client.post_json(
+        "/api/edits", [{"action": "remove", "lesion_id": target["lesion_id"]}]
+    )
     assert status == 200, s1
     assert s1["patient"]["tmtv_ml"] == pytest.approx(s0["tmtv_ml"] - target["volume_ml"], rel=1e-12)
     assert s1["patient"]["lesion_count"] == s0["lesion_count"] - 1
@@ -173,7 +205,9 @@ def test_remove_restore_undo_redo(client, review_dir):
     assert status == 200 and s2["patient"]["tmtv_ml"] == pytest.approx(s0["tmtv_ml"])
     status, s3 = client.post_json("/api/redo")
     assert s3["patient"]["tmtv_ml"] == pytest.approx(s1["patient"]["tmtv_ml"])
-    status, s4 = client.post_json("/api/edits", [{"action": "restore", "lesion_id": target["lesion_id"]}])
+    status, s4 = client.post_json(
+        "/api/edits", [{"action": "restore", "lesion_id": target["lesion_id"]}]
+    )
     assert s4["patient"]["tmtv_ml"] == pytest.approx(s0["tmtv_ml"])
     assert client.post_json("/api/redo")[0] == 400  # a new action clears the redo stack
     assert verify_log(review_dir).ok
@@ -184,14 +218,31 @@ def test_physiological_and_add_by_seed(client, analysed_study):
     lid = les[0]["lesion_id"]
     status, s = client.post_json("/api/edits", [{"action": "physiological", "lesion_id": lid}])
     assert status == 200
-    assert next(r for r in client.get_json("/api/lesions") if r["lesion_id"] == lid)["status"] == "physiological"
+    assert (
+        next(r for r in client.get_json("/api/lesions") if r["lesion_id"] == lid)["status"]
+        == "physiological"
+    )
     # add back the same lesion by a seed at its centroid: new stable id = max + 1
-    status, s2 = client.post_json("/api/edits", [{"action": "add", "point_mm": les[0]["centroid_mm"], "method": "suv4"}])
+    status, s2 = client.post_json(
+        "/api/edits", [{"action": "add", "point_mm": les[0]["centroid_mm"], "method": "suv4"}]
+    )
     assert status == 200, s2
     rows = client.get_json("/api/lesions")
     added = [r for r in rows if r["status"] == "added"]
     assert [r["lesion_id"] for r in added] == [max(r["lesion_id"] for r in les) + 1]
     assert s2["patient"]["lesion_count"] == s["patient"]["lesion_count"] + 1
+
+
+def test_set_method_resegments_every_lesion_and_undo_restores(client):
+    s0 = client.get_json("/api/summary")
+    status, s1 = client.post_json("/api/edits", [{"action": "set_method", "method": "pct41"}])
+    assert status == 200, s1
+    assert s1["method"] == "pct41" and s1["labels_version"] > s0["labels_version"]
+    assert s1["patient"]["lesion_count"] == s0["patient"]["lesion_count"]
+    # uniform-SUV phantom spheres: 41 % of SUVmax keeps exactly the same voxels as SUV >= 4
+    assert s1["patient"]["tmtv_ml"] == pytest.approx(s0["patient"]["tmtv_ml"], rel=1e-12)
+    status, s2 = client.post_json("/api/undo")
+    assert s2["method"] == s0["method"] and s2["patient"] == s0["patient"]
 
 
 @pytest.mark.parametrize(
@@ -220,7 +271,9 @@ def test_bad_actions_are_4xx_and_change_nothing(client, review_dir, body, code_p
 def test_malformed_json_wrong_type_and_huge_body(client):
     status, _, body = client.request("POST", "/api/edits", raw=b"[{not json")
     assert status == 400 and json.loads(body)["error"]["code"] == "BAD_JSON"
-    status, _, body = client.request("POST", "/api/edits", raw=b"[]", headers={"Content-Type": "text/plain"})
+    status, _, body = client.request(
+        "POST", "/api/edits", raw=b"[]", headers={"Content-Type": "text/plain"}
+    )
     assert status == 415
     # a huge announced body is refused before it is read
     import socket
@@ -266,10 +319,15 @@ def test_volumes_for_the_slice_views(client, analysed_study):
 
 def test_mip_png(client):
     status, headers, payload = client.request("GET", "/api/mip.png")
-    assert status == 200 and headers["Content-Type"] == "image/png" and payload[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        status == 200
+        and headers["Content-Type"] == "image/png"
+        and payload[:8] == b"\x89PNG\r\n\x1a\n"
+    )
     info = client.get_json("/api/mip")
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert Image.open(io.BytesIO(payload)).size == (info["width"], info["height"])
 
@@ -297,32 +355,50 @@ def test_save_writes_files_atomically_keeps_auto_and_logs(client, review_dir, an
     check = verify_log(review_dir)
     assert check.ok and check.n_entries == 2
     entries = [json.loads(x) for x in (review_dir / LOG_NAME).read_text().splitlines()]
-    assert entries[0]["action"] == {"action": "remove", "lesion_id": lid} and entries[0]["user"] == "tester"
-    assert entries[0]["tmtv_ml_before"] - entries[0]["tmtv_ml_after"] == pytest.approx(les[-1]["volume_ml"])
+    assert (
+        entries[0]["action"] == {"action": "remove", "lesion_id": lid}
+        and entries[0]["user"] == "tester"
+    )
+    assert entries[0]["tmtv_ml_before"] - entries[0]["tmtv_ml_after"] == pytest.approx(
+        les[-1]["volume_ml"]
+    )
     assert entries[1]["action"]["action"] == "save"
     assert not [p for p in review_dir.parent.iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.slow
-def test_saved_review_round_trips_through_carpet_analyze(client, review_dir, analysed_study, tmp_path, cli):
+def test_saved_review_round_trips_through_carpet_analyze(
+    client, review_dir, analysed_study, tmp_path, cli
+):
     """Edits saved through the API, re-applied by `carpet analyze --edits`, give the same files."""
     import nibabel as nib
 
     les = client.get_json("/api/lesions")
     client.post_json("/api/edits", [{"action": "remove", "lesion_id": les[0]["lesion_id"]}])
-    client.post_json("/api/edits", [{"action": "add", "point_mm": les[0]["centroid_mm"], "method": "pct41"}])
+    client.post_json(
+        "/api/edits", [{"action": "add", "point_mm": les[0]["centroid_mm"], "method": "pct41"}]
+    )
     client.post_json("/api/edits", [{"action": "remove", "lesion_id": les[1]["lesion_id"]}])
     client.post_json("/api/edits", [{"action": "restore", "lesion_id": les[1]["lesion_id"]}])
     client.post_json("/api/edits", [{"action": "flag", "flag": "spleen_involved", "value": True}])
     live = client.get_json("/api/summary")["patient"]
     assert client.post_json("/api/save")[0] == 200
     out = tmp_path / "rerun"
-    res = cli("analyze", str(analysed_study.pet), "--out", str(out), "--edits", str(review_dir / "edits.json"))
+    res = cli(
+        "analyze",
+        str(analysed_study.pet),
+        "--out",
+        str(out),
+        "--edits",
+        str(review_dir / "edits.json"),
+    )
     assert res.exit_code == 0, res.stderr
     for name in ("lesions.csv", "edits.json"):
         assert (out / name).read_bytes() == (review_dir / name).read_bytes(), name
     a, b = nib.load(out / "mask.nii.gz"), nib.load(review_dir / "mask.nii.gz")
-    assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj)) and np.array_equal(a.affine, b.affine)
+    assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj)) and np.array_equal(
+        a.affine, b.affine
+    )
     pa, pb = (json.loads((d / "patient.json").read_text()) for d in (out, review_dir))
     for p in (pa, pb):  # run times are the only thing allowed to differ
         del p["provenance"]["timings_s"]

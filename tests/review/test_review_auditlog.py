@@ -99,7 +99,9 @@ def test_no_append_to_a_broken_chain(tmp_path):
 
 def test_appending_continues_an_existing_chain(tmp_path):
     _three_entries(tmp_path)
-    AuditLog(tmp_path, user="second").append({"action": "save"}, tmtv_ml_before=1.0, tmtv_ml_after=1.0)
+    AuditLog(tmp_path, user="second").append(
+        {"action": "save"}, tmtv_ml_before=1.0, tmtv_ml_after=1.0
+    )
     check = verify_log(tmp_path)
     assert check.ok and check.n_entries == 4
 

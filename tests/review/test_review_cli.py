@@ -24,7 +24,17 @@ def test_missing_pet_is_a_clear_error(review_dir, cli):
 
 def test_not_an_analysis_folder(tmp_path, cli):
     res = cli("review", str(tmp_path), "--no-browser", "--pet", str(tmp_path))
-    assert res.exit_code == 2 and "[NOT_AN_ANALYSIS]" in res.stderr and "carpet analyze" in res.stderr
+    assert (
+        res.exit_code == 2 and "[NOT_AN_ANALYSIS]" in res.stderr and "carpet analyze" in res.stderr
+    )
+
+
+def test_response_folder_names_the_time_points(review_dir, tmp_path, cli):
+    import shutil
+
+    shutil.copytree(review_dir, tmp_path / "resp" / "baseline")
+    res = cli("review", str(tmp_path / "resp"), "--no-browser")
+    assert res.exit_code == 2 and "[RESPONSE_FOLDER]" in res.stderr and "baseline" in res.stderr
 
 
 def test_other_host_prints_a_warning(tmp_path, cli):
@@ -36,14 +46,25 @@ def test_other_host_prints_a_warning(tmp_path, cli):
 @pytest.mark.slow
 def test_serves_prints_one_line_and_stops_cleanly_on_sigterm(review_dir, analysed_study):
     proc = subprocess.Popen(
-        [*RUN, "review", str(review_dir), "--pet", str(analysed_study.pet), "--no-browser", "--reader", "dr_cli"],
+        [
+            *RUN,
+            "review",
+            str(review_dir),
+            "--pet",
+            str(analysed_study.pet),
+            "--no-browser",
+            "--reader",
+            "dr_cli",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         line = proc.stdout.readline()
-        m = re.fullmatch(r"carpet review: http://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_-]{43,})\n", line)
+        m = re.fullmatch(
+            r"carpet review: http://127\.0\.0\.1:(\d+)/\?token=([A-Za-z0-9_-]{43,})\n", line
+        )
         assert m, line
         port, token = int(m.group(1)), m.group(2)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -53,8 +74,16 @@ def test_serves_prints_one_line_and_stops_cleanly_on_sigterm(review_dir, analyse
         conn.request("GET", "/api/lesions", headers=auth)
         lid = json.loads(conn.getresponse().read())[0]["lesion_id"]
         body = json.dumps([{"action": "remove", "lesion_id": lid}])
-        conn.request("POST", "/api/edits", body=body, headers={**auth, "X-CSRF-Token": summary["csrf_token"],
-                                                                "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/edits",
+            body=body,
+            headers={
+                **auth,
+                "X-CSRF-Token": summary["csrf_token"],
+                "Content-Type": "application/json",
+            },
+        )
         assert conn.getresponse().status == 200
         conn.close()
         time.sleep(0.2)

@@ -61,7 +61,9 @@ def test_box_update_equals_full_recompute(rng):
     labels[7:10, 8:12, 10:14] = 2
     m.update_lesions(suv, labels, (slice(7, 10), slice(8, 12), slice(10, 14)))
     ref = coronal_mip(Volume(suv, aff), labels)
-    assert np.array_equal(m.lesion_id, ref.lesion_id) and np.array_equal(m.lesion_depth, ref.lesion_depth)
+    assert np.array_equal(m.lesion_id, ref.lesion_id) and np.array_equal(
+        m.lesion_depth, ref.lesion_depth
+    )
 
 
 def test_png_colours(rng):

@@ -9,23 +9,43 @@ import typer
 
 
 def review(
-    folder: Annotated[Path, typer.Argument(help="A `carpet analyze` output folder (patient.json, lesions.csv, mask.nii.gz).")],
-    port: Annotated[int, typer.Option("--port", help="TCP port (0: a free one).", min=0, max=65535)] = 0,
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A `carpet analyze` output folder (patient.json, lesions.csv, mask.nii.gz)."
+        ),
+    ],
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (0: a free one).", min=0, max=65535)
+    ] = 0,
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1 exposes patient data.")
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; anything but 127.0.0.1 exposes patient data."
+        ),
     ] = "127.0.0.1",
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a web browser.")
+    ] = False,
     reader: Annotated[
-        str | None, typer.Option("--reader", help="Reader name for the review log (default: the OS user).")
+        str | None,
+        typer.Option("--reader", help="Reader name for the review log (default: the OS user)."),
     ] = None,
     pet: Annotated[
-        Path | None, typer.Option("--pet", help="PET series (folder/file) when the recorded source has moved.")
+        Path | None,
+        typer.Option("--pet", help="PET series (folder/file) when the recorded source has moved."),
     ] = None,
     units: Annotated[
-        str | None, typer.Option("--units", help="Units of a NIfTI --pet (e.g. 'suv'), as for `carpet analyze`.")
+        str | None,
+        typer.Option(
+            "--units", help="Units of a NIfTI --pet (e.g. 'suv'), as for `carpet analyze`."
+        ),
     ] = None,
     verify_log: Annotated[
-        bool, typer.Option("--verify-log", help="Only check DIR/review_log.jsonl for changed or deleted entries.")
+        bool,
+        typer.Option(
+            "--verify-log", help="Only check DIR/review_log.jsonl for changed or deleted entries."
+        ),
     ] = False,
     show_phi: Annotated[
         bool, typer.Option("--show-phi", help="Allow patient name/id on the page (never in URLs).")

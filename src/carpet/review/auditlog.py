@@ -42,7 +42,15 @@ from typing import Any
 from carpet._io import atomic_write_json
 from carpet.errors import InputError
 
-__all__ = ["LOG_NAME", "HEAD_NAME", "GENESIS_SHA256", "AuditLog", "LogVerification", "verify_log", "os_user"]
+__all__ = [
+    "LOG_NAME",
+    "HEAD_NAME",
+    "GENESIS_SHA256",
+    "AuditLog",
+    "LogVerification",
+    "verify_log",
+    "os_user",
+]
 
 #: File name of the log inside the analysis folder.
 LOG_NAME = "review_log.jsonl"
@@ -125,7 +133,9 @@ class AuditLog:
         with self._lock:
             entry = {
                 "seq": self._seq + 1,
-                "time_utc": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "time_utc": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
                 "user": self.user,
                 "action": action,
                 "lesion_id": lesion_id,
@@ -135,7 +145,9 @@ class AuditLog:
             }
             if extra:
                 entry.update(extra)
-            line = json.dumps(entry, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()
+            line = json.dumps(
+                entry, sort_keys=True, allow_nan=False, separators=(",", ":")
+            ).encode()
             self.folder.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab") as fh:
                 fh.write(line + b"\n")

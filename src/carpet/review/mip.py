@@ -98,7 +98,9 @@ class CoronalMip:
         return lid, self.pixel_to_index(column, row, depth)
 
     # ------------------------------------------------------------------ updates
-    def update_lesions(self, suv: np.ndarray, labels: np.ndarray, box: tuple[slice, slice, slice] | None = None) -> None:
+    def update_lesions(
+        self, suv: np.ndarray, labels: np.ndarray, box: tuple[slice, slice, slice] | None = None
+    ) -> None:
         """Recompute the lesion maps (whole picture, or only the rays crossing ``box``).
 
         Works on the lesion voxels only (sparse), so it costs one scan of ``labels``
@@ -139,7 +141,9 @@ class CoronalMip:
         return out[0], out[1]
 
     # ------------------------------------------------------------------ rendering
-    def render_png(self, status_by_id: dict[int, str], *, suv_window: float = MIP_SUV_WINDOW) -> bytes:
+    def render_png(
+        self, status_by_id: dict[int, str], *, suv_window: float = MIP_SUV_WINDOW
+    ) -> bytes:
         """PNG of the MIP: inverted grey SUV, lesions red, removed grey, excluded organs blue.
 
         Parameters
@@ -224,7 +228,9 @@ def coronal_mip(suv: Volume, labels: np.ndarray, excluded: np.ndarray | None = N
     axes, flips = _orientation(suv)
     # project in the array's own layout (fast reductions), then orient the 2-D result
     depth3 = np.argmax(suv.array, axis=axes[2])
-    image3 = np.take_along_axis(suv.array, np.expand_dims(depth3, axes[2]), axis=axes[2]).squeeze(axes[2])
+    image3 = np.take_along_axis(suv.array, np.expand_dims(depth3, axes[2]), axis=axes[2]).squeeze(
+        axes[2]
+    )
     rest = [a for a in range(3) if a != axes[2]]
     order2 = (rest.index(axes[0]), rest.index(axes[1]))
     depth = _oriented2(depth3.transpose(order2), flips)

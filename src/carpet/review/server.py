@@ -102,7 +102,9 @@ class ReviewServer:
     >>> srv.close()
     """
 
-    def __init__(self, backend: Any, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
+    def __init__(
+        self, backend: Any, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None
+    ) -> None:
         self.backend = backend
         self.host = host
         self.token = token or secrets.token_urlsafe(32)
@@ -135,7 +137,9 @@ class ReviewServer:
 
     def start(self) -> ReviewServer:
         """Serve in a background thread; returns self (for tests and scripts)."""
-        self._thread = threading.Thread(target=self.serve_forever, name="carpet-review", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="carpet-review", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -159,11 +163,15 @@ class ReviewServer:
     # ------------------------------------------------------------------ checks
     def check_token(self, candidate: str | None) -> bool:
         """Constant-time comparison with the access token."""
-        return candidate is not None and hmac.compare_digest(candidate.encode(), self.token.encode())
+        return candidate is not None and hmac.compare_digest(
+            candidate.encode(), self.token.encode()
+        )
 
     def check_csrf(self, candidate: str | None) -> bool:
         """Constant-time comparison with the CSRF token."""
-        return candidate is not None and hmac.compare_digest(candidate.encode(), self.csrf_token.encode())
+        return candidate is not None and hmac.compare_digest(
+            candidate.encode(), self.csrf_token.encode()
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -180,7 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.review  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ plumbing
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -244,11 +254,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _check_post(self) -> None:
         origin = self.headers.get("Origin")
-        if origin is not None and origin.lower() != f"http://{self.headers.get('Host', '').lower()}":
-            raise _HttpError(HTTPStatus.FORBIDDEN, "BAD_ORIGIN", f"cross-origin request from {origin!r} refused")
+        if (
+            origin is not None
+            and origin.lower() != f"http://{self.headers.get('Host', '').lower()}"
+        ):
+            raise _HttpError(
+                HTTPStatus.FORBIDDEN, "BAD_ORIGIN", f"cross-origin request from {origin!r} refused"
+            )
         site = self.headers.get("Sec-Fetch-Site")
         if site is not None and site not in ("same-origin", "none"):
-            raise _HttpError(HTTPStatus.FORBIDDEN, "BAD_ORIGIN", f"cross-site request ({site}) refused")
+            raise _HttpError(
+                HTTPStatus.FORBIDDEN, "BAD_ORIGIN", f"cross-site request ({site}) refused"
+            )
         if not self.review.check_csrf(self.headers.get("X-CSRF-Token")):
             raise _HttpError(
                 HTTPStatus.FORBIDDEN,
@@ -260,7 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "BAD_REQUEST", "Content-Length is not a number") from None
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST, "BAD_REQUEST", "Content-Length is not a number"
+            ) from None
         if length > MAX_BODY_BYTES:
             raise _HttpError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -280,7 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "BAD_JSON", f"request body is not valid JSON: {exc}") from None
+            raise _HttpError(
+                HTTPStatus.BAD_REQUEST, "BAD_JSON", f"request body is not valid JSON: {exc}"
+            ) from None
 
     # ------------------------------------------------------------------ verbs
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
@@ -299,7 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse_method(self) -> None:
         self.close_connection = True
-        self._error(_HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "BAD_METHOD", f"{self.command} is not supported"))
+        self._error(
+            _HttpError(
+                HTTPStatus.METHOD_NOT_ALLOWED, "BAD_METHOD", f"{self.command} is not supported"
+            )
+        )
 
     def _dispatch(self, verb: str) -> None:
         try:
@@ -324,7 +349,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:
             logger.exception("review server: internal error on %s", urlsplit(self.path).path)
             self.close_connection = True
-            self._error(_HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL", f"internal error: {exc}"))
+            self._error(
+                _HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, "INTERNAL", f"internal error: {exc}")
+            )
 
     def _exchange_url_token(self, token: str) -> None:
         if not self.review.check_token(token):
@@ -339,7 +366,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path in self.review._static:
             return self._static_file(self.review._static[path])
         if path == "/api/summary":
-            return self._json(HTTPStatus.OK, {"csrf_token": self.review.csrf_token, **backend.summary()})
+            return self._json(
+                HTTPStatus.OK, {"csrf_token": self.review.csrf_token, **backend.summary()}
+            )
         if path == "/api/lesions":
             return self._json(HTTPStatus.OK, backend.lesions())
         if path == "/api/mip.png":
@@ -391,7 +420,9 @@ def _int_param(query: dict[str, list[str]], name: str) -> int:
     try:
         return int(query[name][0])
     except (KeyError, IndexError, ValueError):
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "BAD_PARAMETER", f"query parameter {name!r} must be an integer") from None
+        raise _HttpError(
+            HTTPStatus.BAD_REQUEST, "BAD_PARAMETER", f"query parameter {name!r} must be an integer"
+        ) from None
 
 
 def _point_param(query: dict[str, list[str]], name: str) -> list[float]:
@@ -401,6 +432,8 @@ def _point_param(query: dict[str, list[str]], name: str) -> list[float]:
         values = []
     if len(values) != 3:
         raise _HttpError(
-            HTTPStatus.BAD_REQUEST, "BAD_PARAMETER", f"query parameter {name!r} must be 'x,y,z' in LPS mm"
+            HTTPStatus.BAD_REQUEST,
+            "BAD_PARAMETER",
+            f"query parameter {name!r} must be 'x,y,z' in LPS mm",
         )
     return values

@@ -76,7 +76,9 @@ class _State:
     changed_box: tuple[slice, slice, slice] | None = None
 
     @classmethod
-    def after(cls, base: _State, seg: Any, effects: list[dict], *, suv: Volume, engine: ReviewSession) -> _State:
+    def after(
+        cls, base: _State, seg: Any, effects: list[dict], *, suv: Volume, engine: ReviewSession
+    ) -> _State:
         from carpet.measure import measure_lesions
 
         present = seg.lesion_ids
@@ -94,13 +96,19 @@ class _State:
         changed = None if set_method else _union_box(list(boxes.values()), seg.labels.shape)
         if remeasure:
             labels = Volume(seg.labels, suv.affine, unit=Unit.LABEL)
-            fresh = measure_lesions(suv, labels, lesion_ids=remeasure, boxes=boxes or None, **engine._measure_kwargs)
+            fresh = measure_lesions(
+                suv, labels, lesion_ids=remeasure, boxes=boxes or None, **engine._measure_kwargs
+            )
             table = table[~table["lesion_id"].isin(remeasure)]
             table = fresh if table.empty else pd.concat([table, fresh], ignore_index=True)
         table = table.sort_values("lesion_id").reset_index(drop=True)
         patient = engine._patient_from(table, seg)
         lid = effect.get("lesion_id")
-        removed_here = frozenset([lid]) if kind in ("remove", "physiological", "remove_at") and lid else frozenset()
+        removed_here = (
+            frozenset([lid])
+            if kind in ("remove", "physiological", "remove_at") and lid
+            else frozenset()
+        )
         touched = tuple(remeasure) if kind in ("add", "restore") else ((lid,) if lid else ())
         return cls(seg, table, patient, touched, removed_here, effect, changed)
 
@@ -113,15 +121,20 @@ def _box_of(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
     sub = mask[ks[0] : ks[-1] + 1]
     js = np.flatnonzero(sub.any(axis=(0, 2)))
     is_ = np.flatnonzero(sub.any(axis=(0, 1)))
-    return (slice(int(ks[0]), int(ks[-1]) + 1), slice(int(js[0]), int(js[-1]) + 1),
-            slice(int(is_[0]), int(is_[-1]) + 1))
+    return (
+        slice(int(ks[0]), int(ks[-1]) + 1),
+        slice(int(js[0]), int(js[-1]) + 1),
+        slice(int(is_[0]), int(is_[-1]) + 1),
+    )
 
 
 def _union_box(boxes: list, shape: tuple[int, ...]) -> tuple[slice, slice, slice] | None:
     """Smallest box holding all ``boxes``; an empty box when there is none."""
     if not boxes:
         return (slice(0, 0), slice(0, 0), slice(0, 0))
-    return tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3))  # type: ignore[return-value]
+    return tuple(
+        slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(3)
+    )  # type: ignore[return-value]
 
 
 def _json_safe(v: Any) -> Any:
@@ -172,7 +185,10 @@ class ReviewSession:
         self.lock = threading.RLock()
         self.log = AuditLog(self.folder, user=reader)
         self._params = auto.context["params"]
-        self._measure_kwargs = {"peak_volume_ml": auto.config.peak_volume_ml, "peak_center": auto.config.peak_center}
+        self._measure_kwargs = {
+            "peak_volume_ml": auto.config.peak_volume_ml,
+            "peak_center": auto.config.peak_center,
+        }
         self.auto_state = _State(auto.auto_segmentation, auto.lesions, dict(auto.patient))
         self.actions: list[dict] = []
         self._states: list[_State] = [self.auto_state]
@@ -184,7 +200,9 @@ class ReviewSession:
         self.version = 0
         self.labels_version = 0
         self._display_labels = self.auto_state.seg.labels  # copied on the first change
-        self.mip: CoronalMip = coronal_mip(self.suv, self._display_labels, np.asarray(auto.excluded.array))
+        self.mip: CoronalMip = coronal_mip(
+            self.suv, self._display_labels, np.asarray(auto.excluded.array)
+        )
         self._nifti_cache: dict[tuple[str, int], bytes] = {}
         self.timings_s: dict[str, float] = {}
         self.source: str | None = None
@@ -252,7 +270,9 @@ class ReviewSession:
         session = cls(folder, auto, study=study, ct=ct, reader=reader, show_phi=show_phi)
         session.source = source
         session.resume_saved()
-        session.timings_s.update({"read_pet": t1 - t0, "analyze_auto": t2 - t1, "open": time.perf_counter() - t0})
+        session.timings_s.update(
+            {"read_pet": t1 - t0, "analyze_auto": t2 - t1, "open": time.perf_counter() - t0}
+        )
         return session
 
     def resume_saved(self) -> None:
@@ -280,7 +300,9 @@ class ReviewSession:
     @property
     def dirty(self) -> bool:
         """True when there are actions that are not saved."""
-        return self._saved_n != len(self.actions) and not (self._saved_n is None and not self.actions)
+        return self._saved_n != len(self.actions) and not (
+            self._saved_n is None and not self.actions
+        )
 
     def _remember_rows(self, state: _State) -> None:
         for row in state.lesions.to_dict("records"):
@@ -293,7 +315,9 @@ class ReviewSession:
         bsa = (self.auto.patient.get("patient") or {}).get("bsa_m2")
         out = dict(self.auto.patient)
         out.update(patient_metrics(table, bsa_m2=bsa, bsa_formula=self.auto.config.bsa_formula))
-        out["flags"] = {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")}
+        out["flags"] = {
+            f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")
+        }
         out["method"] = seg.method
         return out
 
@@ -303,8 +327,19 @@ class ReviewSession:
         with self.lock:
             p = self.current.patient
             keys = (
-                "tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm",
-                "dmax_voxel_mm", "sdmax_per_m", "dbulk_mm", "liver_suv_mean", "mbp_suv_mean", "flags",
+                "tmtv_ml",
+                "tlg",
+                "suv_max",
+                "suv_peak",
+                "suv_mean",
+                "lesion_count",
+                "dmax_mm",
+                "dmax_voxel_mm",
+                "sdmax_per_m",
+                "dbulk_mm",
+                "liver_suv_mean",
+                "mbp_suv_mean",
+                "flags",
             )
             patient = {k: _json_safe(p.get(k)) for k in keys if k in p}
             return {
@@ -339,19 +374,25 @@ class ReviewSession:
                     status = "physiological" if seg.removed[lid] == "physiological" else "removed"
                 else:
                     continue  # an added lesion that was undone
-                c = [float(row["centroid_x_mm"]), float(row["centroid_y_mm"]), float(row["centroid_z_mm"])]
+                c = [
+                    float(row["centroid_x_mm"]),
+                    float(row["centroid_y_mm"]),
+                    float(row["centroid_z_mm"]),
+                ]
                 idx = self.suv.world_to_index([c])[0]
-                out.append({
-                    "lesion_id": lid,
-                    "volume_ml": _json_safe(row["volume_ml"]),
-                    "suv_max": _json_safe(row["suv_max"]),
-                    "suv_peak": _json_safe(row.get("suv_peak")),
-                    "suv_mean": _json_safe(row.get("suv_mean")),
-                    "tlg": _json_safe(row.get("tlg")),
-                    "status": status,
-                    "centroid_mm": c,
-                    "mip_px": list(self.mip.index_to_pixel(idx)),
-                })
+                out.append(
+                    {
+                        "lesion_id": lid,
+                        "volume_ml": _json_safe(row["volume_ml"]),
+                        "suv_max": _json_safe(row["suv_max"]),
+                        "suv_peak": _json_safe(row.get("suv_peak")),
+                        "suv_mean": _json_safe(row.get("suv_mean")),
+                        "tlg": _json_safe(row.get("tlg")),
+                        "status": status,
+                        "centroid_mm": c,
+                        "mip_px": list(self.mip.index_to_pixel(idx)),
+                    }
+                )
             return out
 
     def mip_info(self) -> dict:
@@ -370,7 +411,8 @@ class ReviewSession:
         w, h = self.mip.size
         if not (0 <= column < w and 0 <= row < h):
             raise InputError(
-                f"MIP pixel ({column}, {row}) is outside the picture of {w}×{h} pixels", code="OUTSIDE_MIP"
+                f"MIP pixel ({column}, {row}) is outside the picture of {w}×{h} pixels",
+                code="OUTSIDE_MIP",
             )
         with self.lock:
             lid, idx = self.mip.pick(column, row)
@@ -387,36 +429,47 @@ class ReviewSession:
         idx = np.rint(self.suv.world_to_index([point_mm])[0]).astype(int)
         if np.any(idx < 0) or np.any(idx >= np.array(self.suv.shape)):
             raise InputError(
-                f"point {list(point_mm)} mm (LPS) is outside the PET volume", code="POINT_OUTSIDE_VOLUME"
+                f"point {list(point_mm)} mm (LPS) is outside the PET volume",
+                code="POINT_OUTSIDE_VOLUME",
             )
         k, j, i = (int(v) for v in idx)
         with self.lock:
             lid = int(self.current.seg.labels[k, j, i])
-        return {"point_mm": list(point_mm), "index": [k, j, i], "suv": float(self.suv.array[k, j, i]),
-                "lesion_id": lid or None}
+        return {
+            "point_mm": list(point_mm),
+            "index": [k, j, i],
+            "suv": float(self.suv.array[k, j, i]),
+            "lesion_id": lid or None,
+        }
 
     def volume_nifti(self, name: str) -> bytes:
-        """NIfTI-1 bytes of ``pet.nii``, ``ct.nii`` or ``labels.nii`` for the slice views."""
+        """NIfTI-1 bytes of ``pet.nii``, ``ct.nii`` or ``labels.nii`` for the slice views.
+
+        Volumes with more than :attr:`display_max_voxels` voxels are subsampled for
+        display only; values under the cursor come from :meth:`probe`.
+        """
         with self.lock:
+            version = self.labels_version if name == "labels.nii" else 0
+            key = (name, version)
+            if key in self._nifti_cache:
+                return self._nifti_cache[key]
             if name == "pet.nii":
-                key = (name, 0)
-                vol_fn = lambda: _display(self.suv.with_array(self.suv.array.astype(np.float32, copy=False)), self.display_max_voxels)  # noqa: E731
+                vol = self.suv.with_array(self.suv.array.astype(np.float32, copy=False))
             elif name == "ct.nii" and self.ct is not None:
-                key = (name, 0)
-                ct = self.ct
-                vol_fn = lambda: _display(ct.with_array(np.clip(np.rint(ct.array), -32768, 32767).astype(np.int16)), self.display_max_voxels)  # noqa: E731
+                hu = np.clip(np.rint(self.ct.array), -32768, 32767).astype(np.int16)
+                vol = self.ct.with_array(hu)
             elif name == "labels.nii":
-                key = (name, self.labels_version)
-                dtype = np.int16 if self._display_labels.max(initial=0) < 32768 else np.int32
-                lab = self._display_labels.astype(dtype)
-                vol_fn = lambda: _display(Volume(lab, self.suv.affine, unit=Unit.LABEL), self.display_max_voxels)  # noqa: E731
+                lab = self._display_labels
+                dtype = np.int16 if lab.max(initial=0) < 32768 else np.int32
+                vol = Volume(lab.astype(dtype), self.suv.affine, unit=Unit.LABEL)
+                for k in [k for k in self._nifti_cache if k[0] == name]:
+                    del self._nifti_cache[k]
             else:
-                raise InputError(f"no volume {name!r}; expected pet.nii, labels.nii or ct.nii", code="NO_SUCH_VOLUME")
-            if key not in self._nifti_cache:
-                if name == "labels.nii":
-                    for k in [k for k in self._nifti_cache if k[0] == "labels.nii"]:
-                        del self._nifti_cache[k]
-                self._nifti_cache[key] = _nifti_bytes(vol_fn())
+                raise InputError(
+                    f"no volume {name!r}; expected pet.nii, labels.nii or ct.nii",
+                    code="NO_SUCH_VOLUME",
+                )
+            self._nifti_cache[key] = _nifti_bytes(_display(vol, self.display_max_voxels))
             return self._nifti_cache[key]
 
     # ------------------------------------------------------------------ actions (server)
@@ -453,8 +506,12 @@ class ReviewSession:
                 self.method = str(action["method"])
             after = float(st.patient["tmtv_ml"])
             if log:
-                self.log.append(dict(action), tmtv_ml_before=before, tmtv_ml_after=after,
-                                lesion_id=st.touched[0] if len(st.touched) == 1 else None)
+                self.log.append(
+                    dict(action),
+                    tmtv_ml_before=before,
+                    tmtv_ml_after=after,
+                    lesion_id=st.touched[0] if len(st.touched) == 1 else None,
+                )
             before = after
         self._after_change(actions, [st for _, st in new])
 
@@ -476,13 +533,17 @@ class ReviewSession:
                     start = r
                     break
         base = states[start]
-        seg, effects = apply_edits(base.seg, [*actions[start:], action], suv=self.suv, params=self._params)
+        seg, effects = apply_edits(
+            base.seg, [*actions[start:], action], suv=self.suv, params=self._params
+        )
         return _State.after(base, seg, effects, suv=self.suv, engine=self)
 
     def _after_change(self, actions: list[dict], states: list[_State]) -> None:
         """Bump versions; update the display labels and MIP where lesion voxels changed."""
         self.version += 1
-        if not any(a.get("action") in _LABEL_ACTIONS or a.get("action") == "restore" for a in actions):
+        if not any(
+            a.get("action") in _LABEL_ACTIONS or a.get("action") == "restore" for a in actions
+        ):
             return
         boxes = [st.changed_box for st in states]
         if any(b is None for b in boxes):
@@ -517,9 +578,12 @@ class ReviewSession:
             undone = self._states.pop()
             self._redo.append(action)
             self.method = str(self.current.seg.method)
-            self.log.append({"action": "undo", "undone": action}, tmtv_ml_before=before,
-                            tmtv_ml_after=float(self.current.patient["tmtv_ml"]),
-                            lesion_id=touched[0] if len(touched) == 1 else None)
+            self.log.append(
+                {"action": "undo", "undone": action},
+                tmtv_ml_before=before,
+                tmtv_ml_after=float(self.current.patient["tmtv_ml"]),
+                lesion_id=touched[0] if len(touched) == 1 else None,
+            )
             self._after_change([action], [undone])
             return self.summary()
 
@@ -547,7 +611,9 @@ class ReviewSession:
         from carpet import pipeline
 
         source = self.study if self.study is not None else self.suv
-        return pipeline.analyze(source, config=self.auto.config, edits=self.edits_document() if self.actions else None)
+        return pipeline.analyze(
+            source, config=self.auto.config, edits=self.edits_document() if self.actions else None
+        )
 
     def _keep_auto(self, auto_dir: Path) -> None:
         """Keep the automatic result in ``auto_dir``: the folder's own files when they are
@@ -605,8 +671,12 @@ class ReviewSession:
                 shutil.rmtree(staging, ignore_errors=True)
             self._saved_n = len(self.actions)
             paths = {name: str(self.folder / name) for name in written}
-            self.log.append({"action": "save", "n_actions": len(self.actions)}, tmtv_ml_before=live,
-                            tmtv_ml_after=live, extra={"files": sorted(paths)})
+            self.log.append(
+                {"action": "save", "n_actions": len(self.actions)},
+                tmtv_ml_before=live,
+                tmtv_ml_after=live,
+                extra={"files": sorted(paths)},
+            )
             self.timings_s.update({"save_recompute": t1 - t0, "save": time.perf_counter() - t0})
             return {"paths": paths, "summary": self.summary()}
 
@@ -614,6 +684,12 @@ class ReviewSession:
 # ---------------------------------------------------------------------- helpers
 def _read_patient_json(folder: Path) -> dict:
     path = folder / "patient.json"
+    if not path.is_file() and (folder / "baseline" / "patient.json").is_file():
+        raise InputError(
+            f"{folder} is a `carpet response` folder; side-by-side review is not available yet: "
+            f"review each time point, e.g. carpet review {folder / 'baseline'} --pet BASELINE_PET",
+            code="RESPONSE_FOLDER",
+        )
     if not path.is_file():
         raise InputError(
             f"{folder}: no patient.json; `carpet review` needs a `carpet analyze` output folder "
@@ -710,7 +786,9 @@ def _check_auto_matches(folder: Path, auto: Any) -> None:
         len(ref) == 0
         or (
             np.array_equal(ref["lesion_id"].to_numpy(), got["lesion_id"].to_numpy())
-            and np.allclose(ref["volume_ml"].to_numpy(), got["volume_ml"].to_numpy(), rtol=1e-5, atol=1e-9)
+            and np.allclose(
+                ref["volume_ml"].to_numpy(), got["volume_ml"].to_numpy(), rtol=1e-5, atol=1e-9
+            )
         )
     )
     if not same:
