@@ -234,3 +234,42 @@ def test_manifest_nifti_studies_with_units(tmp_path):
     assert rows["N2"]["status"] == "failed" and rows["N2"]["error_code"]  # NIfTI without units: refused
     assert "units" in rows["N2"]["error_message"].lower()
     assert s.failures_by_code == {rows["N2"]["error_code"]: 1}
+
+
+def test_ct_and_analysis_options_reach_the_pipeline(tmp_path, archive_tools, cli):
+    root = tmp_path / "archive"
+    archive_tools.write_pet_study(root / "p1" / "study", seed=2, patient_id="CT1", with_ct=True)
+    out = tmp_path / "out"
+    res = cli("batch", str(root), "--out", str(out), "--workers", "1", "--ct", "--no-mip",
+              "--connectivity", "6", "--no-physio-exclusion", "--json-progress")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    (row,) = _studies(out / "batch.sqlite").values()
+    params = json.loads(row["params_json"])
+    assert params["with_ct"] is True
+    assert params["analysis"]["connectivity"] == 6 and params["analysis"]["physio_exclusion"] is False
+    files = {f.name for f in (out / row["output_dir"]).iterdir()}
+    assert "mip.png" not in files and "patient.json" in files
+    assert json.loads(row["patient_json"])["parameters"]["connectivity"] == 6
+
+
+def test_analyze_study_reads_the_ct_when_asked(tmp_path, archive_tools, monkeypatch):
+    import carpet.ingest
+    from carpet.batch.discover import iter_studies
+    from carpet.batch.runner import analyze_study, params_of
+    from carpet.config import AnalysisConfig, to_dict
+
+    root = tmp_path / "archive"
+    archive_tools.write_pet_study(root / "p1" / "study", seed=2, patient_id="CT1", with_ct=True)
+    (job,) = iter_studies(root)
+    seen = []
+    real = carpet.ingest.read_ct_for
+    monkeypatch.setattr(carpet.ingest, "read_ct_for", lambda pet: seen.append(real(pet)) or seen[-1])
+    cfg = AnalysisConfig(write_mip=False)
+    pj, ph = params_of(cfg, with_ct=True)
+    params = {"analysis": to_dict(cfg), "with_ct": True, "out_dir": str(tmp_path / "out"), "input_hash": "i",
+              "params_hash": ph, "params_json": pj, "software_version": "x"}
+    rec = analyze_study(job, params)
+    assert rec.status == "done", rec.error_message
+    assert len(seen) == 1 and seen[0] is not None and seen[0].unit.value == "HU"
+    assert (tmp_path / "out" / rec.output_dir / "patient.json").is_file()
+    assert rec.source_path == job.path  # without a display root the absolute path is recorded

@@ -199,7 +199,7 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
     job : StudyJob
         The study.
     params : dict
-        ``analysis`` (AnalysisConfig as dict), ``studies_dir``, ``input_hash``,
+        ``analysis`` (AnalysisConfig as dict), ``with_ct``, ``out_dir``, ``input_hash``,
         ``params_hash``, ``params_json``, ``software_version``.
 
     Returns
@@ -233,7 +233,12 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
 
         config = AnalysisConfig(**params["analysis"]) if params.get("analysis") is not None else AnalysisConfig()
         pet = read_pet(job.path, series_uid=job.series_uid, units=job.units, overrides=_overrides(job))
-        result = analyze(pet, config=config)
+        ct = None
+        if params.get("with_ct"):
+            from carpet.ingest import read_ct_for
+
+            ct = read_ct_for(pet)
+        result = analyze(pet, config=config, ct=ct)
         rel = f"{STUDIES_DIRNAME}/{job.study_key}"
         _write_output(result, Path(params["out_dir"]) / rel)
         provenance = getattr(result, "provenance", None) or {}
@@ -441,12 +446,12 @@ def _clean_stale(studies_dir: Path) -> int:
     return n
 
 
-def params_of(config: AnalysisConfig) -> tuple[str, str]:
+def params_of(config: AnalysisConfig, *, with_ct: bool = False) -> tuple[str, str]:
     """``(params_json, params_hash)``: resolved analysis parameters + software version."""
     from carpet._version import __version__
 
-    pj = json.dumps({"analysis": to_dict(config), "software_version": __version__}, sort_keys=True,
-                    separators=(",", ":"), default=str)
+    pj = json.dumps({"analysis": to_dict(config), "with_ct": with_ct, "software_version": __version__},
+                    sort_keys=True, separators=(",", ":"), default=str)
     return pj, hashlib.sha256(pj.encode()).hexdigest()
 
 
@@ -464,6 +469,7 @@ def run_batch(
     jobs: Iterable[StudyJob] | None = None,
     task: Task | None = None,
     progress: ProgressCallback | None = None,
+    with_ct: bool = False,
 ) -> BatchSummary:
     """Analyse every study under ``root`` (or of ``manifest``) into ``out_dir``, resumably.
 
@@ -489,6 +495,8 @@ def run_batch(
         must be importable by the workers.
     progress : callable, optional
         Called with a :class:`BatchProgress` after every event.
+    with_ct : bool
+        Also read each study's CT (``carpet analyze --ct``); part of the parameters.
 
     Returns
     -------
@@ -537,7 +545,7 @@ def run_batch(
     studies_dir.mkdir(exist_ok=True)
     _clean_stale(studies_dir)
 
-    params_json, params_hash = params_of(config)
+    params_json, params_hash = params_of(config, with_ct=with_ct)
     analysis = to_dict(config)
     state = BatchState(out / STATE_FILENAME)
     run_id = state.start_run(software_version=__version__, params_hash=params_hash, params_json=params_json,
@@ -597,6 +605,7 @@ def run_batch(
             mem = max(batch.min_study_memory_mb, batch.memory_per_input_byte * hasher.bytes / 2**20)
             p = {
                 "analysis": analysis,
+                "with_ct": with_ct,
                 "out_dir": str(out),
                 "input_hash": ihash,
                 "params_hash": params_hash,

@@ -65,6 +65,12 @@ def register(app: typer.Typer) -> None:
         min_volume_ml: Annotated[
             float | None, typer.Option("--min-volume-ml", help="Minimum preselected region volume (mL).")
         ] = None,
+        connectivity: Annotated[int | None, typer.Option("--connectivity", help="6, 18 or 26.")] = None,
+        no_physio_exclusion: Annotated[
+            bool, typer.Option("--no-physio-exclusion", help="Keep brain/bladder/kidney/heart uptake.")
+        ] = False,
+        no_mip: Annotated[bool, typer.Option("--no-mip", help="Do not write mip.png per study.")] = False,
+        with_ct: Annotated[bool, typer.Option("--ct", help="Also read each study's CT (as carpet analyze --ct).")] = False,
         workers: Annotated[int | None, typer.Option("--workers", "-j", help="Local worker processes.")] = None,
         scheduler: Annotated[
             str | None, typer.Option("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
@@ -110,6 +116,12 @@ def register(app: typer.Typer) -> None:
             kw["method"] = method
         if min_volume_ml is not None:
             kw["min_volume_ml"] = min_volume_ml
+        if connectivity is not None:
+            kw["connectivity"] = connectivity
+        if no_physio_exclusion:
+            kw["physio_exclusion"] = False
+        if no_mip:
+            kw["write_mip"] = False
         config = AnalysisConfig(**kw)
         batch = BatchConfig(workers=workers, memory_budget_mb=memory_budget_mb,
                             keep_patient_ids=keep_patient_ids, retry_failed=retry_failed)
@@ -120,7 +132,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.flush()
 
             summary = run_batch(root_path, out, config=config, batch=batch, manifest=manifest,
-                                scheduler=scheduler, progress=progress)
+                                scheduler=scheduler, progress=progress, with_ct=with_ct)
             sys.stdout.write(json.dumps({"event": "summary", **summary.to_dict()}) + "\n")
         else:
             from rich.progress import (
@@ -155,7 +167,7 @@ def register(app: typer.Typer) -> None:
                     )
 
                 summary = run_batch(root_path, out, config=config, batch=batch, manifest=manifest,
-                                    scheduler=scheduler, progress=progress)
+                                    scheduler=scheduler, progress=progress, with_ct=with_ct)
             _print_summary(summary, Path(out))
         if not summary.ok:
             raise typer.Exit(EXIT_STUDIES_FAILED)
