@@ -84,3 +84,20 @@ def test_bad_nifti_inputs(tmp_path):
     with pytest.raises(InputError) as exc:
         read_nifti(tmp_path / "missing.nii")
     assert exc.value.code == "PATH_NOT_FOUND"
+
+
+def test_bytes_are_deterministic_and_readable(tmp_path, rng):
+    from carpet.ingest.nifti import nifti_bytes
+
+    vol = Volume(
+        rng.random((3, 4, 5), dtype=np.float32), _affines()["feet-first"], unit=Unit.SUV_BW
+    )
+    a, b = nifti_bytes(vol, compress=True), nifti_bytes(vol, compress=True)
+    assert a == b and a[:2] == b"\x1f\x8b"
+    p = tmp_path / "x.nii.gz"
+    write_nifti(vol, p)
+    assert p.read_bytes() == a
+    assert np.array_equal(read_nifti(p).array, vol.array)
+    assert np.array_equal(
+        nib.Nifti1Image.from_bytes(nifti_bytes(vol)).get_fdata().transpose(2, 1, 0), vol.array
+    )

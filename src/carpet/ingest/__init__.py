@@ -6,7 +6,7 @@ This is the only package that reads input files. Public API:
 * :func:`read_series_volume` (one series → :class:`~carpet.core.volume.Volume` in its own units),
   :func:`series_geometry` (the same checks and grid from headers only)
 * :func:`read_pet` → :class:`PetStudy` (SUVbw + provenance), :func:`read_ct_for`
-* :func:`read_nifti` / :func:`write_nifti`
+* :func:`read_nifti` / :func:`write_nifti` / :func:`nifti_bytes`
 * :func:`resample_to` (re-exported from :mod:`carpet.core.geometry`)
 
 Error codes raised by ingest (``CarpetError.code``)
@@ -45,7 +45,7 @@ SUV refusals come from :mod:`carpet.suv` (``SuvError`` codes documented there).
 from carpet.core.geometry import resample_to
 from carpet.ingest.dicom import SeriesGeometry, read_series_volume, series_geometry, unit_of_series
 from carpet.ingest.discover import Discovery, FileProblem, InstanceHeader, SeriesInfo, discover
-from carpet.ingest.nifti import read_nifti, write_nifti
+from carpet.ingest.nifti import nifti_bytes, read_nifti, write_nifti
 from carpet.ingest.pet import PatientInfo, PetStudy, read_ct_for, read_pet
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "SeriesGeometry",
     "SeriesInfo",
     "discover",
+    "nifti_bytes",
     "read_ct_for",
     "read_nifti",
     "read_pet",

@@ -35,7 +35,7 @@ from carpet.core.volume import Volume
 from carpet.errors import InputError
 from carpet.units import Unit
 
-__all__ = ["read_nifti", "write_nifti", "is_nifti_path"]
+__all__ = ["is_nifti_path", "nifti_bytes", "read_nifti", "write_nifti"]
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
 _PERM = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
@@ -112,27 +112,28 @@ def read_nifti(path: str | os.PathLike[str], *, unit: Unit | str | None = None) 
     )
 
 
-def write_nifti(volume: Volume, path: str | os.PathLike[str]) -> Path:
-    """Write a Volume as NIfTI-1 (LPS → RAS), atomically.
+def nifti_bytes(volume: Volume, *, compress: bool = False) -> bytes:
+    """Serialise a Volume as NIfTI-1 bytes (LPS → RAS), in memory.
 
-    Label maps (``Unit.LABEL``/``MASK`` or integer/bool arrays) are written with
-    an integer dtype (bool → uint8); other images keep their dtype.
+    Label maps (``Unit.LABEL``/``MASK`` or integer/bool arrays) are stored with
+    an integer dtype (bool → uint8); other images keep their dtype. Compressed
+    output is gzip with a zero timestamp, so the same volume always gives the
+    same bytes.
 
     Parameters
     ----------
     volume : Volume
-    path : path
-        ``.nii`` or ``.nii.gz``.
+    compress : bool
+        gzip the bytes (the ``.nii.gz`` format).
 
     Returns
     -------
-    Path
+    bytes
     """
+    import gzip
+
     import nibabel as nib
 
-    from carpet._io import atomic_write_bytes
-
-    path = Path(path)
     arr = volume.array
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
@@ -148,12 +149,24 @@ def write_nifti(volume: Volume, path: str | os.PathLike[str]) -> Path:
     except Exception:  # noqa: BLE001 - sheared affine: keep the sform only
         img.set_qform(None, code=0)
     img.header["descrip"] = f"{_UNIT_TAG}{volume.unit.value}".encode("ascii")[:79]
-    # serialise in memory, then write atomically
-    suffix = ".nii.gz" if path.name.lower().endswith(".gz") else ".nii"
-    import tempfile
+    raw = img.to_bytes()
+    return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp) / f"x{suffix}"
-        nib.save(img, str(tmp_path))
-        atomic_write_bytes(path, tmp_path.read_bytes())
-    return path
+
+def write_nifti(volume: Volume, path: str | os.PathLike[str]) -> Path:
+    """Write a Volume as NIfTI-1 (LPS → RAS), atomically (see :func:`nifti_bytes`).
+
+    Parameters
+    ----------
+    volume : Volume
+    path : path
+        ``.nii`` or ``.nii.gz`` (gzip-compressed, deterministic bytes).
+
+    Returns
+    -------
+    Path
+    """
+    from carpet._io import atomic_write_bytes
+
+    path = Path(path)
+    return atomic_write_bytes(path, nifti_bytes(volume, compress=path.name.lower().endswith(".gz")))
