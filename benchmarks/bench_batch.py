@@ -39,10 +39,18 @@ def simulated_task(job, params):
     from carpet.batch.state import StudyRecord
 
     return StudyRecord(
-        study_key=job.study_key, patient_id=job.patient_id, timepoint=job.timepoint, source_path=job.path,
-        series_uid=None, status="done", input_hash=params["input_hash"], params_hash=params["params_hash"],
-        params_json=params["params_json"], software_version=params["software_version"],
-        overrides_json=job.overrides_json(), patient={"tmtv_ml": 1.0, "lesion_count": 3},
+        study_key=job.study_key,
+        patient_id=job.patient_id,
+        timepoint=job.timepoint,
+        source_path=job.path,
+        series_uid=None,
+        status="done",
+        input_hash=params["input_hash"],
+        params_hash=params["params_hash"],
+        params_json=params["params_json"],
+        software_version=params["software_version"],
+        overrides_json=job.overrides_json(),
+        patient={"tmtv_ml": 1.0, "lesion_count": 3},
         lesions=[{"lesion_id": i, "volume_ml": 1.0, "suv_max": 5.0} for i in (1, 2, 3)],
         output_dir=None,
     )
@@ -56,10 +64,15 @@ def _write_one(args):
     from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dicom
 
     spacing = (6.0, 6.0, 6.0) if seed % 2 else (5.0, 6.0, 6.0)
-    study = make_whole_body_study(fov="thorax", spacing_mm=spacing, n_lesions=1 + seed % 6, seed=seed,
-                                  with_ct=False)
-    header = replace(PetHeaderSpec(), uid_seed=f"bench-{seed}", patient_id=f"BENCH{seed // 2:04d}",
-                     injection_datetime=datetime(2024, 3, 1 + 7 * (seed % 2), 8, 0, 0))
+    study = make_whole_body_study(
+        fov="thorax", spacing_mm=spacing, n_lesions=1 + seed % 6, seed=seed, with_ct=False
+    )
+    header = replace(
+        PetHeaderSpec(),
+        uid_seed=f"bench-{seed}",
+        patient_id=f"BENCH{seed // 2:04d}",
+        injection_datetime=datetime(2024, 3, 1 + 7 * (seed % 2), 8, 0, 0),
+    )
     write_pet_dicom(study, folder, header=header)
     return folder
 
@@ -99,8 +112,10 @@ def bench_imaging(n: int, archive: Path | None = None) -> None:
         else:
             folders = make_archive(src, n)
             marker.write_text("ok\n")
-            print(f"wrote {n} studies in {time.perf_counter() - t:.1f} s "
-                  f"({sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20:.0f} MB)")
+            print(
+                f"wrote {n} studies in {time.perf_counter() - t:.1f} s "
+                f"({sum(f.stat().st_size for d in folders for f in d.iterdir()) / 2**20:.0f} MB)"
+            )
         # warm the imports of this process (the batch workers are warmed by the forkserver)
         plain_loop(folders[:1], tmp / "warm")
         t_loop = plain_loop(folders, tmp / "loop")
@@ -115,14 +130,24 @@ def bench_imaging(n: int, archive: Path | None = None) -> None:
         assert s1.done == s2.done == n, (s1, s2)
         t1, t2 = s1.elapsed_s, s2.elapsed_s
         print(f"{'':28s}{'wall s':>10s}{'studies/min':>14s}{'s/study':>10s}")
-        for name, tt in (("plain loop (floor)", t_loop), ("carpet batch, 1 worker", t1), ("carpet batch, 2 workers", t2)):
+        for name, tt in (
+            ("plain loop (floor)", t_loop),
+            ("carpet batch, 1 worker", t1),
+            ("carpet batch, 2 workers", t2),
+        ):
             print(f"{name:28s}{tt:10.1f}{60 * n / tt:14.1f}{tt / n:10.3f}")
-        print(f"speed-up 2 vs 1 worker: {t1 / t2:.2f}x (goal >= 1.7x on 2 free cores; cores here: {os.cpu_count()}, "
-              f"load average {os.getloadavg()[0]:.1f})")
-        print(f"batch overhead per study vs plain loop (1 worker): {100 * (t1 / t_loop - 1):+.1f} % "
-              f"({(t1 - t_loop) / n * 1000:+.0f} ms/study; goal <= 10 %)")
+        print(
+            f"speed-up 2 vs 1 worker: {t1 / t2:.2f}x (goal >= 1.7x on 2 free cores; cores here: {os.cpu_count()}, "
+            f"load average {os.getloadavg()[0]:.1f})"
+        )
+        print(
+            f"batch overhead per study vs plain loop (1 worker): {100 * (t1 / t_loop - 1):+.1f} % "
+            f"({(t1 - t_loop) / n * 1000:+.0f} ms/study; goal <= 10 %)"
+        )
         r = run_batch(jobs_root, tmp / "b2", batch=BatchConfig(workers=2))
-        print(f"rerun of the unchanged batch: {r.computed} recomputed, {r.skipped} skipped in {r.elapsed_s:.2f} s")
+        print(
+            f"rerun of the unchanged batch: {r.computed} recomputed, {r.skipped} skipped in {r.elapsed_s:.2f} s"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -139,8 +164,13 @@ def bench_coordinator_memory(n: int) -> None:
 
         def jobs():
             for i in range(n):
-                yield StudyJob(study_key=key_of("sim", str(i)), patient_id=f"S{i // 3}", timepoint=f"t{i % 3}",
-                               path=str(src), files=(str(src),))
+                yield StudyJob(
+                    study_key=key_of("sim", str(i)),
+                    patient_id=f"S{i // 3}",
+                    timepoint=f"t{i % 3}",
+                    path=str(src),
+                    files=(str(src),),
+                )
 
         # what a non-streaming coordinator would hold: the list of all jobs (measured with tracemalloc)
         tracemalloc.start()
@@ -159,16 +189,28 @@ def bench_coordinator_memory(n: int) -> None:
                 peak[0] = max(peak[0], _rss_mb())
 
         t = time.perf_counter()
-        s = run_batch(None, tmp / "out", jobs=jobs(), task=simulated_task, batch=BatchConfig(workers=2),
-                      progress=progress)
+        s = run_batch(
+            None,
+            tmp / "out",
+            jobs=jobs(),
+            task=simulated_task,
+            batch=BatchConfig(workers=2),
+            progress=progress,
+        )
         dt = time.perf_counter() - t
         peak[0] = max(peak[0], _rss_mb())
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{n} simulated studies through run_batch in {dt:.1f} s ({n / dt:.0f}/s): done {s.done}")
-        print(f"coordinator RSS: before {base:.0f} MB, peak during the run {peak[0]:.0f} MB "
-              f"(growth {peak[0] - base:+.0f} MB); process max RSS {maxrss:.0f} MB (goal < 500 MB)")
-        print(f"for comparison, a list of the {n} jobs alone would take {list_mb:.0f} MB "
-              f"({1024 * list_mb / n:.2f} kB/study)")
+        print(
+            f"{n} simulated studies through run_batch in {dt:.1f} s ({n / dt:.0f}/s): done {s.done}"
+        )
+        print(
+            f"coordinator RSS: before {base:.0f} MB, peak during the run {peak[0]:.0f} MB "
+            f"(growth {peak[0] - base:+.0f} MB); process max RSS {maxrss:.0f} MB (goal < 500 MB)"
+        )
+        print(
+            f"for comparison, a list of the {n} jobs alone would take {list_mb:.0f} MB "
+            f"({1024 * list_mb / n:.2f} kB/study)"
+        )
         print(f"database: {(tmp / 'out' / 'batch.sqlite').stat().st_size / 2**20:.0f} MB on disk")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -180,7 +222,9 @@ def main() -> None:
     ap.add_argument("--simulated", type=int, default=100_000)
     ap.add_argument("--skip-imaging", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
-    ap.add_argument("--archive", type=Path, default=None, help="keep/reuse the generated studies here")
+    ap.add_argument(
+        "--archive", type=Path, default=None, help="keep/reuse the generated studies here"
+    )
     a = ap.parse_args()
     if not a.skip_imaging:
         bench_imaging(a.studies, a.archive)

@@ -11,17 +11,36 @@ import pytest
 SPACING_MM = (6.0, 6.0, 6.0)
 
 
-def write_pet_study(folder: Path, *, seed: int, patient_id: str, day: int = 14, n_lesions: int = 3,
-                    with_ct: bool = False, **header_kw) -> list[Path]:
+def write_pet_study(
+    folder: Path,
+    *,
+    seed: int,
+    patient_id: str,
+    day: int = 14,
+    n_lesions: int = 3,
+    with_ct: bool = False,
+    **header_kw,
+) -> list[Path]:
     """One small PET study (plus CT when asked) written as DICOM into ``folder``."""
     from datetime import datetime
 
-    from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_ct_dicom, write_pet_dicom
+    from carpet.synthetic import (
+        PetHeaderSpec,
+        make_whole_body_study,
+        write_ct_dicom,
+        write_pet_dicom,
+    )
 
-    study = make_whole_body_study(fov="thorax", spacing_mm=SPACING_MM, n_lesions=n_lesions, seed=seed,
-                                  with_ct=with_ct)
-    header = replace(PetHeaderSpec(), uid_seed=f"batch-{patient_id}-{day}-{seed}", patient_id=patient_id,
-                     injection_datetime=datetime(2024, 3, day, 8, 0, 0), **header_kw)
+    study = make_whole_body_study(
+        fov="thorax", spacing_mm=SPACING_MM, n_lesions=n_lesions, seed=seed, with_ct=with_ct
+    )
+    header = replace(
+        PetHeaderSpec(),
+        uid_seed=f"batch-{patient_id}-{day}-{seed}",
+        patient_id=patient_id,
+        injection_datetime=datetime(2024, 3, day, 8, 0, 0),
+        **header_kw,
+    )
     files = write_pet_dicom(study, folder / "PT" if with_ct else folder, header=header)
     if with_ct:
         files += write_ct_dicom(study.ct, folder / "CT", header=header, patient=study.patient)
@@ -31,8 +50,12 @@ def write_pet_study(folder: Path, *, seed: int, patient_id: str, day: int = 14, 
 def write_ct_only_study(folder: Path, *, seed: int, patient_id: str) -> list[Path]:
     from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_ct_dicom
 
-    study = make_whole_body_study(fov="thorax", spacing_mm=SPACING_MM, n_lesions=1, seed=seed, with_ct=True)
-    header = replace(PetHeaderSpec(), uid_seed=f"batch-ct-{patient_id}-{seed}", patient_id=patient_id)
+    study = make_whole_body_study(
+        fov="thorax", spacing_mm=SPACING_MM, n_lesions=1, seed=seed, with_ct=True
+    )
+    header = replace(
+        PetHeaderSpec(), uid_seed=f"batch-ct-{patient_id}-{seed}", patient_id=patient_id
+    )
     return write_ct_dicom(study.ct, folder, header=header, patient=study.patient)
 
 
@@ -40,8 +63,12 @@ def build_good_archive(root: Path, n_patients: int, *, timepoints: int = 1) -> P
     """``root/patNN/tpK/`` PET studies (several timepoints per patient)."""
     for p in range(n_patients):
         for t in range(timepoints):
-            write_pet_study(root / f"pat{p:02d}" / f"tp{t}", seed=10 * p + t, patient_id=f"PAT{p:02d}",
-                            day=1 + 7 * t)
+            write_pet_study(
+                root / f"pat{p:02d}" / f"tp{t}",
+                seed=10 * p + t,
+                patient_id=f"PAT{p:02d}",
+                day=1 + 7 * t,
+            )
     return root
 
 
@@ -67,7 +94,12 @@ def build_mixed_archive(root: Path) -> dict[str, str]:
     write_pet_study(root / "noweight01", seed=88, patient_id="PATNOW", omit=("PatientWeight",))
     # a stray non-DICOM file
     (root / "README.txt").write_text("archive notes\n")
-    return {"corrupt": "corrupt01", "truncated": "truncated01", "non_pet": "ctonly01", "suv_refused": "noweight01"}
+    return {
+        "corrupt": "corrupt01",
+        "truncated": "truncated01",
+        "non_pet": "ctonly01",
+        "suv_refused": "noweight01",
+    }
 
 
 def table_rows(db: Path, table: str, *, exclude: tuple[str, ...] = ()) -> list[tuple]:
@@ -116,6 +148,10 @@ def archive_tools():
     """The builders above, for tests that make their own archives."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(write_pet_study=write_pet_study, write_ct_only_study=write_ct_only_study,
-                           build_good_archive=build_good_archive, build_mixed_archive=build_mixed_archive,
-                           table_rows=table_rows)
+    return SimpleNamespace(
+        write_pet_study=write_pet_study,
+        write_ct_only_study=write_ct_only_study,
+        build_good_archive=build_good_archive,
+        build_mixed_archive=build_mixed_archive,
+        table_rows=table_rows,
+    )

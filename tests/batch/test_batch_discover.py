@@ -18,7 +18,9 @@ def test_discover_nested_layout_with_timepoints_and_pseudonyms(good_archive):
     by_patient: dict[str, set[str]] = {}
     for j in jobs:
         assert j.series_uid and j.problem is None
-        assert j.patient_id.startswith("P-") and "PAT" not in j.patient_id  # pseudonym, not the DICOM ID
+        assert (
+            j.patient_id.startswith("P-") and "PAT" not in j.patient_id
+        )  # pseudonym, not the DICOM ID
         by_patient.setdefault(j.patient_id, set()).add(j.timepoint)
         assert Path(j.path).parent.name.startswith("pat") and Path(j.path).name.startswith("tp")
     assert len(by_patient) == 3
@@ -57,7 +59,9 @@ def test_discover_flat_folder_with_two_studies_and_pet_ct_layout(tmp_path, archi
         flat.mkdir(parents=True, exist_ok=True)
         for f in src.iterdir():
             shutil.move(f, flat / f"{pid}_{f.name}")
-    archive_tools.write_pet_study(tmp_path / "archive" / "petct" / "study1", seed=3, patient_id="C3", with_ct=True)
+    archive_tools.write_pet_study(
+        tmp_path / "archive" / "petct" / "study1", seed=3, patient_id="C3", with_ct=True
+    )
     jobs = list(iter_studies(tmp_path / "archive"))
     assert len(jobs) == 3
     flat_jobs = [j for j in jobs if Path(j.path) == flat]
@@ -71,7 +75,9 @@ def test_discover_flat_folder_with_two_studies_and_pet_ct_layout(tmp_path, archi
 def test_discover_mixed_archive_bad_studies_become_jobs(mixed_archive):
     root, kinds = mixed_archive
     problems: list = []
-    jobs = {Path(j.path).relative_to(root).parts[0]: j for j in iter_studies(root, problems=problems)}
+    jobs = {
+        Path(j.path).relative_to(root).parts[0]: j for j in iter_studies(root, problems=problems)
+    }
     assert set(jobs) == {"pat00", "pat01", "pat02", *kinds.values()}
     assert jobs["corrupt01"].problem[0] == "UNREADABLE_STUDY"
     assert "none readable as DICOM" in jobs["corrupt01"].problem[1]

@@ -38,13 +38,28 @@ def _count(db) -> int:
 
 def _start(root, out) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", _CLI, "batch", str(root), "--out", str(out), "--workers", "2", "--json-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-c",
+            _CLI,
+            "batch",
+            str(root),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--json-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
 
 
-def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(good_archive, good_reference, tmp_path,
-                                                                     archive_tools):
+def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(
+    good_archive, good_reference, tmp_path, archive_tools
+):
     reference = good_reference
     n = 6
 
@@ -60,8 +75,11 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(good_archive
         delay_s = rnd.uniform(0.0, 0.6)
         for line in proc.stdout:
             ev = json.loads(line)
-            if ev["event"] == "summary" or (ev["event"] == "progress" and ev["done"] + ev["skipped"] >= target
-                                            and ev["in_flight"] > 0):
+            if ev["event"] == "summary" or (
+                ev["event"] == "progress"
+                and ev["done"] + ev["skipped"] >= target
+                and ev["in_flight"] > 0
+            ):
                 break
         time.sleep(delay_s)
         os.killpg(proc.pid, signal.SIGKILL)

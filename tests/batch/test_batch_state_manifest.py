@@ -12,11 +12,24 @@ from carpet.errors import InputError, TableValidationError
 
 
 def _rec(key: str = "k1", **kw) -> StudyRecord:
-    base = dict(study_key=key, patient_id="P1", timepoint="baseline", source_path="p1", series_uid="1.2",
-                status="done", input_hash="ih", params_hash="ph", params_json="{}", software_version="0",
-                overrides_json="{}", patient={"tmtv_ml": 12.5, "suv_max": float("nan")},
-                lesions=[{"lesion_id": 1, "volume_ml": 2.0, "suv_max": 9.0, "extra": "x"},
-                         {"lesion_id": 2, "volume_ml": 3.0, "suv_max": 7.0}])
+    base = dict(
+        study_key=key,
+        patient_id="P1",
+        timepoint="baseline",
+        source_path="p1",
+        series_uid="1.2",
+        status="done",
+        input_hash="ih",
+        params_hash="ph",
+        params_json="{}",
+        software_version="0",
+        overrides_json="{}",
+        patient={"tmtv_ml": 12.5, "suv_max": float("nan")},
+        lesions=[
+            {"lesion_id": 1, "volume_ml": 2.0, "suv_max": 9.0, "extra": "x"},
+            {"lesion_id": 2, "volume_ml": 3.0, "suv_max": 7.0},
+        ],
+    )
     base.update(kw)
     return StudyRecord(**base)
 
@@ -38,7 +51,9 @@ def test_state_record_replaces_study_and_its_lesions(tmp_path):
 def test_state_transaction_is_all_or_nothing(tmp_path):
     st = BatchState(tmp_path / "b.sqlite")
     st.record(_rec())
-    dup = _rec(lesions=[{"lesion_id": 1}, {"lesion_id": 1}], input_hash="new")  # violates the primary key
+    dup = _rec(
+        lesions=[{"lesion_id": 1}, {"lesion_id": 1}], input_hash="new"
+    )  # violates the primary key
     with pytest.raises(sqlite3.IntegrityError):
         st.record(dup)
     # the old study and its two lesions are intact: no partial row
@@ -54,8 +69,16 @@ def test_state_failed_record_needs_code_and_counts(tmp_path):
         _rec(status="pending")
     with BatchState(tmp_path / "b.sqlite") as st:
         st.record(_rec("a"))
-        st.record(_rec("b", status="failed", error_code="SUV_MISSING_WEIGHT", error_message="m", lesions=[]))
-        st.record(_rec("c", status="failed", error_code="SUV_MISSING_WEIGHT", error_message="m", lesions=[]))
+        st.record(
+            _rec(
+                "b", status="failed", error_code="SUV_MISSING_WEIGHT", error_message="m", lesions=[]
+            )
+        )
+        st.record(
+            _rec(
+                "c", status="failed", error_code="SUV_MISSING_WEIGHT", error_message="m", lesions=[]
+            )
+        )
         assert st.count_by_status() == {"done": 1, "failed": 2}
         assert st.failures_by_code() == {"SUV_MISSING_WEIGHT": 2}
 
@@ -89,13 +112,19 @@ def test_manifest_valid_rows_and_relative_paths(tmp_path):
     (tmp_path / "s1").mkdir()
     (tmp_path / "s2").mkdir()
     m = tmp_path / "m.csv"
-    m.write_text("patient_id,timepoint,path,weight_kg,height_m,sex,injection_datetime\n"
-                 "P1,baseline,s1,70.5,1.8,m,2024-03-01T08:15:00\nP1,fu1,s2,,,,\n")
+    m.write_text(
+        "patient_id,timepoint,path,weight_kg,height_m,sex,injection_datetime\n"
+        "P1,baseline,s1,70.5,1.8,m,2024-03-01T08:15:00\nP1,fu1,s2,,,,\n"
+    )
     assert validate_manifest(m) == 2
     rows = list(iter_manifest(m))
     assert rows[0].path == tmp_path / "s1"
-    assert rows[0].overrides == {"weight_kg": 70.5, "height_m": 1.8, "sex": "M",
-                                 "injection_datetime": "2024-03-01T08:15:00"}
+    assert rows[0].overrides == {
+        "weight_kg": 70.5,
+        "height_m": 1.8,
+        "sex": "M",
+        "injection_datetime": "2024-03-01T08:15:00",
+    }
     assert rows[1].overrides == {}
 
 
@@ -104,23 +133,37 @@ def test_manifest_reports_every_problem_at_once(tmp_path):
     m = tmp_path / "m.csv"
     m.write_text(
         "patient_id,timepoint,path,weight_kg,height_m,injected_dose_bq,sex,injection_datetime\n"
-        "P1,baseline,s1,154,180,370,X,yesterday\n"   # weight fine, height in cm, dose in MBq, bad sex, bad date
-        ",fu1,missing_dir,abc,,,,\n"                  # empty patient, missing path, weight not a number
-        "P1,baseline,s1,,,,,\n"                        # duplicate of line 2
+        "P1,baseline,s1,154,180,370,X,yesterday\n"  # weight fine, height in cm, dose in MBq, bad sex, bad date
+        ",fu1,missing_dir,abc,,,,\n"  # empty patient, missing path, weight not a number
+        "P1,baseline,s1,,,,,\n"  # duplicate of line 2
     )
     with pytest.raises(TableValidationError) as exc:
         validate_manifest(m)
     err = exc.value
     assert err.code == "MANIFEST_INVALID"
     got = {(p["row"], p["column"]) for p in err.problems}
-    assert got == {(2, "height_m"), (2, "injected_dose_bq"), (2, "sex"), (2, "injection_datetime"),
-                   (3, "patient_id"), (3, "path"), (3, "weight_kg"), (4, "timepoint")}
+    assert got == {
+        (2, "height_m"),
+        (2, "injected_dose_bq"),
+        (2, "sex"),
+        (2, "injection_datetime"),
+        (3, "patient_id"),
+        (3, "path"),
+        (3, "weight_kg"),
+        (4, "timepoint"),
+    }
     msg = str(err)
     assert "8 problem(s)" in msg
-    assert "line 2 column height_m value '180': outside the plausible range 0.3-2.6; expected metres" in msg
+    assert (
+        "line 2 column height_m value '180': outside the plausible range 0.3-2.6; expected metres"
+        in msg
+    )
     assert "line 2 column injected_dose_bq value '370'" in msg and "MBq? multiply by 1e6" in msg
     assert "line 3 column path value 'missing_dir': does not exist" in msg
-    assert "line 4 column timepoint value 'baseline': duplicate patient_id/timepoint ('P1', 'baseline')" in msg
+    assert (
+        "line 4 column timepoint value 'baseline': duplicate patient_id/timepoint ('P1', 'baseline')"
+        in msg
+    )
 
 
 def test_manifest_header_problems(tmp_path):
@@ -129,8 +172,11 @@ def test_manifest_header_problems(tmp_path):
     with pytest.raises(TableValidationError) as exc:
         validate_manifest(m)
     reasons = {(p["column"], p["reason"].split(";")[0]) for p in exc.value.problems}
-    assert reasons == {("patient_id", "required column missing"), ("patient", "unknown column"),
-                       ("weight", "unknown column")}
+    assert reasons == {
+        ("patient_id", "required column missing"),
+        ("patient", "unknown column"),
+        ("weight", "unknown column"),
+    }
     empty = tmp_path / "e.csv"
     empty.write_text("patient_id,timepoint,path\n")
     with pytest.raises(TableValidationError, match="manifest has no studies"):

@@ -22,8 +22,9 @@ def warm_up() -> bool:
         from carpet.pipeline import analyze, write_analysis
         from carpet.synthetic import make_whole_body_study, write_pet_dicom
 
-        study = make_whole_body_study(fov="head_neck", spacing_mm=(8.0, 8.0, 8.0), n_lesions=1, seed=0,
-                                      with_ct=False)
+        study = make_whole_body_study(
+            fov="head_neck", spacing_mm=(8.0, 8.0, 8.0), n_lesions=1, seed=0, with_ct=False
+        )
         with tempfile.TemporaryDirectory(prefix="carpet-warmup-") as tmp:
             write_pet_dicom(study, Path(tmp) / "pt")
             write_analysis(analyze(read_pet(Path(tmp) / "pt")), Path(tmp) / "out")

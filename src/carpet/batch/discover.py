@@ -38,7 +38,9 @@ logger = logging.getLogger(__name__)
 #: File names that are never DICOM studies (ignored silently).
 _IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 #: Suffixes of files that are clearly not DICOM (not reported as unreadable studies).
-_NON_DICOM_SUFFIXES = frozenset({".txt", ".csv", ".json", ".md", ".pdf", ".xml", ".html", ".png", ".jpg"})
+_NON_DICOM_SUFFIXES = frozenset(
+    {".txt", ".csv", ".json", ".md", ".pdf", ".xml", ".html", ".png", ".jpg"}
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ def _header_identity(path: str) -> tuple[str | None, str]:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID", "StudyDate"])
+        ds = pydicom.dcmread(
+            path, stop_before_pixels=True, specific_tags=["PatientID", "StudyDate"]
+        )
     except Exception:  # noqa: BLE001 - a file that fails here was readable for ingest; keep going
         return None, "unknown"
     return (str(ds.get("PatientID", "")) or None), _date(ds.get("StudyDate"))
@@ -140,7 +144,9 @@ def iter_studies(
 
     root = Path(os.path.abspath(root))
     if not root.exists():
-        raise InputError(f"batch root {root} does not exist; give the archive folder", code="BATCH_ROOT_MISSING")
+        raise InputError(
+            f"batch root {root} does not exist; give the archive folder", code="BATCH_ROOT_MISSING"
+        )
     for group in _groups(root):
         disc = discover(group)
         by_study: dict[str, list] = defaultdict(list)
@@ -159,7 +165,11 @@ def iter_studies(
             files = sorted({*files, *(f for d in dirs for f in problem_files.get(d, ()))})
             patient, date = _identity(series[0], files[0])
             pid = _pseudonym(patient, keep_patient_ids)
-            pets = [s for s in series if str(getattr(s, "modality", "")) == "PT" and getattr(s, "kind", "PT") == "PT"]
+            pets = [
+                s
+                for s in series
+                if str(getattr(s, "modality", "")) == "PT" and getattr(s, "kind", "PT") == "PT"
+            ]
             chosen = [s for s in pets if _is_ac(s)] or pets[:1]
             path = _common_dir(files)
             if not chosen:

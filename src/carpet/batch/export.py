@@ -62,8 +62,12 @@ def _patient_rows(state: BatchState) -> Iterator[dict[str, Any]]:
             continue
         index = index + 1 if r["patient_id"] == last_patient else 1
         last_patient = r["patient_id"]
-        row = {"patient_id": r["patient_id"], "timepoint": r["timepoint"], "study_key": r["study_key"],
-               "timepoint_index": index}
+        row = {
+            "patient_id": r["patient_id"],
+            "timepoint": r["timepoint"],
+            "study_key": r["study_key"],
+            "timepoint_index": index,
+        }
         patient = json.loads(r["patient_json"] or "{}")
         for k, v in patient.items():
             if k not in row and _scalar(v):
@@ -84,8 +88,12 @@ def _lesion_rows(state: BatchState) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _write_table(rows: Iterator[dict[str, Any]], columns_of: Iterator[dict[str, Any]], csv_path: Path,
-                 parquet_path: Path) -> int:
+def _write_table(
+    rows: Iterator[dict[str, Any]],
+    columns_of: Iterator[dict[str, Any]],
+    csv_path: Path,
+    parquet_path: Path,
+) -> int:
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -127,7 +135,9 @@ def _write_table(rows: Iterator[dict[str, Any]], columns_of: Iterator[dict[str, 
     return n
 
 
-def export_batch(batch_dir: str | os.PathLike[str], *, dest: str | os.PathLike[str] | None = None) -> ExportResult:
+def export_batch(
+    batch_dir: str | os.PathLike[str], *, dest: str | os.PathLike[str] | None = None
+) -> ExportResult:
     """Write the cohort-ready tables of a batch folder.
 
     Parameters
@@ -164,17 +174,42 @@ def export_batch(batch_dir: str | os.PathLike[str], *, dest: str | os.PathLike[s
     import pandas as pd
 
     with BatchState(db) as state, atomic_output_dir(folder) as tmp:
-        n_studies = _write_table(_patient_rows(state), _patient_rows(state), tmp / "patients.csv",
-                                 tmp / "patients.parquet")
-        n_lesions = _write_table(_lesion_rows(state), _lesion_rows(state), tmp / "lesions.csv",
-                                 tmp / "lesions.parquet")
+        n_studies = _write_table(
+            _patient_rows(state),
+            _patient_rows(state),
+            tmp / "patients.csv",
+            tmp / "patients.parquet",
+        )
+        n_lesions = _write_table(
+            _lesion_rows(state), _lesion_rows(state), tmp / "lesions.csv", tmp / "lesions.parquet"
+        )
         fails = [
-            {k: r[k] for k in ("study_key", "patient_id", "timepoint", "source_path", "error_code", "error_message")}
-            for r in state.iter_rows("studies", order_by="error_code, patient_id, timepoint, study_key")
+            {
+                k: r[k]
+                for k in (
+                    "study_key",
+                    "patient_id",
+                    "timepoint",
+                    "source_path",
+                    "error_code",
+                    "error_message",
+                )
+            }
+            for r in state.iter_rows(
+                "studies", order_by="error_code, patient_id, timepoint, study_key"
+            )
             if r["status"] == "failed"
         ]
         pd.DataFrame(
-            fails, columns=["study_key", "patient_id", "timepoint", "source_path", "error_code", "error_message"]
+            fails,
+            columns=[
+                "study_key",
+                "patient_id",
+                "timepoint",
+                "source_path",
+                "error_code",
+                "error_message",
+            ],
         ).to_csv(tmp / "failures.csv", index=False)
     return ExportResult(
         folder=folder,

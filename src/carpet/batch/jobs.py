@@ -79,7 +79,9 @@ def files_of(job: StudyJob) -> list[str]:
     return sorted(out)
 
 
-def fingerprint(job: StudyJob, file_hash: Callable[[str], str], *, files: Iterable[str] | None = None) -> str:
+def fingerprint(
+    job: StudyJob, file_hash: Callable[[str], str], *, files: Iterable[str] | None = None
+) -> str:
     """SHA-256 over the study's file contents (relative names + content hashes), series and overrides.
 
     Moving the archive does not change it; editing, adding or removing a file, or changing an
@@ -88,7 +90,9 @@ def fingerprint(job: StudyJob, file_hash: Callable[[str], str], *, files: Iterab
     paths = sorted(files) if files is not None else files_of(job)
     base = Path(job.path) if Path(job.path).is_dir() else Path(job.path).parent
     h = hashlib.sha256()
-    h.update(f"series={job.series_uid}\nunits={job.units}\noverrides={job.overrides_json()}\n".encode())
+    h.update(
+        f"series={job.series_uid}\nunits={job.units}\noverrides={job.overrides_json()}\n".encode()
+    )
     if job.problem:
         h.update(f"problem={job.problem[0]}\n".encode())
     for f in paths:

@@ -83,7 +83,9 @@ class ManifestRow:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list[dict[str, Any]]) -> ManifestRow | None:
+def _parse_row(
+    line: int, raw: dict[str, str | None], root: Path, problems: list[dict[str, Any]]
+) -> ManifestRow | None:
     def problem(column: str, value: Any, reason: str) -> None:
         problems.append({"row": line, "column": column, "value": value, "reason": reason})
 
@@ -109,7 +111,11 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
             problem(col, text, "not a number")
             continue
         if not math.isfinite(x) or not lo_hi[0] <= x <= lo_hi[1]:
-            problem(col, text, f"outside the plausible range {lo_hi[0]:g}-{lo_hi[1]:g}; expected {unit_hint}")
+            problem(
+                col,
+                text,
+                f"outside the plausible range {lo_hi[0]:g}-{lo_hi[1]:g}; expected {unit_hint}",
+            )
             continue
         overrides[col] = x
     text = vals.get("injection_datetime", "")
@@ -118,7 +124,9 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
             datetime.datetime.fromisoformat(text)
             overrides["injection_datetime"] = text
         except ValueError:
-            problem("injection_datetime", text, "not an ISO 8601 date-time such as 2024-03-01T08:15:00")
+            problem(
+                "injection_datetime", text, "not an ISO 8601 date-time such as 2024-03-01T08:15:00"
+            )
     text = vals.get("sex", "")
     if text:
         if text.upper() not in ("M", "F", "O"):
@@ -148,7 +156,9 @@ def _parse_row(line: int, raw: dict[str, str | None], root: Path, problems: list
     )
 
 
-def _rows(manifest: Path, root: Path, problems: list[dict[str, Any]]) -> Iterator[tuple[int, str, str, ManifestRow | None]]:
+def _rows(
+    manifest: Path, root: Path, problems: list[dict[str, Any]]
+) -> Iterator[tuple[int, str, str, ManifestRow | None]]:
     try:
         fh = open(manifest, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -162,17 +172,28 @@ def _rows(manifest: Path, root: Path, problems: list[dict[str, Any]]) -> Iterato
         missing = [c for c in MANIFEST_REQUIRED_COLUMNS if c not in header]
         unknown = [c for c in header if c not in MANIFEST_REQUIRED_COLUMNS + _OPTIONAL]
         for c in missing:
-            problems.append({"row": 1, "column": c, "value": "", "reason": "required column missing"})
+            problems.append(
+                {"row": 1, "column": c, "value": "", "reason": "required column missing"}
+            )
         for c in unknown:
             problems.append(
-                {"row": 1, "column": c, "value": "",
-                 "reason": f"unknown column; known: {', '.join(MANIFEST_REQUIRED_COLUMNS + _OPTIONAL)}"}
+                {
+                    "row": 1,
+                    "column": c,
+                    "value": "",
+                    "reason": f"unknown column; known: {', '.join(MANIFEST_REQUIRED_COLUMNS + _OPTIONAL)}",
+                }
             )
         if missing:
             return
         for raw in reader:
             row = _parse_row(reader.line_num, raw, root, problems)
-            yield reader.line_num, (raw.get("patient_id") or "").strip(), (raw.get("timepoint") or "").strip(), row
+            yield (
+                reader.line_num,
+                (raw.get("patient_id") or "").strip(),
+                (raw.get("timepoint") or "").strip(),
+                row,
+            )
 
 
 def _raise(manifest: Path, problems: list[dict[str, Any]]) -> None:
@@ -190,7 +211,9 @@ def _raise(manifest: Path, problems: list[dict[str, Any]]) -> None:
     )
 
 
-def validate_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> int:
+def validate_manifest(
+    manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> int:
     """Check every row of a manifest and report ALL problems at once.
 
     Parameters
@@ -231,8 +254,12 @@ def validate_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLi
         key = (pid, tp)
         if pid and tp and key in seen:
             problems.append(
-                {"row": line, "column": "timepoint", "value": tp,
-                 "reason": f"duplicate patient_id/timepoint {key} (first on line {seen[key]})"}
+                {
+                    "row": line,
+                    "column": "timepoint",
+                    "value": tp,
+                    "reason": f"duplicate patient_id/timepoint {key} (first on line {seen[key]})",
+                }
             )
         elif pid and tp:
             seen[key] = line
@@ -244,7 +271,9 @@ def validate_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLi
     return n
 
 
-def iter_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None) -> Iterator[ManifestRow]:
+def iter_manifest(
+    manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
+) -> Iterator[ManifestRow]:
     """Yield the rows of a manifest already checked with :func:`validate_manifest`."""
     manifest = Path(manifest)
     base = Path(root) if root is not None else manifest.parent

@@ -96,8 +96,11 @@ class BatchProgress:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d.update(finished=self.finished, rate_per_s=round(self.rate_per_s, 4),
-                 eta_s=None if self.eta_s is None else round(self.eta_s, 1))
+        d.update(
+            finished=self.finished,
+            rate_per_s=round(self.rate_per_s, 4),
+            eta_s=None if self.eta_s is None else round(self.eta_s, 1),
+        )
         return d
 
 
@@ -222,8 +225,15 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
     )
 
     def failed(code: str, message: str) -> StudyRecord:
-        return StudyRecord(**base, status="failed", error_code=code, error_message=message,
-                           started_utc=started, finished_utc=utc_now(), duration_s=time.perf_counter() - t0)
+        return StudyRecord(
+            **base,
+            status="failed",
+            error_code=code,
+            error_message=message,
+            started_utc=started,
+            finished_utc=utc_now(),
+            duration_s=time.perf_counter() - t0,
+        )
 
     if job.problem is not None:
         return failed(*job.problem)
@@ -231,8 +241,14 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
         from carpet.ingest import read_pet
         from carpet.pipeline import analyze
 
-        config = AnalysisConfig(**params["analysis"]) if params.get("analysis") is not None else AnalysisConfig()
-        pet = read_pet(job.path, series_uid=job.series_uid, units=job.units, overrides=_overrides(job))
+        config = (
+            AnalysisConfig(**params["analysis"])
+            if params.get("analysis") is not None
+            else AnalysisConfig()
+        )
+        pet = read_pet(
+            job.path, series_uid=job.series_uid, units=job.units, overrides=_overrides(job)
+        )
         ct = None
         if params.get("with_ct"):
             from carpet.ingest import read_ct_for
@@ -263,7 +279,9 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
     except CarpetError as exc:
         return failed(exc.code, str(exc))
     except MemoryError:
-        return failed("OUT_OF_MEMORY", f"{job.path}: memory exhausted while analysing; lower --workers")
+        return failed(
+            "OUT_OF_MEMORY", f"{job.path}: memory exhausted while analysing; lower --workers"
+        )
     except Exception as exc:  # noqa: BLE001 - failure isolation: one bad study never stops the batch
         logger.debug("study %s failed:\n%s", job.study_key, traceback.format_exc())
         return failed("INTERNAL_ERROR", f"{job.path}: {type(exc).__name__}: {exc}")
@@ -318,7 +336,9 @@ class _DaskBackend:
         import distributed
 
         try:
-            self._client = distributed.Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+            self._client = distributed.Client(
+                address, timeout=f"{timeout_s}s", set_as_default=False
+            )
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
                 f"--scheduler {address}: cannot connect to the Dask scheduler ({exc}); "
@@ -329,14 +349,20 @@ class _DaskBackend:
 
         self._wait_coro = _wait
         info = self._client.scheduler_info()
-        self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+        self.workers = max(
+            1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
+        )
 
     def submit(self, task: Task, job: StudyJob, params: dict[str, Any]) -> Any:
-        return self._client.submit(task, job, params, pure=False, key=f"carpet-batch-{job.study_key}-{os.urandom(4).hex()}")
+        return self._client.submit(
+            task, job, params, pure=False, key=f"carpet-batch-{job.study_key}-{os.urandom(4).hex()}"
+        )
 
     def wait_any(self, futures: Iterable[Any]) -> set[Any]:
         # distributed.wait() uses the default client; call its coroutine on our own client instead.
-        res = self._client.sync(self._wait_coro, list(futures), timeout=None, return_when="FIRST_COMPLETED")
+        res = self._client.sync(
+            self._wait_coro, list(futures), timeout=None, return_when="FIRST_COMPLETED"
+        )
         return set(res.done)
 
     @staticmethod
@@ -393,8 +419,12 @@ class _Hasher:
         self.pending.clear()
 
 
-def jobs_from_manifest(manifest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None,
-                       validate: bool = True) -> Iterator[StudyJob]:
+def jobs_from_manifest(
+    manifest: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    validate: bool = True,
+) -> Iterator[StudyJob]:
     """Validate a manifest (all problems at once, unless ``validate=False``) then stream its rows as jobs."""
     from carpet.batch.manifest import iter_manifest, validate_manifest
 
@@ -450,8 +480,12 @@ def params_of(config: AnalysisConfig, *, with_ct: bool = False) -> tuple[str, st
     """``(params_json, params_hash)``: resolved analysis parameters + software version."""
     from carpet._version import __version__
 
-    pj = json.dumps({"analysis": to_dict(config), "with_ct": with_ct, "software_version": __version__},
-                    sort_keys=True, separators=(",", ":"), default=str)
+    pj = json.dumps(
+        {"analysis": to_dict(config), "with_ct": with_ct, "software_version": __version__},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
     return pj, hashlib.sha256(pj.encode()).hexdigest()
 
 
@@ -531,14 +565,20 @@ def run_batch(
         if manifest is not None:
             from carpet.batch.manifest import validate_manifest
 
-            validate_manifest(manifest, root=root)  # every problem at once, before anything is written
+            validate_manifest(
+                manifest, root=root
+            )  # every problem at once, before anything is written
             jobs = jobs_from_manifest(manifest, root=root, validate=False)
         elif root is not None:
             from carpet.batch.discover import iter_studies
 
-            jobs = iter_studies(root, keep_patient_ids=batch.keep_patient_ids, problems=discovery_problems)
+            jobs = iter_studies(
+                root, keep_patient_ids=batch.keep_patient_ids, problems=discovery_problems
+            )
         else:
-            raise ConfigError("carpet batch needs a ROOT folder or a --manifest", code="BATCH_NO_INPUT")
+            raise ConfigError(
+                "carpet batch needs a ROOT folder or a --manifest", code="BATCH_NO_INPUT"
+            )
     job_iter = iter(jobs)
     out.mkdir(parents=True, exist_ok=True)
     studies_dir = out / STUDIES_DIRNAME
@@ -548,8 +588,13 @@ def run_batch(
     params_json, params_hash = params_of(config, with_ct=with_ct)
     analysis = to_dict(config)
     state = BatchState(out / STATE_FILENAME)
-    run_id = state.start_run(software_version=__version__, params_hash=params_hash, params_json=params_json,
-                             root=None if root is None else str(root), scheduler=scheduler)
+    run_id = state.start_run(
+        software_version=__version__,
+        params_hash=params_hash,
+        params_json=params_json,
+        root=None if root is None else str(root),
+        scheduler=scheduler,
+    )
     hasher = _Hasher(state)
     prog = BatchProgress()
     t_start = time.perf_counter()
@@ -647,10 +692,16 @@ def run_batch(
                         exhausted = True
                         break
                 if backend is None:
-                    backend = _DaskBackend(scheduler, timeout_s=batch.scheduler_timeout_s) if scheduler else _LocalBackend(workers)
+                    backend = (
+                        _DaskBackend(scheduler, timeout_s=batch.scheduler_timeout_s)
+                        if scheduler
+                        else _LocalBackend(workers)
+                    )
                     max_in_flight = backend.workers * batch.in_flight_per_worker
                 job, mem, p = pending
-                if in_flight and (len(in_flight) >= max_in_flight or mem_in_flight + mem > budget_mb):
+                if in_flight and (
+                    len(in_flight) >= max_in_flight or mem_in_flight + mem > budget_mb
+                ):
                     break
                 fut = backend.submit(task, job, p)
                 in_flight[fut] = pending
@@ -675,13 +726,20 @@ def run_batch(
                         suspects.append(entry)
                         continue
                     rec = StudyRecord(
-                        study_key=job.study_key, patient_id=job.patient_id, timepoint=job.timepoint,
-                        source_path=p["source_display"][job.study_key], series_uid=job.series_uid,
-                        status="failed", error_code="WORKER_DIED",
+                        study_key=job.study_key,
+                        patient_id=job.patient_id,
+                        timepoint=job.timepoint,
+                        source_path=p["source_display"][job.study_key],
+                        series_uid=job.series_uid,
+                        status="failed",
+                        error_code="WORKER_DIED",
                         error_message=f"{job.path}: the worker analysing it stopped "
                         f"({type(outcome).__name__}: {outcome}); retried by the next run",
-                        input_hash=p["input_hash"], params_hash=params_hash, params_json=params_json,
-                        software_version=__version__, overrides_json=job.overrides_json(),
+                        input_hash=p["input_hash"],
+                        params_hash=params_hash,
+                        params_json=params_json,
+                        software_version=__version__,
+                        overrides_json=job.overrides_json(),
                         finished_utc=utc_now(),
                     )
                 else:
@@ -691,8 +749,13 @@ def run_batch(
         if discovery_problems:
             state.replace_discovery_problems([(p.path, p.reason) for p in discovery_problems])
         counts = state.count_by_status()
-        state.finish_run(run_id, n_submitted=n_submitted, n_done=prog.done, n_failed=prog.failed,
-                         n_skipped=prog.skipped)
+        state.finish_run(
+            run_id,
+            n_submitted=n_submitted,
+            n_done=prog.done,
+            n_failed=prog.failed,
+            n_skipped=prog.skipped,
+        )
         emit()
         return BatchSummary(
             out_dir=out,

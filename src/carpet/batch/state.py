@@ -44,7 +44,14 @@ from typing import Any
 
 from carpet.errors import InputError
 
-__all__ = ["LESION_COLUMNS", "SCHEMA_VERSION", "STATE_FILENAME", "TIMING_COLUMNS", "BatchState", "StudyRecord"]
+__all__ = [
+    "LESION_COLUMNS",
+    "SCHEMA_VERSION",
+    "STATE_FILENAME",
+    "TIMING_COLUMNS",
+    "BatchState",
+    "StudyRecord",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +71,13 @@ LESION_COLUMNS: tuple[str, ...] = (
     "centroid_z_mm",
 )
 #: Columns of ``studies`` that record when/how long, not what (excluded when comparing runs).
-TIMING_COLUMNS: tuple[str, ...] = ("started_utc", "finished_utc", "duration_s", "timings_json", "run_id")
+TIMING_COLUMNS: tuple[str, ...] = (
+    "started_utc",
+    "finished_utc",
+    "duration_s",
+    "timings_json",
+    "run_id",
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -221,7 +234,9 @@ class BatchState:
             ) from exc
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         elif int(row[0]) != SCHEMA_VERSION:
             raise InputError(
                 f"{self.path}: batch database schema version {row[0]}, this carpet expects "
@@ -241,8 +256,15 @@ class BatchState:
         self.close()
 
     # ------------------------------------------------------------------ runs
-    def start_run(self, *, software_version: str, params_hash: str, params_json: str,
-                  root: str | None, scheduler: str | None) -> int:
+    def start_run(
+        self,
+        *,
+        software_version: str,
+        params_hash: str,
+        params_json: str,
+        root: str | None,
+        scheduler: str | None,
+    ) -> int:
         """Insert a ``runs`` row and return its id."""
         cur = self._db.execute(
             "INSERT INTO runs (started_utc, software_version, params_hash, params_json, root, scheduler)"
@@ -251,7 +273,9 @@ class BatchState:
         )
         return int(cur.lastrowid)
 
-    def finish_run(self, run_id: int, *, n_submitted: int, n_done: int, n_failed: int, n_skipped: int) -> None:
+    def finish_run(
+        self, run_id: int, *, n_submitted: int, n_done: int, n_failed: int, n_skipped: int
+    ) -> None:
         """Record the end of a run and its counts."""
         self._db.execute(
             "UPDATE runs SET finished_utc=?, n_submitted=?, n_done=?, n_failed=?, n_skipped=? WHERE run_id=?",
@@ -262,7 +286,8 @@ class BatchState:
     def lookup(self, study_key: str) -> tuple[str, str, str, str | None] | None:
         """``(status, input_hash, params_hash, error_code)`` of a stored study, or None."""
         row = self._db.execute(
-            "SELECT status, input_hash, params_hash, error_code FROM studies WHERE study_key=?", (study_key,)
+            "SELECT status, input_hash, params_hash, error_code FROM studies WHERE study_key=?",
+            (study_key,),
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3])
 
@@ -282,7 +307,9 @@ class BatchState:
             "params_json": rec.params_json,
             "software_version": rec.software_version,
             "overrides_json": rec.overrides_json,
-            "suv_provenance_json": None if rec.suv_provenance is None else _json(rec.suv_provenance),
+            "suv_provenance_json": None
+            if rec.suv_provenance is None
+            else _json(rec.suv_provenance),
             "patient_json": None if rec.patient is None else _json(rec.patient),
             "warnings_json": _json(list(rec.warnings)),
             "n_lesions": len(rec.lesions) if rec.status == "done" else None,
@@ -299,15 +326,23 @@ class BatchState:
         for les in rec.lesions:
             clean = _finite(dict(les))
             lesion_rows.append(
-                (rec.study_key, int(clean["lesion_id"]), *(clean.get(c) for c in LESION_COLUMNS), _json(clean))
+                (
+                    rec.study_key,
+                    int(clean["lesion_id"]),
+                    *(clean.get(c) for c in LESION_COLUMNS),
+                    _json(clean),
+                )
             )
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM lesions WHERE study_key=?", (rec.study_key,))
-            db.execute(f"INSERT OR REPLACE INTO studies ({cols}) VALUES ({marks})", tuple(values.values()))
+            db.execute(
+                f"INSERT OR REPLACE INTO studies ({cols}) VALUES ({marks})", tuple(values.values())
+            )
             db.executemany(
-                f"INSERT INTO lesions VALUES (?, ?, {', '.join('?' for _ in LESION_COLUMNS)}, ?)", lesion_rows
+                f"INSERT INTO lesions VALUES (?, ?, {', '.join('?' for _ in LESION_COLUMNS)}, ?)",
+                lesion_rows,
             )
         except BaseException:
             db.execute("ROLLBACK")
@@ -316,7 +351,9 @@ class BatchState:
 
     def count_by_status(self) -> dict[str, int]:
         """``{status: count}`` over all stored studies."""
-        return dict(self._db.execute("SELECT status, COUNT(*) FROM studies GROUP BY status").fetchall())
+        return dict(
+            self._db.execute("SELECT status, COUNT(*) FROM studies GROUP BY status").fetchall()
+        )
 
     def failures_by_code(self) -> dict[str, int]:
         """``{error_code: count}`` of failed studies, most frequent first."""
@@ -339,7 +376,9 @@ class BatchState:
     # ------------------------------------------------------------------ file hash cache
     def cached_hash(self, path: str, size: int, mtime_ns: int) -> str | None:
         """The cached SHA-256 of ``path`` if its size and mtime are unchanged."""
-        row = self._db.execute("SELECT size, mtime_ns, sha256 FROM file_hashes WHERE path=?", (path,)).fetchone()
+        row = self._db.execute(
+            "SELECT size, mtime_ns, sha256 FROM file_hashes WHERE path=?", (path,)
+        ).fetchone()
         if row is not None and row[0] == size and row[1] == mtime_ns:
             return str(row[2])
         return None
