@@ -485,20 +485,19 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
         s.position = float(s.ipp @ normal)
     slices.sort(key=lambda s: s.position)
 
-    # --- duplicates (same position)
+    # --- duplicates (same position): identical copies are dropped (one warning per series)
     kept: list[_Slice] = [slices[0]]
+    dropped: list[tuple[_Slice, _Slice, str]] = []
     for s in slices[1:]:
         prev = kept[-1]
         if abs(s.position - prev.position) > POSITION_TOL_MM:
             kept.append(s)
             continue
-        if s.sop == prev.sop or _same_pixels(prev, s):
-            msg = (
-                f"series {uid}: duplicate instance at position {s.position:.3f} mm along the normal "
-                f"({s.header.path} and {prev.header.path}, identical pixels); the duplicate was dropped"
-            )
-            warn_list.append(msg)
-            warnings.warn(msg, HeaderWarning, stacklevel=2)
+        if s.sop == prev.sop:
+            dropped.append((s, prev, "same SOPInstanceUID"))
+            continue
+        if _same_pixels(prev, s):
+            dropped.append((s, prev, "identical pixels"))
             continue
         raise InconsistentSeriesError(
             f"series {uid}: two different images at the same position {s.position:.3f} mm along the slice "
@@ -506,6 +505,14 @@ def _plan(headers: list[InstanceHeader], series_uid: str | None) -> SeriesGeomet
             f"{s.sop}). The folder mixes two reconstructions or time points; keep only one of them.",
             code="DUPLICATE_SLICE",
         )
+    if dropped:
+        s, prev, why = dropped[0]
+        msg = (
+            f"series {uid}: {len(dropped)} duplicate instance(s) dropped (a second file at the same "
+            f"position with {why}), e.g. {s.header.path} duplicates {prev.header.path}"
+        )
+        warn_list.append(msg)
+        warnings.warn(msg, HeaderWarning, stacklevel=3)
     slices = kept
     n = len(slices)
 
