@@ -251,3 +251,14 @@ def test_image_without_pixel_data_is_listed(series):
     assert [p.path for p in d.problems] == [files[6]] and "without PixelData" in d.problems[
         0
     ].reason
+
+
+def test_a_copied_series_folder_is_deduplicated_with_one_warning(series, phantom, tmp_path):
+    folder, files = series
+    shutil.copytree(folder, tmp_path / "copy")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        vol = read_series_volume(discover(tmp_path).pick_pet())
+    assert vol.shape == phantom.suv.shape
+    dup = [w for w in rec if issubclass(w.category, HeaderWarning)]
+    assert len(dup) == 1 and f"{len(files)} duplicate instance(s)" in str(dup[0].message)
