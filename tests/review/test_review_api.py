@@ -422,3 +422,44 @@ def test_reopening_a_saved_folder_resumes_the_saved_state(review_session, opened
     assert s2.summary()["patient"]["tmtv_ml"] == pytest.approx(tmtv)
     assert s2.summary()["dirty"] is False and s2.summary()["can_undo"] is True
     assert next(r for r in s2.lesions() if r["lesion_id"] == lid)["status"] == "removed"
+
+
+def test_remove_at_a_point(client):
+    les = client.get_json("/api/lesions")
+    target = les[-1]
+    status, s = client.post_json(
+        "/api/edits", [{"action": "remove_at", "point_mm": target["max_mm"]}]
+    )
+    assert status == 200, s
+    row = next(r for r in client.get_json("/api/lesions") if r["lesion_id"] == target["lesion_id"])
+    assert row["status"] == "removed"
+    status, body = client.post_json(
+        "/api/edits", [{"action": "remove_at", "point_mm": target["max_mm"]}]
+    )
+    assert status == 400 and body["error"]["code"] == "NO_LESION_AT_POINT"
+
+
+def test_zero_lesion_study_is_reviewable(tmp_path):
+    from carpet import pipeline
+    from carpet.review.session import ReviewSession
+    from carpet.synthetic import make_whole_body_study
+
+    study = make_whole_body_study(fov="thorax", spacing_mm=(4, 4, 4), n_lesions=0, with_ct=False)
+    auto = pipeline.analyze(study)
+    s = ReviewSession(tmp_path, auto, study=study, reader="tester")
+    assert s.summary()["patient"]["lesion_count"] == 0 and s.lesions() == []
+    assert s.mip_png()[:4] == b"\x89PNG"
+    from carpet.errors import SegmentationError
+
+    # a seed deep in a lung (SUV 0.4, nothing >= 4 nearby) adds nothing: refused, state unchanged
+    from scipy import ndimage
+
+    from carpet.synthetic import ORGAN_LABELS
+
+    lung = study.organs.array == ORGAN_LABELS["lungs"]
+    depth = ndimage.distance_transform_edt(lung)
+    deep = np.unravel_index(int(np.argmax(depth)), lung.shape)
+    centre = s.suv.index_to_world([deep])[0].tolist()
+    with pytest.raises(SegmentationError) as exc:
+        s.apply([{"action": "add", "point_mm": centre, "method": "suv4"}])
+    assert exc.value.code == "EMPTY_ADDED_LESION" and s.summary()["n_actions"] == 0

@@ -148,6 +148,15 @@ def test_review_page_end_to_end(browser, review_server, review_dir, tmp_path):
     assert page.locator("#state").inner_text() == "saved"
     page.wait_for_selector("body[data-viewer='ready']", timeout=120_000)
 
+    # add a lesion by seed at the cursor ("a"): the removed lesion's voxels grow back as a new id
+    page.click(f"#lesions tbody tr[data-lesion-id='{target['lesion_id']}']")
+    page.keyboard.press("a")
+    page.wait_for_selector("#lesions tbody tr.status-added", timeout=30_000)
+    added = page.locator("#lesions tbody tr.status-added")
+    assert added.count() == 1
+    assert int(added.get_attribute("data-lesion-id")) == max(r["lesion_id"] for r in lesions) + 1
+    assert session.summary()["patient"]["tmtv_ml"] == pytest.approx(tmtv0, rel=1e-12)
+
     shot = Path(os.environ.get("CARPET_REVIEW_SCREENSHOT", tmp_path / "review.png"))
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000

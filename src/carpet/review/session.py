@@ -390,6 +390,11 @@ class ReviewSession:
                         "tlg": _json_safe(row.get("tlg")),
                         "status": status,
                         "centroid_mm": c,
+                        "max_mm": [
+                            float(row["max_x_mm"]),
+                            float(row["max_y_mm"]),
+                            float(row["max_z_mm"]),
+                        ],
                         "mip_px": list(self.mip.index_to_pixel(idx)),
                     }
                 )
