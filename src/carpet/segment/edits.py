@@ -354,16 +354,26 @@ def apply_edits(
         elif kind == "add":
             idx = _point_index(suv, a["point_mm"], i)
             lid = max_id + 1
+            # a click inside removed physiological uptake takes it back deliberately; a click
+            # elsewhere never grows into it
+            organ_block = None if excluded[idx] != 0 else (excluded != 0)
+            block = labels != 0 if organ_block is None else (organ_block | (labels != 0))
             seed = seed_at_point(
                 arr,
                 idx,
                 lid,
                 spacing_mm=sp,
                 connectivity=params.connectivity,
-                forbidden=labels != 0,
+                forbidden=block,
             )
             grown, th = grow_lesions(
-                arr, {lid: seed}, method=a["method"], params=params, spacing_mm=sp, occupied=labels
+                arr,
+                {lid: seed},
+                method=a["method"],
+                params=params,
+                spacing_mm=sp,
+                occupied=labels,
+                forbidden=organ_block,
             )
             new = grown == lid
             if not new.any():
