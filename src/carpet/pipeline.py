@@ -212,7 +212,9 @@ def _ref_dict(r: Any) -> dict | None:
     }
 
 
-def _split_seeds(arr: np.ndarray, box: tuple, mask: np.ndarray, min_voxels: int, connectivity: int) -> list:
+def _split_seeds(
+    arr: np.ndarray, box: tuple, mask: np.ndarray, min_voxels: int, connectivity: int
+) -> list:
     """Seeds of the connected parts (≥ min_voxels) of a mask crop."""
     from carpet.segment.components import label_components
     from carpet.segment.methods import seeds_from_regions
@@ -313,7 +315,12 @@ def analyze(
     from carpet.segment.edits import Segmentation, apply_edits, load_edits, validate_edits
     from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
     from carpet.segment.organs import organ_names_for
-    from carpet.segment.physio import EXCLUDED_CODES, body_frame, classify_regions, organ_code_for_name
+    from carpet.segment.physio import (
+        EXCLUDED_CODES,
+        body_frame,
+        classify_regions,
+        organ_code_for_name,
+    )
     from carpet.segment.threshold import percist_threshold
 
     cfg = config or AnalysisConfig()

@@ -19,7 +19,9 @@ from carpet.units import Unit  # noqa: E402
 @pytest.mark.parametrize("feet_first", [False, True])
 def test_mip_orientation(feet_first, tmp_path):
     shape = (40, 30, 30)
-    aff = axial_affine((3.0, 2.0, 2.0), origin_mm=(0.0, 0.0, 0.0), feet_first=feet_first, n_slices=shape[0])
+    aff = axial_affine(
+        (3.0, 2.0, 2.0), origin_mm=(0.0, 0.0, 0.0), feet_first=feet_first, n_slices=shape[0]
+    )
     # hot sphere: patient right (small x), anterior (small y), head end (large z)
     suv = phantom(shape, aff, [("sphere", (12.0, 12.0, 100.0), 6.0, 10.0)], background=0.5)
     lab = Volume((suv.array > 5).astype(np.int32), aff, unit=Unit.LABEL)

@@ -11,7 +11,17 @@ from carpet.measure import measure_lesions, patient_metrics
 from carpet.segment.components import preselect_regions
 from carpet.units import Unit
 
-KEYS = ["tmtv_ml", "tlg", "suv_max", "suv_peak", "suv_mean", "lesion_count", "dmax_mm", "dmax_voxel_mm", "dbulk_mm"]
+KEYS = [
+    "tmtv_ml",
+    "tlg",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "lesion_count",
+    "dmax_mm",
+    "dmax_voxel_mm",
+    "dbulk_mm",
+]
 
 
 def _metrics(a: np.ndarray, aff: np.ndarray) -> dict:
@@ -34,7 +44,9 @@ def test_metrics_invariant_to_storage_order(seed, flips, perm, spacing):
     for _ in range(4):
         c = rng.integers(1, [13, 11, 9])
         r = rng.integers(1, 3, 3)
-        a[c[0] - r[0] : c[0] + r[0], c[1] - r[1] : c[1] + r[1], c[2] - r[2] : c[2] + r[2]] = rng.uniform(4.5, 20)
+        a[c[0] - r[0] : c[0] + r[0], c[1] - r[1] : c[1] + r[1], c[2] - r[2] : c[2] + r[2]] = (
+            rng.uniform(4.5, 20)
+        )
     aff = np.diag([*spacing, 1.0])
     aff[:3, 3] = (-10.0, 5.0, 30.0)
     ref = _metrics(a, aff)

@@ -171,18 +171,31 @@ def test_edits_file_errors(tmp_path):
 
 
 def test_add_near_removed_organ_does_not_take_it_but_a_click_inside_does():
-    s = make_whole_body_study(spacing_mm=(4.0, 4.0, 4.0), fov="thorax", n_lesions=0, with_ct=False,
-                              lesions=[LesionSpec((95.0, -40.0, -470.0), 5.0, 6.0, "small_near_heart")])
+    s = make_whole_body_study(
+        spacing_mm=(4.0, 4.0, 4.0),
+        fov="thorax",
+        n_lesions=0,
+        with_ct=False,
+        lesions=[LesionSpec((95.0, -40.0, -470.0), 5.0, 6.0, "small_near_heart")],
+    )
     r = analyze(s, config=FAST)
     assert r.patient["lesion_count"] == 0  # 0.5 mL: below the preselection minimum
     heart = r.excluded.array == 4
     assert heart.any()
     lesion = s.lesions[0]
-    seg, _ = apply_edits(r.segmentation, [{"action": "add", "point_mm": list(lesion.center_mm), "method": "suv2.5"}],
-                         suv=r.suv, params=r.context["params"])
+    seg, _ = apply_edits(
+        r.segmentation,
+        [{"action": "add", "point_mm": list(lesion.center_mm), "method": "suv2.5"}],
+        suv=r.suv,
+        params=r.context["params"],
+    )
     added = seg.labels == seg.max_id
     assert added.any() and not (added & heart).any()
     inside = r.suv.index_to_world(np.argwhere(heart)[len(np.argwhere(heart)) // 2])[0]
-    seg2, _ = apply_edits(r.segmentation, [{"action": "add", "point_mm": list(inside), "method": "suv4"}],
-                          suv=r.suv, params=r.context["params"])
+    seg2, _ = apply_edits(
+        r.segmentation,
+        [{"action": "add", "point_mm": list(inside), "method": "suv4"}],
+        suv=r.suv,
+        params=r.context["params"],
+    )
     assert (seg2.labels[heart] > 0).any()  # deliberately taken back from the removed organ

@@ -228,8 +228,11 @@ def test_organ_map_as_dicom_seg(tmp_path):
 
 def test_pelvic_ureter_removed_round_node_kept():
     """A thin cranio-caudal tube of urine beside the bladder is a ureter; a round node there is not."""
-    s = make_whole_body_study(spacing_mm=SPACING, with_ct=False,
-                              lesions=[LesionSpec((-60.0, 20.0, -800.0), 11.0, 9.0, "iliac_right")])
+    s = make_whole_body_study(
+        spacing_mm=SPACING,
+        with_ct=False,
+        lesions=[LesionSpec((-60.0, 20.0, -800.0), 11.0, 9.0, "iliac_right")],
+    )
     a = s.suv.array.copy()
     k, j, i = np.ogrid[: a.shape[0], : a.shape[1], : a.shape[2]]
     x = s.suv.affine[0, 2] * i + s.suv.affine[0, 3]
@@ -246,8 +249,11 @@ def test_pelvic_ureter_removed_round_node_kept():
 
 def test_organ_map_keeps_a_lesion_touching_the_kidney():
     """With an organ map only the organ's voxels are removed from a merged SUV >= 4 region."""
-    s = make_whole_body_study(spacing_mm=SPACING, with_ct=False,
-                              lesions=[LesionSpec((118.0, 62.0, -690.0), 12.0, 10.0, "perirenal_left")])
+    s = make_whole_body_study(
+        spacing_mm=SPACING,
+        with_ct=False,
+        lesions=[LesionSpec((118.0, 62.0, -690.0), 12.0, 10.0, "perirenal_left")],
+    )
     truth = s.lesion_truth.array == 1
     kidney = s.organs.array == ORGAN_LABELS["kidney_left"]
     assert not (truth & kidney).any()
@@ -255,7 +261,9 @@ def test_organ_map_keeps_a_lesion_touching_the_kidney():
     from carpet.segment.components import preselect_regions
 
     regions, _ = preselect_regions(s.suv.array, min_voxels=0)
-    assert len(np.unique(regions[truth])) == 1 and np.unique(regions[truth])[0] in np.unique(regions[kidney])
+    assert len(np.unique(regions[truth])) == 1 and np.unique(regions[truth])[0] in np.unique(
+        regions[kidney]
+    )
     r = analyze(s, organs=s.organs, config=FAST)
     assert r.patient["lesion_count"] == 1
     np.testing.assert_array_equal(r.labels.array > 0, truth)

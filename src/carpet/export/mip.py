@@ -61,7 +61,16 @@ def mip_arrays(
 
 
 #: Lesion colours (no blue: blue marks removed physiological uptake).
-LESION_COLOURS = ("#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#e377c2", "#8c564b", "#bcbd22", "#ff9896")
+LESION_COLOURS = (
+    "#d62728",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#e377c2",
+    "#8c564b",
+    "#bcbd22",
+    "#ff9896",
+)
 
 
 def write_mip(
@@ -90,13 +99,20 @@ def write_mip(
         height_in = 14.0 / ratio
     width_in = max(4.0, height_in * ratio * 1.08 + 0.3)
     fig = Figure(figsize=(width_in, height_in + 0.6), dpi=100)
-    grid = fig.add_gridspec(1, 2, width_ratios=widths, left=0.02, right=0.98, top=0.94, bottom=0.06,
-                            wspace=0.05)
+    grid = fig.add_gridspec(
+        1, 2, width_ratios=widths, left=0.02, right=0.98, top=0.94, bottom=0.06, wspace=0.05
+    )
     palette = np.array([colors.to_rgba(c) for c in LESION_COLOURS])
     for n, (view, img, lab, exc, aspect) in enumerate(views):
         ax = fig.add_subplot(grid[0, n])
-        ax.imshow(np.clip(img, 0, suv_window), cmap="gray_r", vmin=0, vmax=suv_window, aspect=aspect,
-                  interpolation="nearest")
+        ax.imshow(
+            np.clip(img, 0, suv_window),
+            cmap="gray_r",
+            vmin=0,
+            vmax=suv_window,
+            aspect=aspect,
+            interpolation="nearest",
+        )
         if exc.any():
             ov = np.zeros((*exc.shape, 4))
             ov[exc > 0] = colors.to_rgba("#1f77b4", 0.5)
@@ -107,7 +123,13 @@ def write_mip(
             ax.imshow(rgba, aspect=aspect, interpolation="nearest")
         ax.set_title(f"{view} MIP (SUV 0-{suv_window:g})", fontsize=9)
         ax.set_axis_off()
-    fig.text(0.5, 0.015, "coloured: lesions    blue: removed physiological uptake", ha="center", fontsize=8)
+    fig.text(
+        0.5,
+        0.015,
+        "coloured: lesions    blue: removed physiological uptake",
+        ha="center",
+        fontsize=8,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return atomic_write_bytes(path, buf.getvalue())

@@ -105,7 +105,8 @@ def seeds_from_regions(
 
 def _box_around(box: Box, margin: tuple[int, int, int], shape: tuple[int, ...]) -> Box:
     return tuple(
-        slice(max(0, b.start - m), min(n, b.stop + m)) for b, m, n in zip(box, margin, shape, strict=False)
+        slice(max(0, b.start - m), min(n, b.stop + m))
+        for b, m, n in zip(box, margin, shape, strict=False)
     )
 
 
@@ -139,7 +140,10 @@ def _grow_from(
         comp = lab == lab[local]
         if max_growth_mm is not None:
             core = np.zeros(cand.shape, bool)
-            inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big, strict=True))
+            inner = tuple(
+                slice(b.start - g.start, b.stop - g.start)
+                for b, g in zip(seed.box, big, strict=True)
+            )
             core[inner] = seed.core
             if (comp & ~core).any():  # grows beyond its core: limit the distance from it
                 cand &= ndimage.distance_transform_edt(~core, sampling=spacing_mm) <= max_growth_mm
@@ -171,7 +175,9 @@ def _background_suv(
     margin = tuple(int(np.ceil(shell_mm[1] / s)) + 1 for s in spacing_mm)
     big = _box_around(seed.box, margin, suv.shape)
     core = np.zeros(tuple(b.stop - b.start for b in big), bool)
-    inner = tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big, strict=False))
+    inner = tuple(
+        slice(b.start - g.start, b.stop - g.start) for b, g in zip(seed.box, big, strict=False)
+    )
     core[inner] = seed.core
     d = ndimage.distance_transform_edt(~core, sampling=spacing_mm)
     shell = (d > shell_mm[0]) & (d <= shell_mm[1])
@@ -236,7 +242,9 @@ def _candidate(
         box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=False))
         votes = np.zeros(tuple(b - a for a, b in zip(lo, hi, strict=False)), np.uint8)
         for pbox, pm, _ in parts:
-            votes[tuple(slice(p.start - a, p.stop - a) for p, a in zip(pbox, lo, strict=False))] += pm
+            votes[
+                tuple(slice(p.start - a, p.stop - a) for p, a in zip(pbox, lo, strict=False))
+            ] += pm
         need = 2 if method == "mv2" else 3
         return box, votes >= need, float("nan")
     raise ConfigError(
@@ -331,11 +339,17 @@ def grow_lesions(
             lo = [max(s.start, b.start) for s, b in zip(seed.box, box, strict=False)]
             hi = [min(s.stop, b.stop) for s, b in zip(seed.box, box, strict=False)]
             if all(h > a for a, h in zip(lo, hi, strict=False)):
-                core[tuple(slice(a - b.start, h - b.start) for a, h, b in zip(lo, hi, box, strict=False))] = (
-                    seed.core[
-                        tuple(slice(a - s.start, h - s.start) for a, h, s in zip(lo, hi, seed.box, strict=False))
-                    ]
-                )
+                core[
+                    tuple(
+                        slice(a - b.start, h - b.start)
+                        for a, h, b in zip(lo, hi, box, strict=False)
+                    )
+                ] = seed.core[
+                    tuple(
+                        slice(a - s.start, h - s.start)
+                        for a, h, s in zip(lo, hi, seed.box, strict=False)
+                    )
+                ]
             if not core.any():
                 mi = tuple(i - b.start for i, b in zip(seed.max_index, box, strict=False))
                 core[mi] = True
