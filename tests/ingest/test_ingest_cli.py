@@ -82,22 +82,25 @@ def test_demo_runs_and_round_trips(cli, tmp_path):
     assert sorted(s["modality"] for s in doc["series"]) == ["CT", "PT"]
 
 
-def test_demo_steps_are_extensible(tmp_path):
+def test_demo_steps_are_extensible(tmp_path, monkeypatch):
     from rich.console import Console
 
+    import carpet.synthetic.dicom_writer as w
     from carpet.cli import demo
 
     seen = []
-    demo.DEMO_STEPS.append(lambda ctx: seen.append(ctx.pet.suv.shape))
-    try:
-        import carpet.synthetic.dicom_writer as w
-
-        old = w.DEMO_SPACING_MM
-        w.DEMO_SPACING_MM = (20.0, 20.0, 20.0)
-        ctx = demo.run_demo(tmp_path / "d", console=Console(file=open(tmp_path / "log.txt", "w")))
-    finally:
-        demo.DEMO_STEPS.pop()
-        w.DEMO_SPACING_MM = old
+    # the ingest steps only (later stages' steps have their own tests), plus a probe step
+    steps = [
+        demo.step_generate,
+        demo.step_discover,
+        demo.step_suv,
+        lambda ctx: seen.append(ctx.pet.suv.shape),
+    ]
+    monkeypatch.setattr(demo, "DEMO_STEPS", steps)
+    monkeypatch.setattr(w, "DEMO_SPACING_MM", (20.0, 20.0, 20.0))
+    with open(tmp_path / "log.txt", "w") as log:
+        ctx = demo.run_demo(tmp_path / "d", console=Console(file=log))
     assert seen == [ctx.study.suv.shape]
     assert ctx.results["suv_max_abs_error"] < 1e-3 * ctx.study.suv.array.max()
     assert not (tmp_path / "d" / "dicom").exists()  # removed without --keep
+    assert "SUVbw factor" in (tmp_path / "log.txt").read_text()
