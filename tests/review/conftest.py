@@ -139,3 +139,9 @@ class Client:
 @pytest.fixture
 def client(review_server) -> Client:
     return Client(review_server)
+
+
+@pytest.fixture
+def client_for():
+    """Factory: ``client_for(server)`` -> :class:`Client`."""
+    return Client

@@ -35,6 +35,12 @@ def review(
         Path | None,
         typer.Option("--pet", help="PET series (folder/file) when the recorded source has moved."),
     ] = None,
+    pet_followup: Annotated[
+        Path | None,
+        typer.Option(
+            "--pet-followup", help="Follow-up PET, for a `carpet response` folder (side by side)."
+        ),
+    ] = None,
     units: Annotated[
         str | None,
         typer.Option(
@@ -52,6 +58,10 @@ def review(
     ] = False,
 ) -> None:
     """Review and edit the lesions of an analysis in a local web page.
+
+    On a `carpet response` folder (DIR/baseline, DIR/followup; give --pet and
+    --pet-followup) the page shows both time points side by side, read-only, with
+    matched lesions numbered alike.
 
     Prints one line ``carpet review: http://127.0.0.1:PORT/?token=TOKEN`` and serves
     until Ctrl-C or SIGTERM. Saving writes DIR/edits.json and the recomputed
@@ -79,6 +89,12 @@ def review(
             "other machines; the token still protects it, but prefer 127.0.0.1 with an SSH tunnel.",
             err=True,
         )
+    from carpet.review.compare import ResponseReview, is_response_folder
+
+    if is_response_folder(folder):
+        backend = ResponseReview(folder, {"baseline": pet, "followup": pet_followup}, units=units)
+        run_server(backend, host=host, port=port, open_browser=not no_browser)
+        return
     session = ReviewSession.open(folder, pet=pet, units=units, reader=reader, show_phi=show_phi)
     run_server(session, host=host, port=port, open_browser=not no_browser)
 

@@ -361,8 +361,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get(self, path: str, query: dict[str, list[str]]) -> None:
         backend = self.review.backend
+        compare = getattr(backend, "mode", "") == "compare"
         if path in ("/", "/index.html"):
-            return self._static_file(STATIC_DIR / "index.html")
+            return self._static_file(STATIC_DIR / ("compare.html" if compare else "index.html"))
+        if compare and path == "/api/compare":
+            return self._json(HTTPStatus.OK, backend.compare())
+        if compare and path.startswith("/api/compare/") and path.endswith("/mip.png"):
+            name = path[len("/api/compare/") : -len("/mip.png")]
+            return self._send(HTTPStatus.OK, backend.compare_mip_png(name), "image/png")
+        if compare and path.startswith("/api/"):
+            raise _HttpError(
+                HTTPStatus.NOT_FOUND,
+                "NOT_FOUND",
+                f"{path} is not available in the side-by-side view",
+            )
         if path in self.review._static:
             return self._static_file(self.review._static[path])
         if path == "/api/summary":
@@ -387,6 +399,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self, path: str, body: Any) -> None:
         backend = self.review.backend
+        if getattr(backend, "mode", "") == "compare":
+            raise _HttpError(
+                HTTPStatus.NOT_FOUND, "NOT_FOUND", "the side-by-side view is read-only"
+            )
         if path == "/api/edits":
             if isinstance(body, dict) and "actions" in body:
                 body = body["actions"]

@@ -691,8 +691,9 @@ def _read_patient_json(folder: Path) -> dict:
     path = folder / "patient.json"
     if not path.is_file() and (folder / "baseline" / "patient.json").is_file():
         raise InputError(
-            f"{folder} is a `carpet response` folder; side-by-side review is not available yet: "
-            f"review each time point, e.g. carpet review {folder / 'baseline'} --pet BASELINE_PET",
+            f"{folder} is a `carpet response` folder: edit one time point at a time, e.g. "
+            f"carpet review {folder / 'baseline'} --pet BASELINE_PET (with both baseline/ and "
+            "followup/, `carpet review DIR --pet B --pet-followup F` shows them side by side)",
             code="RESPONSE_FOLDER",
         )
     if not path.is_file():
