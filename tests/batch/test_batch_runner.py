@@ -224,3 +224,19 @@ def test_unchanged_files_are_not_rehashed(tmp_path, monkeypatch):
         batch=BatchConfig(workers=1),
     )
     assert calls == [str(src / "s1.txt")] and s.computed == 1
+
+
+def test_one_coordinator_per_batch_folder(tmp_path):
+    import fcntl
+
+    src = tmp_path / "src"
+    src.mkdir()
+    out = tmp_path / "o"
+    out.mkdir()
+    with open(out / "batch.lock", "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ConfigError) as exc:
+            run_batch(None, out, jobs=_jobs(src, ["a"]), task=echo_task, batch=BatchConfig(workers=1))
+        assert exc.value.code == "BATCH_LOCKED" and "another `carpet batch` is running" in str(exc.value)
+    s = run_batch(None, out, jobs=_jobs(src, ["a"]), task=echo_task, batch=BatchConfig(workers=1))
+    assert s.done == 1  # the lock is free again once the other run ended

@@ -465,6 +465,27 @@ class _CappedList(list):  # type: ignore[type-arg]
             self.append(it)
 
 
+#: Lock file of a batch folder: one coordinator at a time (released by the OS even on SIGKILL).
+LOCK_FILENAME = "batch.lock"
+
+
+def _lock_batch_dir(out: Path) -> Any:
+    """Hold an exclusive lock on ``out/batch.lock`` or refuse (another run is active)."""
+    import fcntl
+
+    fh = open(out / LOCK_FILENAME, "a+")  # noqa: SIM115 - kept open for the whole run
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        fh.close()
+        raise ConfigError(
+            f"{out}: another `carpet batch` is running on this folder; wait for it to finish "
+            "or give another --out",
+            code="BATCH_LOCKED",
+        ) from exc
+    return fh
+
+
 def _clean_stale(studies_dir: Path) -> int:
     """Remove temporary folders left by a killed run (never complete outputs)."""
     n = 0
@@ -581,6 +602,7 @@ def run_batch(
             )
     job_iter = iter(jobs)
     out.mkdir(parents=True, exist_ok=True)
+    lock = _lock_batch_dir(out)
     studies_dir = out / STUDIES_DIRNAME
     studies_dir.mkdir(exist_ok=True)
     _clean_stale(studies_dir)
@@ -774,3 +796,4 @@ def run_batch(
         if backend is not None:
             backend.close()
         state.close()
+        lock.close()
