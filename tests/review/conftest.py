@@ -26,12 +26,12 @@ class AnalysedStudy:
 
 @pytest.fixture(scope="session")
 def analysed_study(tmp_path_factory) -> AnalysedStudy:
-    """A 4 mm whole-body PET/CT (6 lesions) written as DICOM and analysed by `carpet analyze`'s API."""
+    """A 5 mm whole-body PET/CT (6 lesions) written as DICOM and analysed by `carpet analyze`'s API."""
     from carpet import pipeline
     from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_study_dicom
 
     root = tmp_path_factory.mktemp("review_study")
-    study = make_whole_body_study(spacing_mm=(4.0, 4.0, 4.0), n_lesions=6, with_ct=True, seed=3)
+    study = make_whole_body_study(spacing_mm=(5.0, 5.0, 5.0), n_lesions=6, with_ct=True, seed=3)
     write_study_dicom(study, root / "dicom", header=PetHeaderSpec(patient_id=PHI_PATIENT_ID))
     result = pipeline.analyze(root / "dicom")
     pipeline.write_analysis(result, root / "analysis")
