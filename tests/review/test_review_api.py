@@ -449,6 +449,12 @@ def test_zero_lesion_study_is_reviewable(tmp_path):
     s = ReviewSession(tmp_path, auto, study=study, reader="tester")
     assert s.summary()["patient"]["lesion_count"] == 0 and s.lesions() == []
     assert s.mip_png()[:4] == b"\x89PNG"
+    # no CT: the page shows PET alone (has_ct false, no CT volume)
+    from carpet.errors import InputError
+
+    assert s.summary()["has_ct"] is False
+    with pytest.raises(InputError):
+        s.volume_nifti("ct.nii")
     from carpet.errors import SegmentationError
 
     # a seed deep in a lung (SUV 0.4, nothing >= 4 nearby) adds nothing: refused, state unchanged
