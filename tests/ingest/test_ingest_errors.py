@@ -262,3 +262,11 @@ def test_a_copied_series_folder_is_deduplicated_with_one_warning(series, phantom
     assert vol.shape == phantom.suv.shape
     dup = [w for w in rec if issubclass(w.category, HeaderWarning)]
     assert len(dup) == 1 and f"{len(files)} duplicate instance(s)" in str(dup[0].message)
+
+
+def test_large_non_dicom_file_is_not_parsed(tmp_path):
+    # 0xFFFFFFFF-looking lengths in garbage would make a forced parse read the whole file
+    big = tmp_path / "video.bin"
+    big.write_bytes(b"\xff" * (8 << 20))
+    d = discover(tmp_path)
+    assert [(p.path.name, p.code) for p in d.problems] == [("video.bin", "NOT_DICOM")]

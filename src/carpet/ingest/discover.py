@@ -341,6 +341,13 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
             try:
                 ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_DEFER_SIZE)
             except InvalidDicomError:
+                # no DICM preamble: only a dataset that starts with a group 0002/0008 element is
+                # tried (never parse arbitrary bytes: garbage lengths can mean gigabyte reads)
+                fp.seek(0)
+                if fp.read(2) not in (b"\x02\x00", b"\x08\x00"):
+                    raise InputError(
+                        f"{path}: not a DICOM file (no DICM preamble)", code="NOT_DICOM"
+                    ) from None
                 fp.seek(0)
                 try:
                     ds = pydicom.dcmread(
