@@ -270,3 +270,11 @@ def test_large_non_dicom_file_is_not_parsed(tmp_path):
     big.write_bytes(b"\xff" * (8 << 20))
     d = discover(tmp_path)
     assert [(p.path.name, p.code) for p in d.problems] == [("video.bin", "NOT_DICOM")]
+
+
+def test_fifo_in_tree_does_not_block(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    d = discover(tmp_path)
+    assert [(p.path.name, p.reason) for p in d.problems] == [("pipe", "not a regular file")]

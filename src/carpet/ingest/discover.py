@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -336,7 +337,10 @@ def read_instance_header(path: str | os.PathLike[str]) -> InstanceHeader:
 
     path = Path(path)
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # FIFOs, sockets, devices: never open (could block)
+            raise InputError(f"{path}: not a regular file", code="NOT_DICOM")
+        size = st.st_size
         with open(path, "rb") as fp:
             try:
                 ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_DEFER_SIZE)
