@@ -361,8 +361,8 @@ def match_lesions(
     table = pd.DataFrame(rows, columns=[c for c in MATCH_COLUMNS if c != "match_number"])
     order = {"matched": 0, "split": 1, "merged": 2, "disappeared": 3, "new": 4}
     table["_o"] = table["status"].map(order)
-    table["_b"] = table["baseline_id"].fillna(1e9)
-    table["_f"] = table["followup_id"].fillna(1e9)
+    table["_b"] = pd.to_numeric(table["baseline_id"], errors="coerce").fillna(1e9)
+    table["_f"] = pd.to_numeric(table["followup_id"], errors="coerce").fillna(1e9)
     table = table.sort_values(["_o", "_b", "_f"], kind="stable").drop(columns=["_o", "_b", "_f"])
     table = table.reset_index(drop=True)
     # the number drawn on both MIPs: one per baseline site (or per new lesion)
