@@ -219,6 +219,9 @@ def test_mixed_studies_dicomdir_and_extensionless_names(phantom, tmp_path):
             assert read_pet(tmp_path / "media", series_uid=s.series_instance_uid).suv.same_grid_as(
                 phantom.suv
             )
+    # without series_uid one is picked, and the choice is stated in the warnings
+    pet = read_pet(tmp_path / "media")
+    assert any("2 attenuation-corrected PET series" in w for w in pet.warnings)
 
 
 def test_nifti_needs_units(tmp_path, phantom):

@@ -61,7 +61,8 @@ _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 #: Header values larger than this are not loaded by discovery (read on access).
 _DEFER_SIZE = "16 KB"
-_SUV_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
+#: Units (0054,1001) that carpet.suv can convert (others are refused there).
+SUV_CONVERTIBLE_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
 _NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR LE
 
 
@@ -229,7 +230,7 @@ class Discovery:
         # then the most instances, then the lowest SeriesNumber
         ac.sort(
             key=lambda s: (
-                (s.units or "").upper() not in _SUV_UNITS,
+                (s.units or "").upper() not in SUV_CONVERTIBLE_UNITS,
                 -s.n_instances,
                 s.series_number if s.series_number is not None else 1 << 30,
             )

@@ -20,7 +20,7 @@ from typing import Any
 from carpet.core.volume import Volume
 from carpet.errors import ConfigError, InputError
 from carpet.ingest.dicom import _volume_from_plan, read_series_volume, series_geometry
-from carpet.ingest.discover import Discovery, SeriesInfo, discover
+from carpet.ingest.discover import SUV_CONVERTIBLE_UNITS, Discovery, SeriesInfo, discover
 from carpet.ingest.nifti import is_nifti_path, read_nifti
 from carpet.units import Unit
 
@@ -211,6 +211,22 @@ def read_pet(
         age_years=_age_years(ds0.get("PatientAge")),
     )
     warn = tuple(vol.meta.get("warnings", [])) + tuple(factors.warnings)
+    others = [
+        x
+        for x in disc.series
+        if x.kind == "PT"
+        and x.is_attenuation_corrected
+        and (x.units or "").upper() in SUV_CONVERTIBLE_UNITS
+        and x is not series
+        and series_uid is None
+    ]
+    if others:
+        warn += (
+            f"{len(others) + 1} attenuation-corrected PET series under {path}; used "
+            f"'{series.series_description}' ({series.n_instances} images, {series.series_instance_uid}). "
+            "Give series_uid (CLI: --series-uid) to choose another: "
+            + ", ".join(f"'{x.series_description}' {x.series_instance_uid}" for x in others),
+        )
     warn += tuple(f"{p.path}: {p.reason}" for p in disc.problems)
     study_date = _da(ds0.get("StudyDate")) or _da(ds0.get("SeriesDate"))
     logger.info(
