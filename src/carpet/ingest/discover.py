@@ -33,6 +33,7 @@ from typing import Any
 
 from carpet.errors import InputError, NoPetSeriesError
 from carpet.ingest._fasttags import fast_text
+from carpet.suv.factors import SUPPORTED_UNITS
 
 __all__ = [
     "Discovery",
@@ -61,8 +62,8 @@ _DICOMDIR_SOP = "1.2.840.10008.1.3.10"
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 #: Header values larger than this are not loaded by discovery (read on access).
 _DEFER_SIZE = "16 KB"
-#: Units (0054,1001) that carpet.suv can convert (others are refused there).
-SUV_CONVERTIBLE_UNITS = ("BQML", "CNTS", "GML", "CM2ML")
+#: Units (0054,1001) that carpet.suv can convert (its one home: carpet.suv.SUPPORTED_UNITS).
+SUV_CONVERTIBLE_UNITS = SUPPORTED_UNITS
 _NATIVE_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")  # implicit / explicit VR LE
 
 
