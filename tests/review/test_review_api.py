@@ -469,3 +469,28 @@ def test_zero_lesion_study_is_reviewable(tmp_path):
     with pytest.raises(SegmentationError) as exc:
         s.apply([{"action": "add", "point_mm": centre, "method": "suv4"}])
     assert exc.value.code == "EMPTY_ADDED_LESION" and s.summary()["n_actions"] == 0
+
+
+def test_undo_stack_memory_is_bounded_and_dropped_states_rebuild_exactly(
+    review_session, monkeypatch
+):
+    from carpet.review import session as session_mod
+
+    monkeypatch.setattr(session_mod, "UNDO_MEMORY_BYTES", 1)  # keep only the last two states
+    s = review_session
+    ids = [r["lesion_id"] for r in s.lesions()]
+    seen = [s.summary()["patient"]]
+    for lid in ids[:3]:
+        s.apply([{"action": "remove", "lesion_id": lid}])
+        seen.append(s.summary()["patient"])
+    assert s._states[1] is None and sum(st is None for st in s._states) == 1  # after action 1
+    # restoring the second removed lesion replays from the (dropped) state before its removal
+    s.apply([{"action": "restore", "lesion_id": ids[1]}])
+    vol = next(r["volume_ml"] for r in s.lesions() if r["lesion_id"] == ids[1])
+    assert s.summary()["patient"]["tmtv_ml"] == pytest.approx(seen[3]["tmtv_ml"] + vol, rel=1e-12)
+    s.undo()
+    for expected in reversed(seen[:-1]):
+        s.undo()
+        got = s.summary()["patient"]
+        for key in ("tmtv_ml", "tlg", "lesion_count", "dmax_mm", "suv_max"):
+            assert got[key] == pytest.approx(expected[key], rel=1e-12), key

@@ -51,6 +51,8 @@ AUTO_DIRNAME = "auto"
 #: Largest volume sent to the slice viewer; bigger ones are subsampled for display
 #: only (values under the cursor always come from the full-resolution SUV).
 DISPLAY_MAX_VOXELS = 40_000_000
+#: Memory the undo stack may keep in full states (older ones are rebuilt on demand).
+UNDO_MEMORY_BYTES = 2 << 30
 #: Actions that change which voxels are lesions (the others change statuses only).
 _LABEL_ACTIONS = ("add", "set_method")  # (and restore: voxels come back)
 
@@ -191,7 +193,8 @@ class ReviewSession:
         }
         self.auto_state = _State(auto.auto_segmentation, auto.lesions, dict(auto.patient))
         self.actions: list[dict] = []
-        self._states: list[_State] = [self.auto_state]
+        self._states: list[_State | None] = [self.auto_state]
+        self._removed_ids: list[frozenset] = []  # lesion ids removed by each action
         self._redo: list[dict] = []
         self._saved_n: int | None = None  # number of actions in the last save (None: never saved)
         self._known_rows: dict[int, dict] = {}
@@ -295,7 +298,9 @@ class ReviewSession:
     @property
     def current(self) -> _State:
         """The current state (automatic result + actions)."""
-        return self._states[-1]
+        st = self._states[-1]
+        assert st is not None  # the last states are never dropped
+        return st
 
     @property
     def dirty(self) -> bool:
@@ -494,18 +499,21 @@ class ReviewSession:
         actions = validate_edits(actions, source="review")
         pending_actions = list(self.actions)
         pending_states = list(self._states)
+        pending_removed = list(self._removed_ids)
         new = []
         for action in actions:
             t0 = time.perf_counter()
-            state = self._next_state(pending_states, pending_actions, action)
+            state = self._next_state(pending_states, pending_actions, pending_removed, action)
             self.timings_s["last_edit"] = time.perf_counter() - t0
             pending_actions.append(action)
             pending_states.append(state)
+            pending_removed.append(state.removed_here)
             new.append((action, state))
         before = float(self.current.patient["tmtv_ml"])
         for action, st in new:
             self.actions.append(action)
             self._states.append(st)
+            self._removed_ids.append(st.removed_here)
             self._remember_rows(st)
             if action["action"] == "set_method":
                 self.method = str(action["method"])
@@ -519,8 +527,48 @@ class ReviewSession:
                 )
             before = after
         self._after_change(actions, [st for _, st in new])
+        self._trim_states()
 
-    def _next_state(self, states: list[_State], actions: list[dict], action: dict) -> _State:
+    def _trim_states(self) -> None:
+        """Bound the memory of the undo stack.
+
+        Every state holds full label arrays; beyond :data:`UNDO_MEMORY_BYTES` the
+        oldest states (never the automatic one, nor the last two) are dropped and
+        rebuilt on demand by replaying the actions in one ``apply_edits`` call.
+        """
+        total = 0
+        for i in range(len(self._states) - 1, 0, -1):
+            st = self._states[i]
+            if st is None:
+                continue
+            total += st.seg.labels.nbytes + st.seg.excluded.nbytes
+            if total > UNDO_MEMORY_BYTES and i < len(self._states) - 2:
+                self._states[i] = None
+
+    def _state_at(self, states: list[_State | None], actions: list[dict], i: int) -> _State:
+        """State after ``actions[:i]`` (rebuilt when it was dropped by :meth:`_trim_states`)."""
+        from carpet.measure import measure_lesions
+        from carpet.segment.edits import apply_edits
+
+        st = states[i]
+        if st is not None:
+            return st
+        seg, effects = apply_edits(
+            self.auto_state.seg, actions[:i], suv=self.suv, params=self._params
+        )
+        labels = Volume(seg.labels, self.suv.affine, unit=Unit.LABEL)
+        table = measure_lesions(self.suv, labels, **self._measure_kwargs)
+        return _State(
+            seg, table, self._patient_from(table, seg), effect=effects[-1] if effects else {}
+        )
+
+    def _next_state(
+        self,
+        states: list[_State | None],
+        actions: list[dict],
+        removed: list[frozenset],
+        action: dict,
+    ) -> _State:
         """State after ``action``, equal to applying all actions in one ``apply_edits`` call.
 
         ``apply_edits`` keeps a removed lesion's voxels only within one call, so a
@@ -534,10 +582,10 @@ class ReviewSession:
         if action["action"] == "restore":
             lid = action["lesion_id"]
             for r in range(len(actions) - 1, -1, -1):
-                if lid in states[r + 1].removed_here:
+                if lid in removed[r]:
                     start = r
                     break
-        base = states[start]
+        base = self._state_at(states, actions, start)
         seg, effects = apply_edits(
             base.seg, [*actions[start:], action], suv=self.suv, params=self._params
         )
@@ -581,6 +629,11 @@ class ReviewSession:
             touched = self.current.touched
             action = self.actions.pop()
             undone = self._states.pop()
+            self._removed_ids.pop()
+            if self._states[-1] is None:
+                self._states[-1] = self._state_at(self._states, self.actions, len(self.actions))
+            if undone is None:  # cannot happen (the last two are kept); be safe
+                undone = _State(self.current.seg, self.current.lesions, self.current.patient)
             self._redo.append(action)
             self.method = str(self.current.seg.method)
             self.log.append(
