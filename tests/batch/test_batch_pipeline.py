@@ -245,6 +245,8 @@ def test_manifest_with_overrides(good_archive, tmp_path, cli):
     )
     summary = json.loads(res.stdout.splitlines()[-1])
     assert (summary["computed"], summary["skipped"]) == (1, 2)
+    first = json.loads(res.stdout.splitlines()[0])
+    assert first["expected_total"] == 3  # known from the validated manifest before any study ran
 
 
 def test_human_output_lists_failures_by_reason(mixed_out, cli):

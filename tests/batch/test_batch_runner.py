@@ -236,7 +236,47 @@ def test_one_coordinator_per_batch_folder(tmp_path):
     with open(out / "batch.lock", "a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(ConfigError) as exc:
-            run_batch(None, out, jobs=_jobs(src, ["a"]), task=echo_task, batch=BatchConfig(workers=1))
-        assert exc.value.code == "BATCH_LOCKED" and "another `carpet batch` is running" in str(exc.value)
+            run_batch(
+                None, out, jobs=_jobs(src, ["a"]), task=echo_task, batch=BatchConfig(workers=1)
+            )
+        assert exc.value.code == "BATCH_LOCKED" and "another `carpet batch` is running" in str(
+            exc.value
+        )
     s = run_batch(None, out, jobs=_jobs(src, ["a"]), task=echo_task, batch=BatchConfig(workers=1))
     assert s.done == 1  # the lock is free again once the other run ended
+
+
+def test_expected_total_and_eta_before_discovery_ends(good_archive, tmp_path):
+    events = []
+    run_batch(
+        good_archive,
+        tmp_path / "o",
+        task=echo_task_dicom,
+        batch=BatchConfig(workers=1),
+        progress=lambda p: events.append(p.to_dict()),
+    )
+    early = [e for e in events if not e["discovery_done"]]
+    # first study of the first of 3 patient folders: 1 x 3; from the second on: 2 per folder x 3
+    assert early and early[0]["expected_total"] == 3
+    assert early[-1]["expected_total"] == 6
+    assert all(e["total"] <= e["expected_total"] <= 6 for e in early)
+    assert any(e["eta_s"] is not None for e in early)
+
+
+def echo_task_dicom(job: StudyJob, params: dict) -> StudyRecord:
+    """A stand-in that only records the study (for discovery-driven runs)."""
+    return StudyRecord(
+        study_key=job.study_key,
+        patient_id=job.patient_id,
+        timepoint=job.timepoint,
+        source_path=job.path,
+        series_uid=job.series_uid,
+        status="done",
+        input_hash=params["input_hash"],
+        params_hash=params["params_hash"],
+        params_json=params["params_json"],
+        software_version=params["software_version"],
+        overrides_json=job.overrides_json(),
+        patient={},
+        lesions=[],
+    )

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from carpet.batch.jobs import StudyJob, key_of
 
-__all__ = ["DiscoveryProblem", "iter_studies"]
+__all__ = ["DiscoveryProblem", "DiscoveryStats", "iter_studies"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,37 @@ class DiscoveryProblem:
     reason: str
 
 
-def _groups(root: Path) -> Iterator[Path]:
+@dataclass
+class DiscoveryStats:
+    """How far discovery is: ``groups_done`` of ``groups_total`` top-level entries read.
+
+    Lets a caller estimate the number of studies before discovery ends (progress, ETA).
+    """
+
+    groups_total: int = 0
+    groups_done: int = 0
+
+    def expected_total(self, studies_so_far: int) -> int | None:
+        """Studies expected in the whole archive at the current studies-per-group rate."""
+        if self.groups_done == 0:
+            return None
+        return max(studies_so_far, round(studies_so_far * self.groups_total / self.groups_done))
+
+
+def _groups(root: Path, stats: DiscoveryStats) -> Iterator[Path]:
     if root.is_file():
+        stats.groups_total = 1
         yield root
         return
     with os.scandir(root) as it:
-        entries = sorted((e for e in it if e.name not in _IGNORED_NAMES), key=lambda e: e.name)
-    for e in entries:
-        if e.name.startswith(".") and e.is_dir():  # our own temp folders, VCS folders
-            continue
-        yield Path(e.path)
+        names = sorted(
+            e.name
+            for e in it
+            if e.name not in _IGNORED_NAMES and not (e.name.startswith(".") and e.is_dir())
+        )  # hidden folders: our own temp folders, VCS folders
+    stats.groups_total = len(names)
+    for name in names:
+        yield root / name
 
 
 def _pseudonym(patient_id: str | None, keep: bool) -> str:
@@ -117,6 +138,7 @@ def iter_studies(
     *,
     keep_patient_ids: bool = False,
     problems: list[DiscoveryProblem] | None = None,
+    stats: DiscoveryStats | None = None,
 ) -> Iterator[StudyJob]:
     """Yield one :class:`StudyJob` per PET study under ``root``, group by group (streaming).
 
@@ -128,6 +150,8 @@ def iter_studies(
         Use the DICOM PatientID as ``patient_id`` instead of a pseudonym.
     problems : list, optional
         Receives a :class:`DiscoveryProblem` per unreadable non-study file.
+    stats : DiscoveryStats, optional
+        Updated as groups are read (for progress estimates).
 
     Yields
     ------
@@ -147,8 +171,10 @@ def iter_studies(
         raise InputError(
             f"batch root {root} does not exist; give the archive folder", code="BATCH_ROOT_MISSING"
         )
-    for group in _groups(root):
+    stats = stats if stats is not None else DiscoveryStats()
+    for group in _groups(root, stats):
         disc = discover(group)
+        stats.groups_done += 1
         by_study: dict[str, list] = defaultdict(list)
         for s in disc.series:
             by_study[str(s.study_instance_uid or "")].append(s)

@@ -63,10 +63,12 @@ class BatchProgress:
     """Counts reported to the ``progress`` callback after every event.
 
     ``total`` is the number of studies discovered so far (final once ``discovery_done``);
-    ``finished`` = done + failed + skipped.
+    ``expected_total`` estimates the final total before that (manifest rows, or the studies per
+    top-level folder so far x the folders); ``finished`` = done + failed + skipped.
     """
 
     total: int = 0
+    expected_total: int | None = None
     done: int = 0
     failed: int = 0
     skipped: int = 0
@@ -90,9 +92,10 @@ class BatchProgress:
     @property
     def eta_s(self) -> float | None:
         """Seconds to go at the current rate (None while unknown)."""
-        if not self.discovery_done or self.rate_per_s == 0:
+        total = self.total if self.discovery_done else self.expected_total
+        if total is None or self.rate_per_s == 0:
             return None
-        return max(self.total - self.finished, 0) / self.rate_per_s
+        return max(total - self.finished, 0) / self.rate_per_s
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -582,19 +585,24 @@ def run_batch(
     task = task if task is not None else analyze_study
     out = Path(os.path.abspath(out_dir))
     discovery_problems = _CappedList(_MAX_PROBLEMS_KEPT)
+    discovery_stats: Any = None
+    expected_total: int | None = None
     if jobs is None:
         if manifest is not None:
             from carpet.batch.manifest import validate_manifest
 
-            validate_manifest(
-                manifest, root=root
-            )  # every problem at once, before anything is written
+            # every problem at once, before anything is written
+            expected_total = validate_manifest(manifest, root=root)
             jobs = jobs_from_manifest(manifest, root=root, validate=False)
         elif root is not None:
-            from carpet.batch.discover import iter_studies
+            from carpet.batch.discover import DiscoveryStats, iter_studies
 
+            discovery_stats = DiscoveryStats()
             jobs = iter_studies(
-                root, keep_patient_ids=batch.keep_patient_ids, problems=discovery_problems
+                root,
+                keep_patient_ids=batch.keep_patient_ids,
+                problems=discovery_problems,
+                stats=discovery_stats,
             )
         else:
             raise ConfigError(
@@ -618,7 +626,7 @@ def run_batch(
         scheduler=scheduler,
     )
     hasher = _Hasher(state)
-    prog = BatchProgress()
+    prog = BatchProgress(expected_total=expected_total)
     t_start = time.perf_counter()
     display_root = Path(os.path.abspath(root)) if root is not None else None
 
@@ -655,6 +663,8 @@ def run_batch(
                 hasher.flush()
                 return None
             prog.total += 1
+            if discovery_stats is not None:
+                prog.expected_total = discovery_stats.expected_total(prog.total)
             hasher.bytes = 0
             files = files_of(job)
             ihash = fingerprint(job, hasher, files=files)

@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
                     bar.update(
                         task,
                         completed=p.finished,
-                        total=p.total if p.discovery_done else None,
+                        total=p.total if p.discovery_done else p.expected_total,
                         counts=f"done {p.done} failed {p.failed} skipped {p.skipped} running {p.in_flight}",
                         rate=f"{p.rate_per_s * 60:.1f}/min",
                     )
