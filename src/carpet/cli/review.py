@@ -33,7 +33,7 @@ def review(
     ] = None,
     pet: Annotated[
         Path | None,
-        typer.Option("--pet", help="PET series (folder/file) when the recorded source has moved."),
+        typer.Option("--pet", help="The analysed PET (DICOM folder/file or NIfTI); outputs record no input paths."),
     ] = None,
     pet_followup: Annotated[
         Path | None,
