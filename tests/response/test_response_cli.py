@@ -276,5 +276,9 @@ def test_response_cli_allow_different_patients(studies, tmp_path, cli):
     )
     assert res.exit_code == 0, res.stderr
     r = json.loads((out / "response.json").read_text())
-    assert any("allowed by --allow-different-patients" in w for w in r["warnings"])
+    assert (
+        "baseline and followup have different PatientID (allowed by --allow-different-patients)"
+        in r["warnings"]
+    )
+    assert str(root) not in (out / "response.json").read_text()  # no input paths in the output
     assert r["registration"]["method"] == "pet"

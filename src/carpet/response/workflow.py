@@ -255,7 +255,13 @@ def run_response(
     timings["total_s"] = time.perf_counter() - t0
     names = _folder_names(len(paths))
     first = comparisons[0][2].summary
-    warn = list(notes)
+    # outputs name studies by their output folder, never by their input path (which may
+    # carry patient names)
+    warn = []
+    for note in notes:
+        for p, name in sorted(zip(paths, names, strict=True), key=lambda x: -len(str(x[0]))):
+            note = note.replace(str(p), name)
+        warn.append(note)
     for name, a in zip(names, analyses, strict=False):
         warn.extend(f"{name}: {w}" for w in a.warnings)
     response = {
