@@ -223,3 +223,21 @@ def pd_na(v):
     import pandas as pd
 
     return bool(pd.isna(v))
+
+
+@pytest.mark.parametrize("modality", ["ct", "pet"])
+def test_response_registration_with_different_scan_ranges(modality):
+    """Whole-body baseline, chest-only follow-up: the body centres of mass do not correspond."""
+    from carpet.response.registration import register_rigid
+
+    pose = RigidPose((2.0, -1.0, 4.0), (30.0, -20.0, 50.0))
+    a = make_whole_body_study(fov="whole_body", spacing_mm=(8.0, 8.0, 8.0), n_lesions=3, seed=1)
+    b = make_whole_body_study(
+        fov="thorax", spacing_mm=(8.0, 8.0, 8.0), n_lesions=3, seed=1, pose=pose
+    )
+    fixed, moving = (a.ct, b.ct) if modality == "ct" else (a.suv, b.suv)
+    reg = register_rigid(fixed, moving, modality=modality)
+    pts = b.suv.index_to_world(np.argwhere(b.organs.array > 0)[::101])
+    err = np.linalg.norm(reg.followup_to_baseline(pts) - pose.scanner_to_anatomy(pts), axis=1)
+    assert err.mean() < 2.0 and err.max() < 3.0, (err.mean(), err.max())
+    assert reg.residual_mm < 3.0

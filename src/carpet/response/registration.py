@@ -220,6 +220,60 @@ def _residual_mm(base: Volume, fol: Volume, matrix: np.ndarray) -> float | None:
 # ----------------------------------------------------------------------------- registration
 
 
+def _z_profiles(vol: Volume, body: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Slice z (LPS mm, ascending) and per-slice body area and mean intensity (axial grids)."""
+    if abs(vol.direction[2, 0]) < 0.9:
+        return None
+    k = np.arange(vol.shape[0])
+    z = vol.index_to_world(np.stack([k, np.zeros_like(k), np.zeros_like(k)], axis=1))[:, 2]
+    area = body.sum(axis=(1, 2)).astype(float)
+    inten = np.where(body, vol.array, 0.0).sum(axis=(1, 2)) / np.maximum(area, 1.0)
+    order = np.argsort(z)
+    return z[order], np.stack([area[order], inten[order]], axis=0)
+
+
+def _best_z_offset(
+    fc: Volume,
+    fbody: np.ndarray,
+    mc: Volume,
+    mbody: np.ndarray,
+    default: float,
+    *,
+    min_overlap: float = 0.8,
+) -> float:
+    """Cranio-caudal translation (fixed → moving, mm) that best aligns the slice profiles.
+
+    Scan ranges often differ between timepoints, so the centres of mass of the two bodies
+    need not correspond. The per-slice body area and mean intensity profiles of the two
+    studies are compared (mean Pearson correlation) for every offset, in 4 mm steps, that
+    keeps at least ``min_overlap`` of the shorter scan inside the longer one.
+    """
+    pf, pm = _z_profiles(fc, fbody), _z_profiles(mc, mbody)
+    if pf is None or pm is None:
+        return default
+    (zf, sf), (zm, sm) = pf, pm
+    zf0, zf1, zm0, zm1 = zf[0], zf[-1], zm[0], zm[-1]
+    need = min_overlap * min(zf1 - zf0, zm1 - zm0)
+    best, best_t = -np.inf, default
+    for t in np.arange(zm0 - zf1, zm1 - zf0 + 4.0, 4.0):
+        lo, hi = max(zf0, zm0 - t), min(zf1, zm1 - t)
+        if hi - lo < need:
+            continue
+        zz = np.arange(lo, hi, 4.0)
+        if len(zz) < 5:
+            continue
+        score = 0.0
+        for c in range(sf.shape[0]):
+            a = np.interp(zz, zf, sf[c])
+            b = np.interp(zz + t, zm, sm[c])
+            sa, sb = a.std(), b.std()
+            if sa > 0 and sb > 0:
+                score += float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+        if score > best:
+            best, best_t = score, float(t)
+    return best_t
+
+
 def register_rigid(
     fixed: Volume,
     moving: Volume,
@@ -295,12 +349,14 @@ def register_rigid(
             code="REGISTRATION_FAILED",
         )
     f_img, m_img = _to_sitk(fc), _to_sitk(mc)
-    # initialise: centre of mass of the body outlines
-    cf = fc.index_to_world(np.argwhere(fbody).mean(axis=0)[None])[0]
-    cm = mc.index_to_world(np.argwhere(mbody).mean(axis=0)[None])[0]
+    # initialise: transverse centres of mass of the body outlines, and the cranio-caudal
+    # offset (scan ranges often differ) that best aligns the slice profiles
+    pf, pm = fc.index_to_world(np.argwhere(fbody)), mc.index_to_world(np.argwhere(mbody))
+    cf, cm = pf.mean(axis=0), pm.mean(axis=0)
+    tz = _best_z_offset(fc, fbody, mc, mbody, float(cm[2] - cf[2]))
     tx = sitk.Euler3DTransform()
     tx.SetCenter(tuple(float(v) for v in cf))
-    tx.SetTranslation(tuple(float(v) for v in (cm - cf)))  # fixed -> moving
+    tx.SetTranslation((float(cm[0] - cf[0]), float(cm[1] - cf[1]), float(tz)))  # fixed -> moving
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
