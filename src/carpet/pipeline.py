@@ -28,7 +28,7 @@ from carpet.units import Unit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnalysisResult", "analyze", "write_analysis"]
+__all__ = ["SOURCE_NAME", "AnalysisResult", "analyze", "read_source_record", "write_analysis"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -135,6 +135,32 @@ def _load(source: Any, *, units: str | None, overrides: Any) -> tuple[Volume, di
         _warnings.warn(msg, QualityWarning, stacklevel=3)
         study = _WithWarnings(study, msg)
     return suv, patient, study
+
+
+#: Sidecar of ``write_analysis`` recording where the PET was read from (for ``carpet review``).
+SOURCE_NAME = "source.json"
+
+
+def _source_record(source: Any, study: Any, units: str | None) -> dict | None:
+    """Where the PET was read from (absolute path as given), its series UID and units.
+
+    Kept in memory (``AnalysisResult.context["source"]``) and written only to the
+    ``source.json`` sidecar, never to ``patient.json``. None for in-memory input.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(source))
+    else:
+        given = getattr(study, "source", None)
+        if not isinstance(given, (str, os.PathLike)) or not str(given):
+            return None
+        path = os.path.abspath(os.fspath(given))
+        if units is None and getattr(study, "series", "dicom") is None:
+            units = "suv"  # a NIfTI study can only have been read as SUV
+    return {
+        "pet_path": path,
+        "series_instance_uid": getattr(study, "series_instance_uid", None),
+        "units": units,
+    }
 
 
 class _WithWarnings:
@@ -660,20 +686,44 @@ def analyze(
         segmentation=seg,
         config=cfg,
         auto_segmentation=auto,
-        context={"params": params, "actions": actions, "liver": liver, "mbp": mbp, "boxes": boxes},
+        context={
+            "params": params,
+            "actions": actions,
+            "liver": liver,
+            "mbp": mbp,
+            "boxes": boxes,
+            "source": _source_record(source, study, units),
+        },
     )
 
 
 def write_analysis(
-    result: AnalysisResult, out_dir: str | os.PathLike[str], *, mip: bool | None = None
+    result: AnalysisResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    mip: bool | None = None,
+    source: str | os.PathLike[str] | bool | None = None,
 ) -> Path:
     """Write the ``carpet analyze`` outputs of a result, atomically.
 
     Writes ``patient.json``, ``lesions.csv`` (columns of
     :data:`carpet.measure.columns.LESION_COLUMNS`), ``mask.nii.gz`` (label map on the
     PET grid whose values are the lesion ids), ``mip.png`` (coronal + sagittal MIP,
-    unless ``mip`` is False) and ``edits.json`` when reader edits were applied.
+    unless ``mip`` is False), ``edits.json`` when reader edits were applied, and
+    ``source.json`` (:data:`SOURCE_NAME`: where the PET was read from, for
+    ``carpet review DIR``) when the result was analysed from a path.
     Nothing is left half-written: the folder appears complete or not at all.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+    out_dir : path
+    mip : bool, optional
+        Write ``mip.png`` (default: ``result.config.write_mip``).
+    source : path or bool, optional
+        The PET location recorded in ``source.json``: None (default) records the
+        path ``analyze`` read (``result.context["source"]``), a path records that
+        path instead, False writes no ``source.json``.
 
     Returns
     -------
@@ -698,6 +748,11 @@ def write_analysis(
         if result.edits_applied:
             actions = [{k: v for k, v in a.items() if k != "effect"} for a in result.edits_applied]
             atomic_write_json(tmp / "edits.json", _clean({"version": 1, "actions": actions}))
+        record = _source_for_output(result, source)
+        if record is not None:
+            atomic_write_json(tmp / SOURCE_NAME, record)
+        else:
+            (tmp / SOURCE_NAME).unlink(missing_ok=True)
         if do_mip:
             from carpet.export.mip import write_mip
 
@@ -707,3 +762,49 @@ def write_analysis(
             if stale.exists():
                 stale.unlink()
     return out
+
+
+def _source_for_output(result: AnalysisResult, source: Any) -> dict | None:
+    """The ``source.json`` content for ``write_analysis(..., source=source)``."""
+    if source is False:
+        return None
+    record = dict((result.context or {}).get("source") or {})
+    if source is not None and source is not True:
+        record["pet_path"] = os.path.abspath(os.fspath(source))
+    if not record.get("pet_path"):
+        return None
+    return _clean(
+        {
+            "pet_path": str(record["pet_path"]),
+            "series_instance_uid": record.get("series_instance_uid"),
+            "units": record.get("units"),
+        }
+    )
+
+
+def read_source_record(folder: str | os.PathLike[str]) -> dict | None:
+    """The ``source.json`` sidecar of an analysis folder (None when there is none).
+
+    Raises
+    ------
+    InputError
+        ``BAD_SOURCE_RECORD`` when the file is not a JSON object with a ``pet_path`` string.
+    """
+    path = Path(folder) / SOURCE_NAME
+    if not path.is_file():
+        return None
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"{path}: not valid JSON ({exc}); delete it and give the PET with --pet",
+            code="BAD_SOURCE_RECORD",
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("pet_path"), str):
+        raise InputError(
+            f'{path}: expected {{"pet_path": "...", ...}}; delete it and give the PET with --pet',
+            code="BAD_SOURCE_RECORD",
+        )
+    return data

@@ -68,7 +68,17 @@ def test_cli_writes_the_contract(cli, dicom_dir, tmp_path, study):
         "mask.nii.gz",
         "mip.png",
         "patient.json",
+        "source.json",
     ]
+    # where the PET was read (for `carpet review DIR`), only in the sidecar, never in patient.json
+    assert json.loads((out / "source.json").read_text()) == {
+        "pet_path": str(dicom_dir),
+        "series_instance_uid": json.loads((out / "patient.json").read_text())["provenance"][
+            "series_instance_uid"
+        ],
+        "units": None,
+    }
+    assert str(dicom_dir) not in (out / "patient.json").read_text()
     patient = json.loads((out / "patient.json").read_text())
     for key in PATIENT_KEYS:
         assert key in patient

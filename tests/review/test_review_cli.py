@@ -16,10 +16,46 @@ RUN = [sys.executable, "-c", "from carpet.cli.main import main; main()"]
 
 
 def test_missing_pet_is_a_clear_error(review_dir, cli):
+    (review_dir / "source.json").unlink()  # a folder that does not record its PET
     res = cli("review", str(review_dir), "--no-browser")
     assert res.exit_code == 2
     assert res.stderr.startswith("carpet: error [PET_NOT_GIVEN]")
-    assert "--pet" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert "--pet" in res.stderr and "source.json" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_moved_pet_is_a_clear_error_naming_source_json(review_dir, tmp_path, cli):
+    record = json.loads((review_dir / "source.json").read_text())
+    record["pet_path"] = str(tmp_path / "moved-away")
+    (review_dir / "source.json").write_text(json.dumps(record))
+    res = cli("review", str(review_dir), "--no-browser")
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("carpet: error [PET_NOT_FOUND]")
+    assert str(review_dir / "source.json") in res.stderr and "moved-away" in res.stderr
+    assert "--pet PATH" in res.stderr
+
+
+def test_broken_source_json_is_a_clear_error(review_dir, cli):
+    (review_dir / "source.json").write_text("[1, 2")
+    res = cli("review", str(review_dir), "--no-browser")
+    assert res.exit_code == 2 and "[BAD_SOURCE_RECORD]" in res.stderr and "--pet" in res.stderr
+
+
+def test_wrong_pet_is_refused(review_dir, tmp_path, cli):
+    """--pet (or a source.json) naming another series: PET_MISMATCH, nothing served."""
+    from carpet.synthetic import PetHeaderSpec, make_whole_body_study, write_pet_dicom
+
+    other = make_whole_body_study(
+        fov="thorax", spacing_mm=(6, 6, 6), n_lesions=1, with_ct=False, seed=11
+    )
+    write_pet_dicom(other, tmp_path / "other", header=PetHeaderSpec(uid_seed="another-study"))
+    res = cli("review", str(review_dir), "--no-browser", "--pet", str(tmp_path / "other"))
+    assert res.exit_code == 2 and "[PET_MISMATCH]" in res.stderr
+    record = json.loads((review_dir / "source.json").read_text())
+    record["pet_path"] = str(tmp_path / "other")
+    (review_dir / "source.json").write_text(json.dumps(record))
+    res = cli("review", str(review_dir), "--no-browser")
+    assert res.exit_code == 2 and "[PET_MISMATCH]" in res.stderr
 
 
 def test_not_an_analysis_folder(tmp_path, cli):
@@ -45,13 +81,15 @@ def test_other_host_prints_a_warning(tmp_path, cli):
 
 @pytest.mark.slow
 def test_serves_prints_one_line_and_stops_cleanly_on_sigterm(review_dir, analysed_study):
+    # no --pet: the PET recorded by `carpet analyze` in DIR/source.json (issue 10 §4 contract)
+    assert json.loads((review_dir / "source.json").read_text())["pet_path"] == str(
+        analysed_study.pet
+    )
     proc = subprocess.Popen(
         [
             *RUN,
             "review",
             str(review_dir),
-            "--pet",
-            str(analysed_study.pet),
             "--no-browser",
             "--reader",
             "dr_cli",

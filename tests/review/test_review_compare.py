@@ -52,8 +52,30 @@ def test_compare_api_numbers_matches_alike(response_dir, analysed_study, client_
 
 def test_compare_needs_both_pets(response_dir, cli):
     d, _ = response_dir
+    (d / "followup" / "source.json").unlink()
     res = cli("review", str(d), "--no-browser")
     assert res.exit_code == 2 and "[PET_NOT_GIVEN]" in res.stderr and "--pet-followup" in res.stderr
+    assert "followup" in res.stderr and "source.json" in res.stderr
+
+
+def test_compare_takes_the_pets_from_source_json(response_dir, analysed_study, tmp_path):
+    """Without --pet/--pet-followup each time point's source.json names its PET."""
+    from carpet.errors import InputError
+    from carpet.review.compare import ResponseReview
+
+    d, ids = response_dir
+    backend = ResponseReview(d, {"baseline": None, "followup": None})
+    assert [r["lesion_id"] for r in backend.compare()["timepoints"][1]["lesions"]] == ids
+    record = json.loads((d / "baseline" / "source.json").read_text())
+    assert record["pet_path"] == str(analysed_study.pet)
+    record["pet_path"] = str(tmp_path / "gone")
+    (d / "baseline" / "source.json").write_text(json.dumps(record))
+    with pytest.raises(InputError) as exc:
+        ResponseReview(d, {"baseline": None, "followup": None})
+    assert exc.value.code == "PET_NOT_FOUND" and "baseline" in str(exc.value)
+    assert "--pet PATH" in str(exc.value)
+    # an explicit --pet still overrides the record
+    ResponseReview(d, {"baseline": analysed_study.pet, "followup": None})
 
 
 @pytest.mark.browser

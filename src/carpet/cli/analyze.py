@@ -5,7 +5,8 @@ suv_peak, suv_mean, lesion_count, dmax_mm, sdmax_per_m, dbulk_mm, method,
 parameters, SUV provenance, warnings, versions), ``DIR/lesions.csv``
 (lesion_id, volume_ml, suv_max, suv_peak, suv_mean, tlg, centroid_x/y/z_mm in
 DICOM LPS, ...), ``DIR/mask.nii.gz`` (label map on the PET grid, values =
-lesion ids), ``DIR/mip.png`` and ``DIR/edits.json`` when edits were applied.
+lesion ids), ``DIR/mip.png``, ``DIR/edits.json`` when edits were applied and
+``DIR/source.json`` (where the PET was read from, for ``carpet review DIR``).
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ def analyze_command(
     from carpet.interop import export_dicom_objects, parse_export_formats
 
     formats = parse_export_formats(export) if export else []
-    if parse_study_address(str(path)) is None and not path.exists():
+    from_web = parse_study_address(str(path)) is not None
+    # source.json records where the PET was read (for `carpet review DIR`); a DICOMweb pull is
+    # a temporary folder, so nothing is recorded for it
+    record = False if from_web else path
+    if not from_web and not path.exists():
         raise InputError(f"{path}: no such file or folder", code="NOT_FOUND")
     if edits is not None and not edits.is_file():
         raise InputError(f"edits file {edits}: no such file", code="EDITS_NOT_FOUND")
@@ -139,10 +144,10 @@ def analyze_command(
             from carpet._io import atomic_output_dir
 
             with atomic_output_dir(out) as tmp:  # analysis and DICOM objects together or not at all
-                write_analysis(result, tmp)
+                write_analysis(result, tmp, source=record)
                 export_dicom_objects(result, tmp / "dicom", formats=formats)
         else:
-            write_analysis(result, out)
+            write_analysis(result, out, source=record)
     p = result.patient
     if as_json:
         keys = [

@@ -33,12 +33,16 @@ def review(
     ] = None,
     pet: Annotated[
         Path | None,
-        typer.Option("--pet", help="The analysed PET (DICOM folder/file or NIfTI); outputs record no input paths."),
+        typer.Option(
+            "--pet",
+            help="The analysed PET (DICOM folder/file or NIfTI); default: the one in DIR/source.json.",
+        ),
     ] = None,
     pet_followup: Annotated[
         Path | None,
         typer.Option(
-            "--pet-followup", help="Follow-up PET, for a `carpet response` folder (side by side)."
+            "--pet-followup",
+            help="Follow-up PET of a `carpet response` folder; default: DIR/followup/source.json.",
         ),
     ] = None,
     units: Annotated[
@@ -59,8 +63,9 @@ def review(
 ) -> None:
     """Review and edit the lesions of an analysis in a local web page.
 
-    On a `carpet response` folder (DIR/baseline, DIR/followup; give --pet and
-    --pet-followup) the page shows both time points side by side, read-only, with
+    The PET is the one `carpet analyze` recorded in DIR/source.json (--pet overrides it,
+    e.g. when the PET has moved). On a `carpet response` folder (DIR/baseline,
+    DIR/followup) the page shows both time points side by side, read-only, with
     matched lesions numbered alike.
 
     Prints one line ``carpet review: http://127.0.0.1:PORT/?token=TOKEN`` and serves

@@ -3,7 +3,9 @@
 Each time point shows its coronal MIP and lesion table from its saved ``carpet
 analyze`` outputs (``mask.nii.gz``, ``lesions.csv``, ``patient.json``) over its PET;
 lesions matched in ``lesion_matches.csv`` carry the same match number on both
-sides. Edits are made per time point (``carpet review DIR/baseline --pet ...``).
+sides. Edits are made per time point (``carpet review DIR/baseline``). The PETs are
+those recorded in ``DIR/baseline/source.json`` and ``DIR/followup/source.json``
+unless given explicitly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from carpet.core.volume import Volume
 from carpet.errors import InputError
 from carpet.review.mip import CoronalMip, coronal_mip
+from carpet.review.session import _check_series
 from carpet.units import Unit
 
 __all__ = ["TIMEPOINTS", "ResponseReview", "is_response_folder", "match_numbers"]
@@ -81,7 +84,8 @@ class ResponseReview:
     folder : path
         The ``carpet response`` folder.
     pets : dict
-        PET source (folder/file) of each time point: ``{"baseline": p, "followup": q}``.
+        PET source (folder/file) of each time point: ``{"baseline": p, "followup": q}``;
+        a missing (None) one is taken from that time point's ``source.json``.
     units : str, optional
         Units of NIfTI PETs (``"suv"``).
     """
@@ -95,14 +99,36 @@ class ResponseReview:
         from carpet.ingest import read_pet
         from carpet.ingest.nifti import read_nifti
 
+        from carpet.pipeline import SOURCE_NAME, read_source_record
+
         self.folder = Path(folder)
-        missing = [t for t in TIMEPOINTS if pets.get(t) is None]
-        if missing:
-            raise InputError(
-                f"{self.folder} is a `carpet response` folder: give the PET of each time point with "
-                "--pet BASELINE_PET --pet-followup FOLLOWUP_PET (input paths are not recorded in outputs)",
-                code="PET_NOT_GIVEN",
-            )
+        pets = dict(pets)
+        unit_of: dict[str, str | None] = {}
+        option = {"baseline": "--pet", "followup": "--pet-followup"}
+        for t in TIMEPOINTS:
+            unit_of[t] = units
+            if pets.get(t) is not None:
+                if not Path(pets[t]).exists():
+                    raise InputError(
+                        f"{option[t]} {pets[t]}: no such file or folder", code="PET_NOT_FOUND"
+                    )
+                continue
+            record = read_source_record(self.folder / t)
+            if record is None:
+                raise InputError(
+                    f"{self.folder / t}: no {SOURCE_NAME} records where the {t} PET is; give the "
+                    "PET of each time point with --pet BASELINE_PET --pet-followup FOLLOWUP_PET",
+                    code="PET_NOT_GIVEN",
+                )
+            if not Path(record["pet_path"]).exists():
+                raise InputError(
+                    f"{self.folder / t / SOURCE_NAME}: the recorded {t} PET {record['pet_path']} does "
+                    f"not exist (moved or deleted?); give its new place with {option[t]} PATH",
+                    code="PET_NOT_FOUND",
+                )
+            pets[t] = record["pet_path"]
+            if units is None:
+                unit_of[t] = record.get("units")
         matches_path = self.folder / "lesion_matches.csv"
         matches = pd.read_csv(matches_path) if matches_path.is_file() else pd.DataFrame()
         nb, nf = match_numbers(matches) if len(matches) else ({}, {})
@@ -111,7 +137,8 @@ class ResponseReview:
             d = self.folder / name
             patient = json.loads((d / "patient.json").read_text())
             lesions = pd.read_csv(d / "lesions.csv")
-            study = read_pet(pets[name], units=units)
+            study = read_pet(pets[name], units=unit_of[name])
+            _check_series(patient, study, str(pets[name]), d)
             labels = read_nifti(d / "mask.nii.gz", unit=Unit.LABEL)
             study.suv.check_same_grid(labels, what=f"{d / 'mask.nii.gz'}")
             lab = np.asarray(labels.array).astype(np.int32)

@@ -231,7 +231,8 @@ class ReviewSession:
         folder : path
             Output folder of ``carpet analyze`` (``patient.json`` required).
         pet : path, optional
-            PET source overriding the one recorded in ``patient.json``.
+            PET source overriding the one recorded in ``DIR/source.json`` (written by
+            ``carpet analyze``); needed when that file is absent or the PET has moved.
         units : str, optional
             Units of a NIfTI PET (``"suv"``), as for ``carpet analyze --units``.
         reader : str, optional
@@ -245,19 +246,20 @@ class ReviewSession:
         ------
         InputError
             ``NOT_AN_ANALYSIS`` when ``patient.json`` is missing or unreadable,
+            ``PET_NOT_GIVEN`` when there is neither ``pet`` nor ``source.json``,
             ``PET_NOT_FOUND`` when the recorded PET source is gone and no ``pet``
-            was given, ``MASK_MISMATCH`` when the recomputed automatic result does
+            was given, ``PET_MISMATCH`` when the PET is not the analysed series, ``MASK_MISMATCH`` when the recomputed automatic result does
             not reproduce the folder's automatic lesions.
         """
         from carpet import pipeline
 
         folder = Path(folder)
         patient = _read_patient_json(folder)
-        source = _pet_source(patient, pet, folder)
+        source, units = _pet_source_and_units(patient, pet, folder, units)
         config = _config_from_patient(patient, folder)
         t0 = time.perf_counter()
         study = _read_pet(source, units)
-        _check_series(patient, study, source)
+        _check_series(patient, study, source, folder)
         t1 = time.perf_counter()
         auto = pipeline.analyze(study, config=config)
         t2 = time.perf_counter()
@@ -745,8 +747,8 @@ def _read_patient_json(folder: Path) -> dict:
     if not path.is_file() and (folder / "baseline" / "patient.json").is_file():
         raise InputError(
             f"{folder} is a `carpet response` folder: edit one time point at a time, e.g. "
-            f"carpet review {folder / 'baseline'} --pet BASELINE_PET (with both baseline/ and "
-            "followup/, `carpet review DIR --pet B --pet-followup F` shows them side by side)",
+            f"carpet review {folder / 'baseline'} (with both baseline/ and followup/, `carpet review "
+            "DIR` shows them side by side)",
             code="RESPONSE_FOLDER",
         )
     if not path.is_file():
@@ -771,34 +773,57 @@ def _has_edits(patient: dict) -> bool:
 
 
 def _pet_source(patient: dict, pet: Any, folder: Path) -> str:
-    """The PET to review: ``--pet``, else a source path recorded by an older ``carpet analyze``.
+    """The PET to review: ``--pet``, else the one recorded in ``DIR/source.json``.
 
-    ``carpet analyze`` does not record input paths (exported folders are often
-    named after the patient), so ``--pet`` is normally required.
+    ``carpet analyze`` keeps input paths out of ``patient.json`` (exported folders
+    are often named after the patient); it records the PET's location in the
+    ``source.json`` sidecar (:data:`carpet.pipeline.SOURCE_NAME`) instead.
     """
+    return _pet_source_and_units(patient, pet, folder, None)[0]
+
+
+def _pet_source_and_units(
+    patient: dict, pet: Any, folder: Path, units: str | None
+) -> tuple[str, str | None]:
+    """(PET source, units): ``--pet``/``--units`` first, else ``DIR/source.json``."""
+    from carpet.pipeline import SOURCE_NAME, read_source_record
+
     if pet is not None:
         if not Path(pet).exists():
             raise InputError(f"--pet {pet}: no such file or folder", code="PET_NOT_FOUND")
-        return str(pet)
-    src = (patient.get("provenance") or {}).get("source")
-    if not src:
-        raise InputError(
-            f"{folder}: the analysis does not record where its PET is (input paths are kept out of "
-            f"the outputs); give it: carpet review {folder} --pet PET_FOLDER_OR_FILE",
-            code="PET_NOT_GIVEN",
-        )
+        return str(pet), units
+    record = read_source_record(folder)
+    if record is None:
+        src = (patient.get("provenance") or {}).get("source")  # folders of older versions
+        if not src:
+            raise InputError(
+                f"{folder}: no {SOURCE_NAME} records where the analysed PET is (folders written "
+                f"without it, or with it deleted); give it: carpet review {folder} --pet "
+                "PET_FOLDER_OR_FILE",
+                code="PET_NOT_GIVEN",
+            )
+        where = folder / "patient.json"
+    else:
+        src = record["pet_path"]
+        where = folder / SOURCE_NAME
+        if units is None:
+            units = record.get("units")
     if not Path(src).exists():
         raise InputError(
-            f"{folder / 'patient.json'}: the recorded PET source {src} does not exist (moved?); "
-            "give its new place with --pet PATH",
+            f"{where}: the recorded PET source {src} does not exist (moved or deleted?); "
+            f"give its new place: carpet review {folder} --pet PATH",
             code="PET_NOT_FOUND",
         )
-    return str(src)
+    return str(src), units
 
 
-def _check_series(patient: dict, study: Any, source: str) -> None:
+def _check_series(patient: dict, study: Any, source: str, folder: Path | None = None) -> None:
     """Refuse a PET whose SeriesInstanceUID is not the analysed one."""
     want = (patient.get("provenance") or {}).get("series_instance_uid")
+    if not want:
+        from carpet.pipeline import read_source_record
+
+        want = (read_source_record(folder) or {}).get("series_instance_uid") if folder else None
     got = getattr(study, "series_instance_uid", None)
     if want and got and want != got:
         raise InputError(
