@@ -5,8 +5,10 @@ averaged down to a coarse isotropic grid (``registration_voxel_mm``, 6 mm by def
 so that a whole-body 2 mm pair registers in a few seconds on two cores; then a
 multi-resolution (shrink factors ``registration_levels``) Mattes mutual-information
 registration of an Euler (rotation + translation) transform, initialised by the
-centres of mass of the body outlines, so that shifts of several centimetres and
-rotations of a few degrees are recovered.
+transverse centres of mass of the body outlines and the cranio-caudal offset that best
+aligns the per-slice body-area and intensity profiles (scan ranges differ between
+timepoints), so that shifts of several centimetres and rotations of a few degrees are
+recovered.
 
 The result's :attr:`Registration.matrix` is a 4 × 4 homogeneous matrix in LPS mm
 that maps **follow-up** patient coordinates to **baseline** patient coordinates.
@@ -319,8 +321,9 @@ def register_rigid(
     Notes
     -----
     Euler 3-D transform, Mattes mutual information (32 bins, ``sampling`` random samples),
-    regular-step gradient descent with scales from physical shift, initialised by
-    aligning the centres of mass of the two body outlines. ``matrix`` is the inverse of
+    regular-step gradient descent with scales from physical shift, initialised by the
+    transverse centres of mass of the two body outlines and the cranio-caudal offset of
+    best slice-profile correlation. ``matrix`` is the inverse of
     the fitted baseline → follow-up transform ``x ↦ R (x − c) + c + t``.
 
     References
