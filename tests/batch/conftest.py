@@ -92,8 +92,10 @@ def build_mixed_archive(root: Path) -> dict[str, str]:
     write_ct_only_study(root / "ctonly01", seed=5, patient_id="PATCT")
     # SUV refused: PET without patient weight
     write_pet_study(root / "noweight01", seed=88, patient_id="PATNOW", omit=("PatientWeight",))
-    # a stray non-DICOM file
+    # a stray non-DICOM file, and hidden files (never studies)
     (root / "README.txt").write_text("archive notes\n")
+    (root / ".complete").write_text("marker\n")
+    (root / "pat00" / ".hidden-note").write_text("x\n")
     return {
         "corrupt": "corrupt01",
         "truncated": "truncated01",

@@ -74,11 +74,10 @@ def _groups(root: Path, stats: DiscoveryStats) -> Iterator[Path]:
         yield root
         return
     with os.scandir(root) as it:
+        # hidden entries (our own temp folders, VCS folders, marker files) are not studies
         names = sorted(
-            e.name
-            for e in it
-            if e.name not in _IGNORED_NAMES and not (e.name.startswith(".") and e.is_dir())
-        )  # hidden folders: our own temp folders, VCS folders
+            e.name for e in it if e.name not in _IGNORED_NAMES and not e.name.startswith(".")
+        )
     stats.groups_total = len(names)
     for name in names:
         yield root / name
@@ -221,7 +220,7 @@ def iter_studies(
         bad_by_dir: dict[str, list] = defaultdict(list)
         for p in disc.problems:
             ppath = str(p.path)
-            if Path(ppath).name in _IGNORED_NAMES:
+            if Path(ppath).name in _IGNORED_NAMES or Path(ppath).name.startswith("."):
                 continue
             if Path(ppath).suffix.lower() in _NON_DICOM_SUFFIXES:
                 if problems is not None:
