@@ -28,7 +28,14 @@ from carpet.units import Unit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SOURCE_NAME", "AnalysisResult", "analyze", "read_source_record", "write_analysis"]
+__all__ = [
+    "SOURCE_NAME",
+    "AnalysisResult",
+    "analyze",
+    "apply_reader_edits",
+    "read_source_record",
+    "write_analysis",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -529,7 +536,178 @@ def analyze(
         {},
         {},
         max(seeds, default=0),
+        grown_boxes,
     )
+    base_warn = list(warn)
+
+    def _finish(
+        seg: Any,
+        effects: list,
+        actions: list,
+        table: pd.DataFrame,
+        boxes: dict,
+        timings_in: dict,
+        t_measure: float,
+        t_start: float,
+        auto_table: pd.DataFrame | None,
+    ) -> AnalysisResult:
+        """Measurement columns, patient metrics, provenance and the result (shared by
+        :func:`analyze` and :func:`apply_reader_edits`)."""
+        w_out = list(base_warn)
+        tm = dict(timings_in)
+        if len(table):
+            table["threshold_suv"] = [
+                seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]
+            ]
+            table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
+            table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
+        bsa = _bsa(patient)
+        metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
+        tm["measure_s"] = time.perf_counter() - t_measure
+        liver_mean = float(liver.suv_mean) if liver is not None else None
+        metrics["liver_suv_mean"] = liver_mean
+        metrics["mbp_suv_mean"] = float(mbp.suv_mean) if mbp is not None else None
+        metrics["tlr"] = (
+            (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+        )
+        if liver is not None:
+            w_out.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(w_out))
+        if physio or seg.removed:
+            ex = seg.excluded
+            counts = np.bincount(ex[ex != 0], minlength=256)
+        else:
+            counts = np.zeros(256, np.int64)
+        excluded_summary = {
+            organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]
+        }
+        suv_prov = None
+        if study is not None and getattr(study, "suv_factors", None) is not None:
+            try:
+                suv_prov = {
+                    k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
+                }  # no paths
+            except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
+                suv_prov = None
+        provenance = {
+            "carpet_version": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "config": to_dict(cfg),
+            # the input path is not recorded: exported folders are often named after the patient
+            "source_kind": (
+                "memory"
+                if study is None or not getattr(study, "source", None)
+                else "nifti"
+                if getattr(study, "series", None) is None
+                else "dicom"
+            ),
+            "series_instance_uid": getattr(study, "series_instance_uid", None)
+            if study is not None
+            else None,
+            "suv_unit": suv.unit.value,
+            "grid": {
+                "shape": list(suv.shape),
+                "spacing_mm": list(sp),
+                "orientation": suv.orientation,
+                "voxel_volume_ml": v_ml,
+            },
+            "organs": organs_source,
+            "body_frame": frame.to_dict() if frame is not None else None,
+            "timings_s": tm,
+        }
+        patient_json = {
+            **metrics,
+            "method": seg.method,
+            "parameters": {
+                "preselect_threshold_suv": cfg.preselect_threshold_suv,
+                "min_volume_ml": cfg.min_volume_ml,
+                "connectivity": cfg.connectivity,
+                "physio_exclusion": cfg.physio_exclusion,
+                "peak_volume_ml": cfg.peak_volume_ml,
+                "peak_center": cfg.peak_center,
+                "percist_threshold_suv": percist_t,
+            },
+            "preselected_regions": int(n_regions),
+            "physiological_excluded": {
+                "regions": [
+                    {
+                        "organ": physio[r],
+                        "volume_ml": float(seeds_all[r].core.sum() * v_ml),
+                        "suv_max": float(seeds_all[r].suv_max),
+                    }
+                    for r in sorted(physio)
+                ],
+                "volume_ml_by_organ": excluded_summary,
+                "notes": notes,
+            },
+            "reference_regions": {"liver": _ref_dict(liver), "mbp": _ref_dict(mbp)},
+            "patient": {**patient, "bsa_m2": bsa},
+            "flags": {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")},
+            "edits": {
+                "applied": effects,
+                "removed_lesion_ids": sorted(seg.removed),
+                "added_lesion_ids": sorted(
+                    i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed
+                ),
+                "auto_lesion_count": len(seeds),
+            },
+            "warnings": w_out,
+            "suv_provenance": suv_prov,
+            "versions": {
+                "carpet": __version__,
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+            },
+            "provenance": provenance,
+        }
+        tm["total_s"] = time.perf_counter() - t_start
+        lab_vol = Volume(
+            seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid
+        )
+        auto_vol = (
+            lab_vol
+            if seg is auto
+            else Volume(
+                auto.labels,
+                suv.affine,
+                unit=Unit.LABEL,
+                frame_of_reference_uid=suv.frame_of_reference_uid,
+            )
+        )
+        exc_vol = Volume(
+            seg.excluded,
+            suv.affine,
+            unit=Unit.LABEL,
+            frame_of_reference_uid=suv.frame_of_reference_uid,
+            meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}},
+        )
+        return AnalysisResult(
+            suv=suv,
+            labels=lab_vol,
+            excluded=exc_vol,
+            lesions=table,
+            patient=_clean(patient_json),
+            auto_labels=auto_vol,
+            edits_applied=effects,
+            warnings=w_out,
+            provenance=_clean(provenance),
+            segmentation=seg,
+            config=cfg,
+            auto_segmentation=auto,
+            context={
+                "params": params,
+                "actions": actions,
+                "liver": liver,
+                "mbp": mbp,
+                "boxes": boxes,
+                "source": _source_record(source, study, units),
+                "finish": _finish,
+                "auto_table": auto_table,
+            },
+        )
+
     seg = auto
     effects: list[dict] = []
     if actions:
@@ -545,155 +723,126 @@ def analyze(
         peak_volume_ml=cfg.peak_volume_ml,
         peak_center=cfg.peak_center,
     )
-    if len(table):
-        table["threshold_suv"] = [
-            seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]
-        ]
-        table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
-        table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
-    bsa = _bsa(patient)
-    metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
-    timings["measure_s"] = time.perf_counter() - t
-    liver_mean = float(liver.suv_mean) if liver is not None else None
-    metrics["liver_suv_mean"] = liver_mean
-    metrics["mbp_suv_mean"] = float(mbp.suv_mean) if mbp is not None else None
-    metrics["tlr"] = (
-        (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+    return _finish(
+        seg,
+        effects,
+        actions,
+        table,
+        boxes,
+        timings,
+        t,
+        t0,
+        None if actions else table,
     )
-    if liver is not None:
-        warn.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(warn))
-    if physio or seg.removed:
-        ex = seg.excluded
-        counts = np.bincount(ex[ex != 0], minlength=256)
-    else:
-        counts = np.zeros(256, np.int64)
-    excluded_summary = {
-        organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]
-    }
-    suv_prov = None
-    if study is not None and getattr(study, "suv_factors", None) is not None:
-        try:
-            suv_prov = {
-                k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
-            }  # no paths
-        except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
-            suv_prov = None
-    provenance = {
-        "carpet_version": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "config": to_dict(cfg),
-        # the input path is not recorded: exported folders are often named after the patient
-        "source_kind": (
-            "memory"
-            if study is None or not getattr(study, "source", None)
-            else "nifti"
-            if getattr(study, "series", None) is None
-            else "dicom"
-        ),
-        "series_instance_uid": getattr(study, "series_instance_uid", None)
-        if study is not None
-        else None,
-        "suv_unit": suv.unit.value,
-        "grid": {
-            "shape": list(suv.shape),
-            "spacing_mm": list(sp),
-            "orientation": suv.orientation,
-            "voxel_volume_ml": v_ml,
-        },
-        "organs": organs_source,
-        "body_frame": frame.to_dict() if frame is not None else None,
-        "timings_s": timings,
-    }
-    patient_json = {
-        **metrics,
-        "method": seg.method,
-        "parameters": {
-            "preselect_threshold_suv": cfg.preselect_threshold_suv,
-            "min_volume_ml": cfg.min_volume_ml,
-            "connectivity": cfg.connectivity,
-            "physio_exclusion": cfg.physio_exclusion,
-            "peak_volume_ml": cfg.peak_volume_ml,
-            "peak_center": cfg.peak_center,
-            "percist_threshold_suv": percist_t,
-        },
-        "preselected_regions": int(n_regions),
-        "physiological_excluded": {
-            "regions": [
-                {
-                    "organ": physio[r],
-                    "volume_ml": float(seeds_all[r].core.sum() * v_ml),
-                    "suv_max": float(seeds_all[r].suv_max),
-                }
-                for r in sorted(physio)
-            ],
-            "volume_ml_by_organ": excluded_summary,
-            "notes": notes,
-        },
-        "reference_regions": {"liver": _ref_dict(liver), "mbp": _ref_dict(mbp)},
-        "patient": {**patient, "bsa_m2": bsa},
-        "flags": {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")},
-        "edits": {
-            "applied": effects,
-            "removed_lesion_ids": sorted(seg.removed),
-            "added_lesion_ids": sorted(
-                i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed
-            ),
-            "auto_lesion_count": len(seeds),
-        },
-        "warnings": warn,
-        "suv_provenance": suv_prov,
-        "versions": {
-            "carpet": __version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-        },
-        "provenance": provenance,
-    }
-    timings["total_s"] = time.perf_counter() - t0
-    lab_vol = Volume(
-        seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid
-    )
-    auto_vol = (
-        lab_vol
-        if seg is auto
-        else Volume(
-            auto.labels,
-            suv.affine,
-            unit=Unit.LABEL,
-            frame_of_reference_uid=suv.frame_of_reference_uid,
+
+
+def apply_reader_edits(result: AnalysisResult, edits: Any) -> AnalysisResult:
+    """Finish an analysis from its kept automatic result plus reader edits, without re-segmenting.
+
+    Gives the same result as ``analyze(source, config=result.config, edits=edits)``
+    (and so the same ``write_analysis`` files as ``carpet analyze --edits``): the
+    edits are applied to ``result.auto_segmentation`` with the same
+    :func:`carpet.segment.apply_edits`, only the lesions whose voxels an edit set
+    (added, restored, re-segmented) are measured again, the other lesions keep
+    their automatic rows, and the patient metrics, provenance and
+    ``patient.json`` are rebuilt by the same code as :func:`analyze`.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        A result of :func:`analyze` (its automatic state is used, whatever edits it had).
+    edits : path, dict, list or None
+        Reader edits (see :mod:`carpet.segment.edits`); None or empty: the automatic result.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Examples
+    --------
+    >>> from carpet.synthetic import make_whole_body_study, LesionSpec
+    >>> s = make_whole_body_study(fov="thorax", spacing_mm=(4, 4, 4), n_lesions=0, with_ct=False,
+    ...     lesions=[LesionSpec((-60.0, 0.0, -350.0), 12.0, 10.0, "hilar")])
+    >>> r = apply_reader_edits(analyze(s), [{"action": "remove", "lesion_id": 1}])
+    >>> r.patient["lesion_count"], r.patient["edits"]["removed_lesion_ids"]
+    (0, [1])
+    """
+    from carpet.measure.tables import measure_lesions
+    from carpet.segment.edits import apply_edits, load_edits, validate_edits
+
+    finish = (result.context or {}).get("finish")
+    if finish is None:
+        raise InputError(
+            "apply_reader_edits needs a result of carpet.pipeline.analyze (its automatic state); "
+            "call analyze(source, edits=...) instead",
+            code="BAD_SOURCE",
         )
+    t0 = time.perf_counter()
+    if edits is None:
+        actions: list = []
+    elif isinstance(edits, (str, os.PathLike)):
+        actions = load_edits(edits)
+    else:
+        actions = validate_edits(edits)
+    auto = result.auto_segmentation
+    suv = result.suv
+    cfg = result.config
+    timings = {
+        k: v
+        for k, v in ((result.provenance or {}).get("timings_s") or {}).items()
+        if k not in ("edits_s", "measure_s", "total_s")
+    }
+    changes: dict = {}
+    seg, effects = auto, []
+    if actions:
+        seg, effects = apply_edits(
+            auto, actions, suv=suv, params=result.context["params"], changes=changes
+        )
+        timings["edits_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    auto_table = result.context.get("auto_table")
+    present = seg.lesion_ids
+    extra = ["threshold_suv", "method", "origin"]
+    if auto_table is None:  # the automatic lesions were never measured: measure all
+        remeasure, kept = present, auto_table
+    else:
+        have = set(int(i) for i in auto_table["lesion_id"])
+        changed = changes.get("lesions", set())
+        remeasure = [i for i in present if i in changed or i not in have]
+        keep = set(present) - set(remeasure)
+        kept = auto_table[auto_table["lesion_id"].isin(keep)].drop(
+            columns=[c for c in extra if c in auto_table.columns]
+        )
+    boxes = {i: seg.box_of(i) for i in remeasure}
+    boxes = {i: b for i, b in boxes.items() if b is not None}
+    fresh = measure_lesions(
+        suv,
+        Volume(seg.labels, suv.affine, unit=Unit.LABEL),
+        lesion_ids=sorted(boxes),
+        boxes=boxes,
+        peak_volume_ml=cfg.peak_volume_ml,
+        peak_center=cfg.peak_center,
     )
-    exc_vol = Volume(
-        seg.excluded,
-        suv.affine,
-        unit=Unit.LABEL,
-        frame_of_reference_uid=suv.frame_of_reference_uid,
-        meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}},
-    )
-    return AnalysisResult(
-        suv=suv,
-        labels=lab_vol,
-        excluded=exc_vol,
-        lesions=table,
-        patient=_clean(patient_json),
-        auto_labels=auto_vol,
-        edits_applied=effects,
-        warnings=warn,
-        provenance=_clean(provenance),
-        segmentation=seg,
-        config=cfg,
-        auto_segmentation=auto,
-        context={
-            "params": params,
-            "actions": actions,
-            "liver": liver,
-            "mbp": mbp,
-            "boxes": boxes,
-            "source": _source_record(source, study, units),
-        },
+    if kept is None or kept.empty:
+        table = fresh
+    elif fresh.empty:
+        table = kept.copy()
+    else:
+        table = pd.concat([kept, fresh], ignore_index=True)
+    table = table.sort_values("lesion_id", kind="stable").reset_index(drop=True)
+    all_boxes = dict(result.context.get("boxes") or {})
+    all_boxes.update(boxes)
+    all_boxes = {i: all_boxes[i] for i in present if i in all_boxes}
+    return finish(
+        seg,
+        effects,
+        actions,
+        table,
+        all_boxes,
+        timings,
+        t,
+        t0,
+        auto_table,
     )
 
 

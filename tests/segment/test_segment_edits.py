@@ -199,3 +199,146 @@ def test_add_near_removed_organ_does_not_take_it_but_a_click_inside_does():
         params=r.context["params"],
     )
     assert (seg2.labels[heart] > 0).any()  # deliberately taken back from the removed organ
+
+
+# --------------------------------------------------------------------------- box-local edits
+EDIT_SEQUENCE = [
+    {"action": "remove", "lesion_id": 1},
+    {"action": "physiological", "lesion_id": 2},
+    {"action": "add", "point_mm": list(LESIONS[3].center_mm), "method": "pct41"},
+    {"action": "restore", "lesion_id": 1},
+    {"action": "flag", "flag": "marrow_involved", "value": True},
+    {"action": "restore", "lesion_id": 2},
+    {"action": "remove_at", "point_mm": list(LESIONS[2].center_mm)},
+    {"action": "add", "point_mm": list(LESIONS[2].center_mm), "method": "suv2.5"},
+]
+
+
+def _same_segmentation(a, b):
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.excluded, b.excluded)
+    assert (a.removed, a.flags, a.max_id, a.method) == (b.removed, b.flags, b.max_id, b.method)
+    assert a.thresholds == b.thresholds and a.lesion_methods == b.lesion_methods
+    assert sorted(a.seeds) == sorted(b.seeds)
+
+
+def test_one_action_at_a_time_in_place_equals_one_call_and_undo_is_exact(base):
+    """The review applies actions one by one, in place, and undoes them from crops."""
+    s, r = base
+    auto = r.auto_segmentation
+    labels0, excluded0 = auto.labels.copy(), auto.excluded.copy()
+    one, effects_one = apply_edits(auto, EDIT_SEQUENCE, suv=r.suv, params=r.context["params"])
+    # the input is never modified without inplace, and the result does not share its arrays
+    np.testing.assert_array_equal(auto.labels, labels0)
+    assert not np.shares_memory(one.labels, auto.labels)
+    import dataclasses
+
+    work = dataclasses.replace(auto, labels=labels0.copy(), excluded=excluded0.copy())
+    undo_stack, effects = [], []
+    for action in EDIT_SEQUENCE:
+        changes = {}
+        work, eff = apply_edits(
+            work, [action], suv=r.suv, params=r.context["params"], inplace=True, changes=changes
+        )
+        effects += eff
+        undo_stack.append(changes["undo"])
+        for box, lab, _ in changes["undo"]:  # crops are box-local, never the whole scan
+            assert lab.size < auto.labels.size
+    _same_segmentation(work, one)
+    assert effects == effects_one  # restore gives back exactly the removed voxels (stash)
+    for undo in reversed(undo_stack):
+        for box, lab, ex in reversed(undo):
+            work.labels[box] = lab
+            work.excluded[box] = ex
+    np.testing.assert_array_equal(work.labels, labels0)
+    np.testing.assert_array_equal(work.excluded, excluded0)
+
+
+def test_failed_in_place_action_can_be_reverted(base):
+    s, r = base
+    import dataclasses
+
+    auto = r.auto_segmentation
+    work = dataclasses.replace(auto, labels=auto.labels.copy(), excluded=auto.excluded.copy())
+    changes = {}
+    with pytest.raises(SegmentationError) as info:
+        apply_edits(
+            work,
+            [
+                {"action": "remove", "lesion_id": 3},
+                {"action": "add", "point_mm": [0.0, 60.0, -600.0], "method": "suv4"},
+            ],
+            suv=r.suv,
+            params=r.context["params"],
+            inplace=True,
+            changes=changes,
+        )
+    assert info.value.code == "EMPTY_ADDED_LESION"
+    assert not (work.labels == 3).any()  # the first action was applied in place ...
+    for box, lab, ex in reversed(changes["undo"]):
+        work.labels[box] = lab
+        work.excluded[box] = ex
+    np.testing.assert_array_equal(work.labels, auto.labels)  # ... and is undone exactly
+
+
+def test_segmentation_box_of_uses_the_hint(base):
+    s, r = base
+    seg = r.auto_segmentation
+    for lid in seg.lesion_ids:
+        m = seg.labels == lid
+        idx = np.argwhere(m)
+        want = tuple(slice(int(lo), int(hi) + 1) for lo, hi in zip(idx.min(0), idx.max(0)))
+        assert seg.box_of(lid) == want
+    assert seg.box_of(999) is None
+
+
+def test_apply_reader_edits_equals_analyze_with_edits(base, tmp_path, monkeypatch):
+    """Finishing from the automatic result gives carpet analyze --edits' files, byte for byte,
+    and re-measures only the lesions whose voxels an edit set."""
+    import carpet.measure.tables as tables
+    from carpet.pipeline import apply_reader_edits, write_analysis
+
+    s, r = base
+    want = _rerun(s, EDIT_SEQUENCE)
+    measured = []
+    real = tables.measure_lesions
+
+    def spy(*a, **kw):
+        measured.append(kw.get("lesion_ids"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tables, "measure_lesions", spy)
+    got = apply_reader_edits(r, EDIT_SEQUENCE)
+    # measured again: restored 1 and 2, added 4 and 5 (never the untouched ones; 3 is removed)
+    assert measured == [sorted([1, 2, 4, 5])]
+    _same_segmentation(got.segmentation, want.segmentation)
+    write_analysis(want, tmp_path / "want", source=False)
+    write_analysis(got, tmp_path / "got", source=False)
+    for name in ("lesions.csv", "edits.json"):
+        assert (tmp_path / "want" / name).read_bytes() == (tmp_path / "got" / name).read_bytes()
+    import nibabel as nib
+
+    a, b = (nib.load(tmp_path / d / "mask.nii.gz") for d in ("want", "got"))
+    assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
+    assert np.array_equal(a.affine, b.affine)
+    pw, pg = (json.loads((tmp_path / d / "patient.json").read_text()) for d in ("want", "got"))
+    for p in (pw, pg):
+        del p["provenance"]["timings_s"]
+    assert pw == pg
+    assert pg["flags"]["marrow_involved"] is True and pg["edits"]["removed_lesion_ids"] == [3]
+    # no edits: the automatic result itself
+    again = apply_reader_edits(r, None)
+    assert again.patient["tmtv_ml"] == r.patient["tmtv_ml"] and again.edits_applied == []
+    np.testing.assert_array_equal(again.labels.array, r.labels.array)
+
+
+def test_apply_reader_edits_needs_an_analyze_result(base):
+    import dataclasses
+
+    from carpet.pipeline import apply_reader_edits
+
+    s, r = base
+    bare = dataclasses.replace(r, context={})
+    with pytest.raises(InputError) as info:
+        apply_reader_edits(bare, [{"action": "remove", "lesion_id": 1}])
+    assert info.value.code == "BAD_SOURCE" and "analyze" in str(info.value)

@@ -3,9 +3,11 @@
 The state after *n* actions is always ``carpet.segment.edits.apply_edits`` applied to
 the automatic result of ``carpet.pipeline.analyze`` (the same code and the same
 action format as ``carpet analyze --edits``), so the totals shown are the CLI's.
-Each new action is applied to the previous state only (the untouched lesions keep
-their records, the touched one is re-measured), and the states are kept on a
-stack so that undo is instant; redo re-applies the undone action.
+Each new action is applied to the previous state only, in place on one private
+copy of the label and exclusion maps, inside the box it touches (the untouched
+lesions keep their records, the touched one is re-measured); each state keeps the
+crops it overwrote, so undo writes them back (instant) and redo re-applies the
+undone action.
 
 Saving writes ``DIR/edits.json`` and the reviewed ``patient.json``, ``lesions.csv``,
 ``mask.nii.gz`` (and MIP) of ``carpet.pipeline.write_analysis`` in one atomic
@@ -76,30 +78,53 @@ class _State:
     #: Bounding box of the voxels whose lesion id changed from the base state
     #: (None: anywhere, e.g. after set_method).
     changed_box: tuple[slice, slice, slice] | None = None
+    #: Crops ``(box, labels, excluded)`` this state overwrote in the working maps
+    #: (``apply_edits(..., changes=)["undo"]``); None when dropped to bound memory.
+    undo: list | None = field(default=None, repr=False)
+
+    @property
+    def undo_nbytes(self) -> int:
+        """Memory held by the undo crops."""
+        return sum(lab.nbytes + ex.nbytes for _, lab, ex in self.undo or ())
 
     @classmethod
     def after(
-        cls, base: _State, seg: Any, effects: list[dict], *, suv: Volume, engine: ReviewSession
+        cls,
+        base: _State,
+        seg: Any,
+        effects: list[dict],
+        *,
+        suv: Volume,
+        engine: ReviewSession,
+        changes: dict | None = None,
     ) -> _State:
         from carpet.measure import measure_lesions
 
         present = seg.lesion_ids
         effect = effects[-1]
         kind = effect.get("action")
-        if any(e.get("action") == "set_method" for e in effects):
+        set_method = any(e.get("action") == "set_method" for e in effects)
+        have = set(int(i) for i in base.lesions["lesion_id"])
+        changed_ids = set((changes or {}).get("lesions", ())) if changes is not None else None
+        if set_method:
             remeasure = list(present)
+        elif changed_ids is not None:
+            remeasure = [i for i in present if i in changed_ids or i not in have]
         else:
-            have = set(int(i) for i in base.lesions["lesion_id"])
             remeasure = [i for i in present if i not in have]
         table = base.lesions[base.lesions["lesion_id"].isin(present)]
-        set_method = any(e.get("action") == "set_method" for e in effects)
-        boxes = {} if set_method else {lid: _box_of(seg.labels == lid) for lid in remeasure}
+        boxes = {lid: seg.box_of(lid) for lid in remeasure}
         boxes = {k: b for k, b in boxes.items() if b is not None}
-        changed = None if set_method else _union_box(list(boxes.values()), seg.labels.shape)
+        if set_method:
+            changed = None
+        elif changes is not None:
+            changed = _union_box(list(changes.get("boxes", ())), seg.labels.shape)
+        else:
+            changed = _union_box(list(boxes.values()), seg.labels.shape)
         if remeasure:
             labels = Volume(seg.labels, suv.affine, unit=Unit.LABEL)
             fresh = measure_lesions(
-                suv, labels, lesion_ids=remeasure, boxes=boxes or None, **engine._measure_kwargs
+                suv, labels, lesion_ids=sorted(boxes), boxes=boxes, **engine._measure_kwargs
             )
             table = table[~table["lesion_id"].isin(remeasure)]
             table = fresh if table.empty else pd.concat([table, fresh], ignore_index=True)
@@ -112,7 +137,8 @@ class _State:
             else frozenset()
         )
         touched = tuple(remeasure) if kind in ("add", "restore") else ((lid,) if lid else ())
-        return cls(seg, table, patient, touched, removed_here, effect, changed)
+        undo = (changes or {}).get("undo")
+        return cls(seg, table, patient, touched, removed_here, effect, changed, undo)
 
 
 def _box_of(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
@@ -203,6 +229,8 @@ class ReviewSession:
         self.version = 0
         self.labels_version = 0
         self._display_labels = self.auto_state.seg.labels  # copied on the first change
+        #: Working label/exclusion maps, edited in place (made at the first edit).
+        self._work: tuple[np.ndarray, np.ndarray] | None = None
         self.mip: CoronalMip = coronal_mip(
             self.suv, self._display_labels, np.asarray(auto.excluded.array)
         )
@@ -499,18 +527,18 @@ class ReviewSession:
         from carpet.segment.edits import validate_edits
 
         actions = validate_edits(actions, source="review")
-        pending_actions = list(self.actions)
-        pending_states = list(self._states)
-        pending_removed = list(self._removed_ids)
-        new = []
-        for action in actions:
-            t0 = time.perf_counter()
-            state = self._next_state(pending_states, pending_actions, pending_removed, action)
-            self.timings_s["last_edit"] = time.perf_counter() - t0
-            pending_actions.append(action)
-            pending_states.append(state)
-            pending_removed.append(state.removed_here)
-            new.append((action, state))
+        pending: list[_State] = []
+        try:
+            for action in actions:
+                t0 = time.perf_counter()
+                state = self._next_state(pending[-1] if pending else self.current, action)
+                self.timings_s["last_edit"] = time.perf_counter() - t0
+                pending.append(state)
+        except Exception:
+            for st in reversed(pending):  # all or none: the working maps go back
+                self._revert(st.undo or [])
+            raise
+        new = list(zip(actions, pending, strict=True))
         before = float(self.current.patient["tmtv_ml"])
         for action, st in new:
             self.actions.append(action)
@@ -534,64 +562,86 @@ class ReviewSession:
     def _trim_states(self) -> None:
         """Bound the memory of the undo stack.
 
-        Every state holds full label arrays; beyond :data:`UNDO_MEMORY_BYTES` the
-        oldest states (never the automatic one, nor the last two) are dropped and
-        rebuilt on demand by replaying the actions in one ``apply_edits`` call.
+        Each state keeps the crops its action overwrote (small, except after
+        ``set_method``); beyond :data:`UNDO_MEMORY_BYTES` the oldest states (never
+        the automatic one, nor the last two) are dropped and rebuilt on demand by
+        replaying the actions in one ``apply_edits`` call.
         """
         total = 0
         for i in range(len(self._states) - 1, 0, -1):
             st = self._states[i]
             if st is None:
                 continue
-            total += st.seg.labels.nbytes + st.seg.excluded.nbytes
+            total += st.undo_nbytes + 1
             if total > UNDO_MEMORY_BYTES and i < len(self._states) - 2:
                 self._states[i] = None
 
-    def _state_at(self, states: list[_State | None], actions: list[dict], i: int) -> _State:
-        """State after ``actions[:i]`` (rebuilt when it was dropped by :meth:`_trim_states`)."""
+    def _working(self, seg: Any) -> Any:
+        """``seg`` bound to the working maps (a private copy of the automatic ones, made once)."""
+        import dataclasses
+
+        if self._work is None:
+            auto = self.auto_state.seg
+            self._work = (auto.labels.copy(), auto.excluded.copy())
+        if seg.labels is self._work[0] and seg.excluded is self._work[1]:
+            return seg
+        return dataclasses.replace(seg, labels=self._work[0], excluded=self._work[1])
+
+    def _revert(self, undo: list) -> None:
+        """Write back the crops an in-place ``apply_edits`` overwrote (newest first)."""
+        if self._work is None:
+            return
+        labels, excluded = self._work
+        for box, lab, ex in reversed(undo):
+            labels[box] = lab
+            excluded[box] = ex
+
+    def _state_at(self, i: int, keep: _State | None = None) -> _State:
+        """Put the working maps in the state after ``actions[:i]`` (replayed from the
+        automatic result in one ``apply_edits`` call) and return that state
+        (``keep``, or rebuilt and fully re-measured when it was dropped)."""
         from carpet.measure import measure_lesions
         from carpet.segment.edits import apply_edits
 
-        st = states[i]
-        if st is not None:
-            return st
         seg, effects = apply_edits(
-            self.auto_state.seg, actions[:i], suv=self.suv, params=self._params
+            self.auto_state.seg, self.actions[:i], suv=self.suv, params=self._params
         )
+        work = self._working(self.auto_state.seg)
+        work.labels[...] = seg.labels
+        work.excluded[...] = seg.excluded
+        if keep is not None:
+            return keep
+        seg = self._working(seg)
         labels = Volume(seg.labels, self.suv.affine, unit=Unit.LABEL)
         table = measure_lesions(self.suv, labels, **self._measure_kwargs)
         return _State(
             seg, table, self._patient_from(table, seg), effect=effects[-1] if effects else {}
         )
 
-    def _next_state(
-        self,
-        states: list[_State | None],
-        actions: list[dict],
-        removed: list[frozenset],
-        action: dict,
-    ) -> _State:
-        """State after ``action``, equal to applying all actions in one ``apply_edits`` call.
+    def _next_state(self, base: _State, action: dict) -> _State:
+        """State after ``action`` on ``base`` (the current state, held by the working maps).
 
-        ``apply_edits`` keeps a removed lesion's voxels only within one call, so a
-        ``restore`` is applied together with the actions since that lesion's
-        removal, starting from the state before it; every other action is applied
-        to the previous state alone.
+        ``apply_edits`` runs in place on the working maps and records the crops it
+        overwrote; a removed lesion's voxels are kept in ``Segmentation.stash``, so a
+        later ``restore`` gives exactly what one ``apply_edits`` call over all the
+        actions gives (``carpet analyze --edits``).
         """
         from carpet.segment.edits import apply_edits
 
-        start = len(actions)
-        if action["action"] == "restore":
-            lid = action["lesion_id"]
-            for r in range(len(actions) - 1, -1, -1):
-                if lid in removed[r]:
-                    start = r
-                    break
-        base = self._state_at(states, actions, start)
-        seg, effects = apply_edits(
-            base.seg, [*actions[start:], action], suv=self.suv, params=self._params
-        )
-        return _State.after(base, seg, effects, suv=self.suv, engine=self)
+        changes: dict = {}
+        try:
+            seg, effects = apply_edits(
+                self._working(base.seg),
+                [action],
+                suv=self.suv,
+                params=self._params,
+                inplace=True,
+                changes=changes,
+            )
+        except Exception:
+            self._revert(changes.get("undo", []))
+            raise
+        return _State.after(base, seg, effects, suv=self.suv, engine=self, changes=changes)
 
     def _after_change(self, actions: list[dict], states: list[_State]) -> None:
         """Bump versions; update the display labels and MIP where lesion voxels changed."""
@@ -632,8 +682,13 @@ class ReviewSession:
             action = self.actions.pop()
             undone = self._states.pop()
             self._removed_ids.pop()
-            if self._states[-1] is None:
-                self._states[-1] = self._state_at(self._states, self.actions, len(self.actions))
+            n = len(self.actions)
+            if undone is not None and undone.undo is not None:
+                self._revert(undone.undo)
+                if self._states[-1] is None:
+                    self._states[-1] = self._state_at(n)
+            else:  # its crops were dropped: replay (the last two states keep theirs)
+                self._states[-1] = self._state_at(n, keep=self._states[-1])
             if undone is None:  # cannot happen (the last two are kept); be safe
                 undone = _State(self.current.seg, self.current.lesions, self.current.patient)
             self._redo.append(action)
@@ -667,13 +722,19 @@ class ReviewSession:
         return {"version": 1, "actions": [dict(a) for a in self.actions]}
 
     def reviewed_result(self) -> Any:
-        """The reviewed AnalysisResult, computed exactly as ``carpet analyze --edits`` does."""
+        """The reviewed AnalysisResult, computed exactly as ``carpet analyze --edits`` does.
+
+        Finished from the kept automatic result (:func:`carpet.pipeline.apply_reader_edits`:
+        the edits replayed box by box, only the changed lesions re-measured), never
+        re-segmented; a result without its automatic state is re-analysed.
+        """
         from carpet import pipeline
 
+        edits = self.edits_document() if self.actions else None
+        if (self.auto.context or {}).get("finish") is not None:
+            return pipeline.apply_reader_edits(self.auto, edits)
         source = self.study if self.study is not None else self.suv
-        return pipeline.analyze(
-            source, config=self.auto.config, edits=self.edits_document() if self.actions else None
-        )
+        return pipeline.analyze(source, config=self.auto.config, edits=edits)
 
     def _keep_auto(self, auto_dir: Path) -> None:
         """Keep the automatic result in ``auto_dir``: the folder's own files when they are

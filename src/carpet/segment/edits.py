@@ -73,6 +73,13 @@ class Segmentation:
         Reader flags (spleen_involved, marrow_involved).
     max_id : int
         Largest lesion id ever used.
+    boxes : dict of int -> tuple of 3 slices, optional
+        Box enclosing each lesion's voxels (a hint: lesions are found inside it
+        instead of scanning the whole label map; may be larger than the lesion).
+    stash : dict of int -> (box, mask), optional
+        Voxels of lesions removed by earlier ``apply_edits`` calls, so that a
+        ``restore`` in a later call gives back exactly those voxels, as within
+        one call (without it the lesion is grown again from its seed).
     """
 
     labels: np.ndarray
@@ -84,11 +91,62 @@ class Segmentation:
     removed: dict[int, str] = dataclasses.field(default_factory=dict)
     flags: dict[str, bool] = dataclasses.field(default_factory=dict)
     max_id: int = 0
+    boxes: dict | None = dataclasses.field(default=None, repr=False, compare=False)
+    stash: dict | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def lesion_ids(self) -> list[int]:
         """Ids of the lesions present (not removed)."""
         return sorted(i for i in self.seeds if i not in self.removed)
+
+    def box_of(self, lesion_id: int) -> tuple[slice, slice, slice] | None:
+        """Tight bounding box of a lesion's voxels (None when it has none).
+
+        Searches only the lesion's box hint (:attr:`boxes`) when there is one.
+        """
+        return _tight_box(self.labels, lesion_id, (self.boxes or {}).get(lesion_id))
+
+
+Box = tuple[slice, slice, slice]
+
+
+def _tight_box(labels: np.ndarray, lid: int, hint: Box | None = None) -> Box | None:
+    """Bounding box of ``labels == lid`` searched within ``hint`` (whole map when None)."""
+    hint = hint or tuple(slice(0, n) for n in labels.shape)
+    m = labels[hint] == lid
+    ks = np.flatnonzero(m.any(axis=(1, 2)))
+    if ks.size == 0:
+        return None
+    sub = m[ks[0] : ks[-1] + 1]
+    js = np.flatnonzero(sub.any(axis=(0, 2)))
+    is_ = np.flatnonzero(sub.any(axis=(0, 1)))
+    o = [b.start for b in hint]
+    return (
+        slice(o[0] + int(ks[0]), o[0] + int(ks[-1]) + 1),
+        slice(o[1] + int(js[0]), o[1] + int(js[-1]) + 1),
+        slice(o[2] + int(is_[0]), o[2] + int(is_[-1]) + 1),
+    )
+
+
+class _Blocked:
+    """Lazy mask ``labels != 0 | excluded != 0``: only the boxes indexed are computed.
+
+    Growth (:func:`carpet.segment.methods.grow_lesions`, ``seed_at_point``) reads
+    its ``forbidden`` mask box by box, so an edit never builds a whole-scan mask.
+    """
+
+    def __init__(self, labels: np.ndarray | None, excluded: np.ndarray | None) -> None:
+        self.labels, self.excluded = labels, excluded
+        ref = labels if labels is not None else excluded
+        assert ref is not None
+        self.shape = ref.shape
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        out = None if self.labels is None else self.labels[key] != 0
+        if self.excluded is not None:
+            e = self.excluded[key] != 0
+            out = e if out is None else (out | e)
+        return out
 
 
 def load_edits(path: str | os.PathLike[str]) -> list[dict]:
@@ -228,40 +286,75 @@ def apply_edits(
     *,
     suv: Volume,
     params: GrowthParams,
+    inplace: bool = False,
+    changes: dict | None = None,
 ) -> tuple[Segmentation, list[dict]]:
-    """Apply reader edits in order on top of a segmentation (the input is not modified).
+    """Apply reader edits in order on top of a segmentation.
 
     Parameters
     ----------
     auto : Segmentation
-        The automatic (or previously edited) segmentation.
+        The automatic (or previously edited) segmentation; not modified unless ``inplace``.
     actions : list of dict
         Actions (see module docstring); validated here.
     suv : Volume
         The SUV volume the segmentation is on.
     params : GrowthParams
         Thresholds for added lesions and ``set_method``.
+    inplace : bool
+        Modify ``auto.labels`` and ``auto.excluded`` in place (the result shares
+        them) instead of copying them; for callers that keep their own copy and
+        undo with ``changes["undo"]``. Only the boxes an action touches are written.
+    changes : dict, optional
+        Filled with ``"lesions"`` (set of ids whose voxels were set: added,
+        restored, re-segmented), ``"boxes"`` (list of boxes where labels or
+        exclusions changed) and ``"undo"`` (list of ``(box, labels_before,
+        excluded_before)`` crops, in order; writing them back in reverse order
+        undoes the call).
 
     Returns
     -------
     (Segmentation, list of dict)
         The edited segmentation and one record per action describing its effect.
+
+    Notes
+    -----
+    Every action works inside the bounding box of the voxels it changes
+    (growth reads the occupied/excluded masks box by box), so its cost does not
+    grow with the size of the scan; the only whole-scan work is ``set_method``
+    and, without ``inplace``, one copy of the two arrays at the first change.
     """
     actions = validate_edits(actions)
     arr = suv.array
     sp = suv.spacing_mm
-    labels = auto.labels.copy()
-    excluded = auto.excluded.copy()
+    labels = auto.labels
+    excluded = auto.excluded
+    owned = inplace
     seeds = dict(auto.seeds)
     thresholds = dict(auto.thresholds)
     lmethods = dict(auto.lesion_methods)
     removed = dict(auto.removed)
     flags = dict(auto.flags)
+    boxes: dict = dict(auto.boxes or {})
     method = auto.method
     max_id = max([auto.max_id, *seeds]) if seeds else auto.max_id
-    stash: dict[int, tuple[tuple[slice, slice, slice], np.ndarray]] = {}
+    stash: dict[int, tuple[tuple[slice, slice, slice], np.ndarray]] = dict(auto.stash or {})
     v_ml = suv.voxel_volume_ml
     effects = []
+    ch = changes if changes is not None else {}
+    ch.setdefault("lesions", set())
+    ch.setdefault("boxes", [])
+    undo = ch.setdefault("undo", []) if changes is not None else None
+    whole = tuple(slice(0, n) for n in labels.shape)
+
+    def touch(box: Box) -> None:
+        """Before writing inside ``box``: own the arrays, remember the old crops."""
+        nonlocal labels, excluded, owned
+        if not owned:
+            labels, excluded, owned = labels.copy(), excluded.copy(), True
+        if undo is not None:
+            undo.append((box, labels[box].copy(), excluded[box].copy()))
+        ch["boxes"].append(box)
 
     def present(lid: int, i: int, kind: str) -> None:
         if lid not in seeds:
@@ -275,34 +368,35 @@ def apply_edits(
                 code="LESION_ALREADY_REMOVED",
             )
 
-    def take_out(lid: int) -> float:
-        m_full = labels == lid
-        hit = np.flatnonzero(m_full.any(axis=(1, 2)))
-        if hit.size == 0:
+    def take_out(lid: int, physiological: bool = False) -> float:
+        box = _tight_box(labels, lid, boxes.get(lid))
+        if box is None:
             stash[lid] = ((slice(0, 0),) * 3, np.zeros((0, 0, 0), bool))
             return 0.0
-        rows = np.flatnonzero(m_full[hit[0] : hit[-1] + 1].any(axis=(0, 2)))
-        cols = np.flatnonzero(m_full[hit[0] : hit[-1] + 1].any(axis=(0, 1)))
-        box = (
-            slice(int(hit[0]), int(hit[-1]) + 1),
-            slice(int(rows[0]), int(rows[-1]) + 1),
-            slice(int(cols[0]), int(cols[-1]) + 1),
-        )
-        m = m_full[box]
+        m = labels[box] == lid
         stash[lid] = (box, m)
+        touch(box)
         labels[box][m] = 0
+        if physiological:
+            excluded[box][m] = EXCLUDED_CODES["reader"]
         return float(m.sum() * v_ml)
+
+    def put(lid: int, grown: np.ndarray, box: Box) -> np.ndarray:
+        """Write a lesion grown into its own box (``grown[box] == lid``) into the label map."""
+        new = grown[box] == lid
+        touch(box)
+        labels[box][new] = lid
+        boxes[lid] = box
+        ch["lesions"].add(lid)
+        return new
 
     for i, a in enumerate(actions):
         kind = a["action"]
         if kind in ("remove", "physiological"):
             lid = a["lesion_id"]
             present(lid, i, kind)
-            vol = take_out(lid)
+            vol = take_out(lid, physiological=kind == "physiological")
             removed[lid] = "reader" if kind == "remove" else "physiological"
-            if kind == "physiological":
-                box, m = stash[lid]
-                excluded[box][m] = EXCLUDED_CODES["reader"]
             effects.append({**a, "effect": f"removed lesion {lid} ({vol:.2f} mL)"})
         elif kind == "remove_at":
             idx = _point_index(suv, a["point_mm"], i)
@@ -332,22 +426,28 @@ def apply_edits(
             if lid in stash:
                 box, m = stash.pop(lid)
                 free = m & (labels[box] == 0)
-                labels[box][free] = lid
-                if removed[lid] == "physiological":
-                    excluded[box][m & (excluded[box] == EXCLUDED_CODES["reader"])] = 0
+                if m.size:
+                    touch(box)
+                    labels[box][free] = lid
+                    if removed[lid] == "physiological":
+                        excluded[box][m & (excluded[box] == EXCLUDED_CODES["reader"])] = 0
+                    boxes[lid] = box
+                    ch["lesions"].add(lid)
                 vol = float(free.sum() * v_ml)
-            else:  # removed in an earlier session: grow it again from its seed
+            else:  # removed before the stash was kept: grow it again from its seed
+                grown_box: dict = {}
                 grown, th = grow_lesions(
                     arr,
                     {lid: seeds[lid]},
                     method=lmethods.get(lid, method),
                     params=params,
                     spacing_mm=sp,
-                    forbidden=excluded != 0,
-                    occupied=labels,
+                    forbidden=_Blocked(labels, excluded),
+                    boxes_out=grown_box,
                 )
-                vol = float((grown == lid).sum() * v_ml)
-                labels = grown
+                vol = 0.0
+                if lid in grown_box:
+                    vol = float(put(lid, grown, grown_box[lid]).sum() * v_ml)
                 thresholds.update(th)
             del removed[lid]
             effects.append({**a, "effect": f"restored lesion {lid} ({vol:.2f} mL)"})
@@ -356,8 +456,8 @@ def apply_edits(
             lid = max_id + 1
             # a click inside removed physiological uptake takes it back deliberately; a click
             # elsewhere never grows into it
-            organ_block = None if excluded[idx] != 0 else (excluded != 0)
-            block = labels != 0 if organ_block is None else (organ_block | (labels != 0))
+            in_organ = excluded[idx] != 0
+            block = _Blocked(labels, None if in_organ else excluded)
             seed = seed_at_point(
                 arr,
                 idx,
@@ -366,24 +466,25 @@ def apply_edits(
                 connectivity=params.connectivity,
                 forbidden=block,
             )
+            grown_box = {}
             grown, th = grow_lesions(
                 arr,
                 {lid: seed},
                 method=a["method"],
                 params=params,
                 spacing_mm=sp,
-                occupied=labels,
-                forbidden=organ_block,
+                forbidden=block,
+                boxes_out=grown_box,
             )
-            new = grown == lid
-            if not new.any():
+            box = grown_box.get(lid)
+            if box is None or not (grown[box] == lid).any():
                 raise SegmentationError(
                     f"edits: action #{i + 1} (add): nothing to segment with {a['method']} at {a['point_mm']} mm "
                     f"(SUV there {float(arr[idx]):.2f}, threshold {th.get(lid, float('nan')):.2f})",
                     code="EMPTY_ADDED_LESION",
                 )
-            labels = grown
-            excluded[new] = 0
+            new = put(lid, grown, box)
+            excluded[box][new] = 0
             seeds[lid] = seed
             thresholds[lid] = th[lid]
             lmethods[lid] = a["method"]
@@ -393,17 +494,35 @@ def apply_edits(
         elif kind == "set_method":
             method = a["method"]
             live = {lid: seeds[lid] for lid in seeds if lid not in removed}
-            labels, th = grow_lesions(
-                arr, live, method=method, params=params, spacing_mm=sp, forbidden=excluded != 0
+            grown_boxes: dict = {}
+            new_labels, th = grow_lesions(
+                arr,
+                live,
+                method=method,
+                params=params,
+                spacing_mm=sp,
+                forbidden=excluded != 0,
+                boxes_out=grown_boxes,
             )
+            if owned:
+                touch(whole)
+                labels[...] = new_labels
+            else:
+                labels, excluded, owned = new_labels, excluded.copy(), True
+                ch["boxes"].append(whole)
+            del new_labels
+            boxes = {lid: grown_boxes[lid] for lid in live if lid in grown_boxes}
             thresholds.update(th)
             lmethods.update({lid: method for lid in live})
+            ch["lesions"].update(live)
             stash.clear()
             effects.append({**a, "effect": f"re-segmented {len(live)} lesions with {method}"})
         elif kind == "flag":
             flags[a["flag"]] = bool(a["value"])
             effects.append({**a, "effect": f"{a['flag']} = {bool(a['value'])}"})
+    if not owned:  # nothing was written: still never share the caller's arrays
+        labels, excluded = labels.copy(), excluded.copy()
     out = Segmentation(
-        labels, excluded, seeds, method, thresholds, lmethods, removed, flags, max_id
+        labels, excluded, seeds, method, thresholds, lmethods, removed, flags, max_id, boxes, stash
     )
     return out, effects
