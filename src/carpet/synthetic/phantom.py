@@ -72,12 +72,12 @@ ORGAN_LABELS: dict[str, int] = {
 ORGAN_SUV: dict[str, float] = {
     "body": 0.7,
     "brain": 8.0,
-    "myocardium": 4.0,
+    "myocardium": 5.0,  # clearly above the SUV 4 threshold so the whole shell is segmented and removed
     "blood_pool": 1.6,
     "liver": 2.2,
     "spleen": 1.8,
-    "kidney_left": 4.0,
-    "kidney_right": 4.0,
+    "kidney_left": 5.0,
+    "kidney_right": 5.0,
     "bladder": 20.0,
     "lungs": 0.4,
     "bone": 0.9,
