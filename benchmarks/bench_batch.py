@@ -123,9 +123,9 @@ def bench_imaging(n: int, archive: Path | None = None) -> None:
 
         code = (
             "import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
-            "import bench_batch as b; from pathlib import Path; "
+            "import bench_batch as b; from pathlib import Path; c = time.process_time(); "
             "b.plain_loop([Path(p) for p in sys.argv[3:]], Path(sys.argv[2])); "
-            "print(time.perf_counter() - t)"
+            "print(time.perf_counter() - t, time.process_time() - c)"
         )
         res = subprocess.run(
             [
@@ -140,14 +140,17 @@ def bench_imaging(n: int, archive: Path | None = None) -> None:
             capture_output=True,
             text=True,
         )
-        t_loop = float(res.stdout.strip().splitlines()[-1])
+        t_loop, cpu_loop = map(float, res.stdout.strip().splitlines()[-1].split())
         jobs_root = src
         if not marker.exists():  # a larger archive: analyse its first n studies only
             jobs_root = tmp / "subset"
             jobs_root.mkdir()
             for patient in sorted({f.parent for f in folders}):  # n even: whole patients
                 (jobs_root / patient.name).symlink_to(patient, target_is_directory=True)
+        c0 = resource.getrusage(resource.RUSAGE_SELF)
         s1 = run_batch(jobs_root, tmp / "b1", batch=BatchConfig(workers=1))
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        coord_cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
         s2 = run_batch(jobs_root, tmp / "b2", batch=BatchConfig(workers=2))
         assert s1.done == s2.done == n, (s1, s2)
         t1, t2 = s1.elapsed_s, s2.elapsed_s
@@ -165,6 +168,22 @@ def bench_imaging(n: int, archive: Path | None = None) -> None:
         print(
             f"batch overhead per study vs plain loop (1 worker): {100 * (t1 / t_loop - 1):+.1f} % "
             f"({(t1 - t_loop) / n * 1000:+.0f} ms/study; goal <= 10 %)"
+        )
+        import json
+        import sqlite3
+
+        con = sqlite3.connect(tmp / "b1" / "batch.sqlite")
+        worker_cpu = sum(
+            json.loads(t or "{}").get("worker_cpu_s", 0.0)
+            for (t,) in con.execute("SELECT timings_json FROM studies")
+        )
+        con.close()
+        batch_cpu = worker_cpu + coord_cpu
+        print(
+            f"CPU time (insensitive to other load): plain loop {cpu_loop:.1f} s (after imports); "
+            f"batch 1 worker: studies {worker_cpu:.1f} s + coordinator {coord_cpu:.1f} s = "
+            f"{batch_cpu:.1f} s -> overhead {100 * (batch_cpu / cpu_loop - 1):+.1f} % "
+            f"(excl. the one-time forkserver warm-up)"
         )
         r = run_batch(jobs_root, tmp / "b2", batch=BatchConfig(workers=2))
         print(

@@ -214,6 +214,7 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
     """
     started = utc_now()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     base = dict(
         study_key=job.study_key,
         patient_id=job.patient_id,
@@ -266,6 +267,7 @@ def analyze_study(job: StudyJob, params: dict[str, Any]) -> StudyRecord:
             suv = pet.suv_factors.to_dict()
         patient = dict(result.patient)
         timings = _pop_timings(patient)
+        timings["worker_cpu_s"] = time.process_time() - cpu0
         return StudyRecord(
             **base,
             status="done",
