@@ -8,6 +8,7 @@ writes the ``carpet analyze`` contract (``patient.json``, ``lesions.csv``,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -30,10 +31,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "SOURCE_NAME",
+    "STATE_NAME",
     "AnalysisResult",
     "analyze",
     "apply_reader_edits",
     "read_source_record",
+    "resume_analysis",
     "write_analysis",
 ]
 
@@ -146,6 +149,10 @@ def _load(source: Any, *, units: str | None, overrides: Any) -> tuple[Volume, di
 
 #: Sidecar of ``write_analysis`` recording where the PET was read from (for ``carpet review``).
 SOURCE_NAME = "source.json"
+#: Automatic edit state written by ``write_analysis`` (seeds, label and exclusion maps,
+#: full-precision lesion records), so ``carpet review`` starts without re-segmenting.
+STATE_NAME = "analysis_state.npz"
+_STATE_FORMAT = 1
 
 
 def _source_record(source: Any, study: Any, units: str | None) -> dict | None:
@@ -343,7 +350,7 @@ def analyze(
     >>> r.patient["lesion_count"], round(r.patient["suv_max"], 1)
     (1, 10.0)
     """
-    from carpet.measure.tables import lesion_boxes, measure_lesions, patient_metrics
+    from carpet.measure.tables import lesion_boxes, measure_lesions
     from carpet.segment.components import preselect_regions
     from carpet.segment.edits import Segmentation, apply_edits, load_edits, validate_edits
     from carpet.segment.methods import GrowthParams, grow_lesions, seeds_from_regions
@@ -538,175 +545,47 @@ def analyze(
         max(seeds, default=0),
         grown_boxes,
     )
-    base_warn = list(warn)
-
-    def _finish(
-        seg: Any,
-        effects: list,
-        actions: list,
-        table: pd.DataFrame,
-        boxes: dict,
-        timings_in: dict,
-        t_measure: float,
-        t_start: float,
-        auto_table: pd.DataFrame | None,
-    ) -> AnalysisResult:
-        """Measurement columns, patient metrics, provenance and the result (shared by
-        :func:`analyze` and :func:`apply_reader_edits`)."""
-        w_out = list(base_warn)
-        tm = dict(timings_in)
-        if len(table):
-            table["threshold_suv"] = [
-                seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]
-            ]
-            table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
-            table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
-        bsa = _bsa(patient)
-        metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
-        tm["measure_s"] = time.perf_counter() - t_measure
-        liver_mean = float(liver.suv_mean) if liver is not None else None
-        metrics["liver_suv_mean"] = liver_mean
-        metrics["mbp_suv_mean"] = float(mbp.suv_mean) if mbp is not None else None
-        metrics["tlr"] = (
-            (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
-        )
-        if liver is not None:
-            w_out.extend(f"liver reference: {w}" for w in liver.warnings if w not in " ".join(w_out))
-        if physio or seg.removed:
-            ex = seg.excluded
-            counts = np.bincount(ex[ex != 0], minlength=256)
-        else:
-            counts = np.zeros(256, np.int64)
-        excluded_summary = {
-            organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]
-        }
-        suv_prov = None
-        if study is not None and getattr(study, "suv_factors", None) is not None:
-            try:
-                suv_prov = {
-                    k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
-                }  # no paths
-            except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
-                suv_prov = None
-        provenance = {
-            "carpet_version": __version__,
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "pandas": pd.__version__,
-            "config": to_dict(cfg),
-            # the input path is not recorded: exported folders are often named after the patient
-            "source_kind": (
-                "memory"
-                if study is None or not getattr(study, "source", None)
-                else "nifti"
-                if getattr(study, "series", None) is None
-                else "dicom"
-            ),
-            "series_instance_uid": getattr(study, "series_instance_uid", None)
-            if study is not None
-            else None,
-            "suv_unit": suv.unit.value,
-            "grid": {
-                "shape": list(suv.shape),
-                "spacing_mm": list(sp),
-                "orientation": suv.orientation,
-                "voxel_volume_ml": v_ml,
-            },
-            "organs": organs_source,
-            "body_frame": frame.to_dict() if frame is not None else None,
-            "timings_s": tm,
-        }
-        patient_json = {
-            **metrics,
-            "method": seg.method,
-            "parameters": {
-                "preselect_threshold_suv": cfg.preselect_threshold_suv,
-                "min_volume_ml": cfg.min_volume_ml,
-                "connectivity": cfg.connectivity,
-                "physio_exclusion": cfg.physio_exclusion,
-                "peak_volume_ml": cfg.peak_volume_ml,
-                "peak_center": cfg.peak_center,
-                "percist_threshold_suv": percist_t,
-            },
-            "preselected_regions": int(n_regions),
-            "physiological_excluded": {
-                "regions": [
-                    {
-                        "organ": physio[r],
-                        "volume_ml": float(seeds_all[r].core.sum() * v_ml),
-                        "suv_max": float(seeds_all[r].suv_max),
-                    }
-                    for r in sorted(physio)
-                ],
-                "volume_ml_by_organ": excluded_summary,
-                "notes": notes,
-            },
-            "reference_regions": {"liver": _ref_dict(liver), "mbp": _ref_dict(mbp)},
-            "patient": {**patient, "bsa_m2": bsa},
-            "flags": {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")},
-            "edits": {
-                "applied": effects,
-                "removed_lesion_ids": sorted(seg.removed),
-                "added_lesion_ids": sorted(
-                    i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed
-                ),
-                "auto_lesion_count": len(seeds),
-            },
-            "warnings": w_out,
-            "suv_provenance": suv_prov,
-            "versions": {
-                "carpet": __version__,
-                "python": platform.python_version(),
-                "numpy": np.__version__,
-                "pandas": pd.__version__,
-            },
-            "provenance": provenance,
-        }
-        tm["total_s"] = time.perf_counter() - t_start
-        lab_vol = Volume(
-            seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid
-        )
-        auto_vol = (
-            lab_vol
-            if seg is auto
-            else Volume(
-                auto.labels,
-                suv.affine,
-                unit=Unit.LABEL,
-                frame_of_reference_uid=suv.frame_of_reference_uid,
-            )
-        )
-        exc_vol = Volume(
-            seg.excluded,
-            suv.affine,
-            unit=Unit.LABEL,
-            frame_of_reference_uid=suv.frame_of_reference_uid,
-            meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}},
-        )
-        return AnalysisResult(
-            suv=suv,
-            labels=lab_vol,
-            excluded=exc_vol,
-            lesions=table,
-            patient=_clean(patient_json),
-            auto_labels=auto_vol,
-            edits_applied=effects,
-            warnings=w_out,
-            provenance=_clean(provenance),
-            segmentation=seg,
-            config=cfg,
-            auto_segmentation=auto,
-            context={
-                "params": params,
-                "actions": actions,
-                "liver": liver,
-                "mbp": mbp,
-                "boxes": boxes,
-                "source": _source_record(source, study, units),
-                "finish": _finish,
-                "auto_table": auto_table,
-            },
-        )
+    base = {
+        "patient": patient,
+        "warnings": list(warn),
+        "liver": _ref_dict(liver),
+        "mbp": _ref_dict(mbp),
+        "physio": bool(physio),
+        "physio_regions": [
+            {
+                "organ": physio[r],
+                "volume_ml": float(seeds_all[r].core.sum() * v_ml),
+                "suv_max": float(seeds_all[r].suv_max),
+            }
+            for r in sorted(physio)
+        ],
+        "notes": notes,
+        "n_regions": int(n_regions),
+        "percist_threshold_suv": percist_t,
+        "auto_lesion_count": len(seeds),
+        "suv_provenance": _suv_provenance(study),
+        "source_kind": (
+            "memory"
+            if study is None or not getattr(study, "source", None)
+            else "nifti"
+            if getattr(study, "series", None) is None
+            else "dicom"
+        ),
+        "series_instance_uid": getattr(study, "series_instance_uid", None)
+        if study is not None
+        else None,
+        "organs": organs_source,
+        "body_frame": frame.to_dict() if frame is not None else None,
+    }
+    _finish = functools.partial(
+        _finish_analysis,
+        base,
+        suv=suv,
+        cfg=cfg,
+        params=params,
+        auto=auto,
+        extra={"liver": liver, "mbp": mbp, "source": _source_record(source, study, units)},
+    )
 
     seg = auto
     effects: list[dict] = []
@@ -736,7 +615,195 @@ def analyze(
     )
 
 
-def apply_reader_edits(result: AnalysisResult, edits: Any) -> AnalysisResult:
+def _suv_provenance(study: Any) -> dict | None:
+    """SUV factors and their provenance, without paths (best effort)."""
+    if study is None or getattr(study, "suv_factors", None) is None:
+        return None
+    try:
+        return {
+            k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
+        }  # no paths
+    except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
+        return None
+
+
+def _finish_analysis(
+    base: dict,
+    seg: Any,
+    effects: list,
+    actions: list,
+    table: pd.DataFrame,
+    boxes: dict,
+    timings_in: dict,
+    t_measure: float,
+    t_start: float,
+    auto_table: pd.DataFrame | None,
+    *,
+    suv: Volume,
+    cfg: AnalysisConfig,
+    params: Any,
+    auto: Any,
+    extra: dict,
+) -> AnalysisResult:
+    """Measurement columns, patient metrics, provenance and the result.
+
+    One code path for :func:`analyze`, :func:`apply_reader_edits` and a result
+    resumed from :data:`STATE_NAME`: ``base`` holds everything that does not depend
+    on the lesions (JSON data only), ``seg`` / ``table`` the (edited) lesions.
+    """
+    from carpet.measure.tables import patient_metrics
+    from carpet.segment.physio import EXCLUDED_CODES
+
+    w_out = list(base["warnings"])
+    tm = dict(timings_in)
+    v_ml = suv.voxel_volume_ml
+    sp = suv.spacing_mm
+    liver, mbp = base["liver"], base["mbp"]
+    if len(table):
+        table["threshold_suv"] = [
+            seg.thresholds.get(int(i), float("nan")) for i in table["lesion_id"]
+        ]
+        table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
+        table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
+    bsa = _bsa(base["patient"])
+    metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
+    tm["measure_s"] = time.perf_counter() - t_measure
+    liver_mean = float(liver["suv_mean"]) if liver is not None else None
+    metrics["liver_suv_mean"] = liver_mean
+    metrics["mbp_suv_mean"] = float(mbp["suv_mean"]) if mbp is not None else None
+    metrics["tlr"] = (
+        (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
+    )
+    if liver is not None:
+        w_out.extend(
+            f"liver reference: {w}" for w in liver["warnings"] if w not in " ".join(w_out)
+        )
+    if base["physio"] or seg.removed:
+        ex = seg.excluded
+        counts = np.bincount(ex[ex != 0], minlength=256)
+    else:
+        counts = np.zeros(256, np.int64)
+    excluded_summary = {
+        organ: float(counts[code] * v_ml) for organ, code in EXCLUDED_CODES.items() if counts[code]
+    }
+    provenance = {
+        "carpet_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "config": to_dict(cfg),
+        # the input path is not recorded: exported folders are often named after the patient
+        "source_kind": base["source_kind"],
+        "series_instance_uid": base["series_instance_uid"],
+        "suv_unit": suv.unit.value,
+        "grid": {
+            "shape": list(suv.shape),
+            "spacing_mm": list(sp),
+            "orientation": suv.orientation,
+            "voxel_volume_ml": v_ml,
+        },
+        "organs": base["organs"],
+        "body_frame": base["body_frame"],
+        "timings_s": tm,
+    }
+    patient_json = {
+        **metrics,
+        "method": seg.method,
+        "parameters": {
+            "preselect_threshold_suv": cfg.preselect_threshold_suv,
+            "min_volume_ml": cfg.min_volume_ml,
+            "connectivity": cfg.connectivity,
+            "physio_exclusion": cfg.physio_exclusion,
+            "peak_volume_ml": cfg.peak_volume_ml,
+            "peak_center": cfg.peak_center,
+            "percist_threshold_suv": base["percist_threshold_suv"],
+        },
+        "preselected_regions": int(base["n_regions"]),
+        "physiological_excluded": {
+            "regions": [dict(r) for r in base["physio_regions"]],
+            "volume_ml_by_organ": excluded_summary,
+            "notes": base["notes"],
+        },
+        "reference_regions": {"liver": liver, "mbp": mbp},
+        "patient": {**base["patient"], "bsa_m2": bsa},
+        "flags": {f: bool(seg.flags.get(f, False)) for f in ("spleen_involved", "marrow_involved")},
+        "edits": {
+            "applied": effects,
+            "removed_lesion_ids": sorted(seg.removed),
+            "added_lesion_ids": sorted(
+                i for i, s in seg.seeds.items() if s.origin == "added" and i not in seg.removed
+            ),
+            "auto_lesion_count": base["auto_lesion_count"],
+        },
+        "warnings": w_out,
+        "suv_provenance": base["suv_provenance"],
+        "versions": {
+            "carpet": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+        "provenance": provenance,
+    }
+    tm["total_s"] = time.perf_counter() - t_start
+    lab_vol = Volume(
+        seg.labels, suv.affine, unit=Unit.LABEL, frame_of_reference_uid=suv.frame_of_reference_uid
+    )
+    auto_vol = (
+        lab_vol
+        if seg is auto
+        else Volume(
+            auto.labels,
+            suv.affine,
+            unit=Unit.LABEL,
+            frame_of_reference_uid=suv.frame_of_reference_uid,
+        )
+    )
+    exc_vol = Volume(
+        seg.excluded,
+        suv.affine,
+        unit=Unit.LABEL,
+        frame_of_reference_uid=suv.frame_of_reference_uid,
+        meta={"labels": {k: v for k, v in EXCLUDED_CODES.items()}},
+    )
+    finish = functools.partial(
+        _finish_analysis, base, suv=suv, cfg=cfg, params=params, auto=auto, extra=extra
+    )
+    return AnalysisResult(
+        suv=suv,
+        labels=lab_vol,
+        excluded=exc_vol,
+        lesions=table,
+        patient=_clean(patient_json),
+        auto_labels=auto_vol,
+        edits_applied=effects,
+        warnings=w_out,
+        provenance=_clean(provenance),
+        segmentation=seg,
+        config=cfg,
+        auto_segmentation=auto,
+        context={
+            "params": params,
+            "actions": actions,
+            "liver": extra.get("liver"),
+            "mbp": extra.get("mbp"),
+            "boxes": boxes,
+            "source": extra.get("source"),
+            "finish": finish,
+            "auto_table": auto_table,
+            "base": base,
+        },
+    )
+
+
+def apply_reader_edits(
+    result: AnalysisResult,
+    edits: Any,
+    *,
+    segmentation: Any = None,
+    effects: list[dict] | None = None,
+    changed_ids: Any = None,
+) -> AnalysisResult:
     """Finish an analysis from its kept automatic result plus reader edits, without re-segmenting.
 
     Gives the same result as ``analyze(source, config=result.config, edits=edits)``
@@ -753,6 +820,12 @@ def apply_reader_edits(result: AnalysisResult, edits: Any) -> AnalysisResult:
         A result of :func:`analyze` (its automatic state is used, whatever edits it had).
     edits : path, dict, list or None
         Reader edits (see :mod:`carpet.segment.edits`); None or empty: the automatic result.
+    segmentation, effects, changed_ids : optional
+        When the caller already holds ``apply_edits(result.auto_segmentation, edits)``
+        (the review session keeps it up to date, edit by edit): the edited
+        Segmentation (its arrays are used, not copied), the effect records and the
+        ids of the lesions whose voxels the edits set (``changes["lesions"]``).
+        Giving them skips replaying the edits; they must come from exactly these edits.
 
     Returns
     -------
@@ -793,12 +866,21 @@ def apply_reader_edits(result: AnalysisResult, edits: Any) -> AnalysisResult:
         if k not in ("edits_s", "measure_s", "total_s")
     }
     changes: dict = {}
-    seg, effects = auto, []
-    if actions:
-        seg, effects = apply_edits(
+    seg, done = auto, []
+    if actions and segmentation is not None:
+        if effects is None or changed_ids is None or len(effects) != len(actions):
+            raise InputError(
+                "apply_reader_edits: segmentation= needs effects= (one per action) and changed_ids=",
+                code="BAD_SOURCE",
+            )
+        seg, done = segmentation, [dict(e) for e in effects]
+        changes["lesions"] = set(int(i) for i in changed_ids)
+    elif actions:
+        seg, done = apply_edits(
             auto, actions, suv=suv, params=result.context["params"], changes=changes
         )
         timings["edits_s"] = time.perf_counter() - t0
+    effects = done
     t = time.perf_counter()
     auto_table = result.context.get("auto_table")
     present = seg.lesion_ids
@@ -858,7 +940,9 @@ def write_analysis(
     Writes ``patient.json``, ``lesions.csv`` (columns of
     :data:`carpet.measure.columns.LESION_COLUMNS`), ``mask.nii.gz`` (label map on the
     PET grid whose values are the lesion ids), ``mip.png`` (coronal + sagittal MIP,
-    unless ``mip`` is False), ``edits.json`` when reader edits were applied, and
+    unless ``mip`` is False), ``edits.json`` when reader edits were applied,
+    ``analysis_state.npz`` (:data:`STATE_NAME`, automatic results only: what
+    :func:`resume_analysis` needs to continue without re-segmenting), and
     ``source.json`` (:data:`SOURCE_NAME`: where the PET was read from, for
     ``carpet review DIR``) when the result was analysed from a path.
     Nothing is left half-written: the folder appears complete or not at all.
@@ -897,6 +981,8 @@ def write_analysis(
         if result.edits_applied:
             actions = [{k: v for k, v in a.items() if k != "effect"} for a in result.edits_applied]
             atomic_write_json(tmp / "edits.json", _clean({"version": 1, "actions": actions}))
+        if not _write_state(result, tmp / STATE_NAME):
+            (tmp / STATE_NAME).unlink(missing_ok=True)
         record = _source_for_output(result, source)
         if record is not None:
             atomic_write_json(tmp / SOURCE_NAME, record)
@@ -957,3 +1043,227 @@ def read_source_record(folder: str | os.PathLike[str]) -> dict | None:
             code="BAD_SOURCE_RECORD",
         )
     return data
+
+
+def _box_list(box: Any) -> list[list[int]]:
+    return [[int(b.start), int(b.stop)] for b in box]
+
+
+def _box_slices(lst: Any) -> tuple[slice, slice, slice]:
+    return tuple(slice(int(a), int(b)) for a, b in lst)  # type: ignore[return-value]
+
+
+def _suv_fingerprint(suv: Volume) -> dict:
+    a = suv.array
+    return {
+        "shape": [int(n) for n in a.shape],
+        "affine": [[float(v) for v in row] for row in np.asarray(suv.affine)],
+        "sum": float(np.sum(a, dtype=np.float64)),
+        "max": float(a.max()) if a.size else 0.0,
+    }
+
+
+def _write_state(result: AnalysisResult, path: Path) -> bool:
+    """Write the automatic edit state (:data:`STATE_NAME`); False when there is none to write
+    (edited result, result not made by :func:`analyze`, or lesion records that are not plain data)."""
+    import json
+
+    ctx = result.context or {}
+    base, table = ctx.get("base"), ctx.get("auto_table")
+    seg = result.auto_segmentation
+    if base is None or table is None or seg is None or result.edits_applied:
+        return False
+    arrays: dict[str, np.ndarray] = {}
+    columns = []
+    for name in table.columns:
+        col = table[name]
+        if name == "hull_points_mm":
+            pts = [np.asarray(v, np.float64).reshape(-1, 3) for v in col]
+            arrays["hull_counts"] = np.array([len(v) for v in pts], np.int64)
+            arrays["hull_points"] = (
+                np.concatenate(pts) if pts else np.zeros((0, 3), np.float64)
+            )
+            columns.append([name, "hull"])
+        elif col.dtype.kind in "biuf":
+            arrays[f"col_{len(columns)}"] = col.to_numpy()
+            columns.append([name, "array"])
+        elif all(isinstance(v, str) for v in col):
+            arrays[f"col_{len(columns)}"] = np.array(list(col), dtype=str)
+            columns.append([name, "str"])
+        else:
+            return False
+    lab = seg.labels.reshape(-1)
+    idx = np.flatnonzero(lab)
+    idx_dtype = np.uint32 if lab.size < 2**32 else np.int64
+    arrays["labels_idx"] = idx.astype(idx_dtype)
+    arrays["labels_val"] = lab[idx].astype(np.int32)
+    ex = seg.excluded.reshape(-1)
+    idx = np.flatnonzero(ex)
+    arrays["excluded_idx"] = idx.astype(idx_dtype)
+    arrays["excluded_val"] = ex[idx].astype(np.uint8)
+    seeds = []
+    cores = []
+    for lid in sorted(seg.seeds):
+        sd = seg.seeds[lid]
+        seeds.append(
+            {
+                "id": int(lid),
+                "box": _box_list(sd.box),
+                "max_index": [int(v) for v in sd.max_index],
+                "suv_max": float(sd.suv_max),
+                "origin": sd.origin,
+            }
+        )
+        cores.append(np.asarray(sd.core, bool).reshape(-1))
+    arrays["seed_cores"] = np.concatenate(cores) if cores else np.zeros(0, bool)
+    meta = {
+        "format": _STATE_FORMAT,
+        "carpet_version": __version__,
+        "suv": _suv_fingerprint(result.suv),
+        "config": to_dict(result.config),
+        "params": dataclasses.asdict(ctx["params"]),
+        "base": _clean(base),
+        "timings_s": dict((result.provenance or {}).get("timings_s") or {}),
+        "columns": columns,
+        "seg": {
+            "method": seg.method,
+            "thresholds": [[int(k), float(v)] for k, v in seg.thresholds.items()],
+            "lesion_methods": [[int(k), str(v)] for k, v in seg.lesion_methods.items()],
+            "max_id": int(seg.max_id),
+            "boxes": [[int(k), _box_list(b)] for k, b in (seg.boxes or {}).items()],
+        },
+        "result_boxes": [[int(k), _box_list(b)] for k, b in (ctx.get("boxes") or {}).items()],
+        "seeds": seeds,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return True
+
+
+def resume_analysis(
+    state: str | os.PathLike[str], source: Any, *, units: str | None = None
+) -> AnalysisResult | None:
+    """The automatic result of an analysis folder, rebuilt from its saved state without re-segmenting.
+
+    Parameters
+    ----------
+    state : path
+        An analysis folder (or its :data:`STATE_NAME` file) written by :func:`write_analysis`.
+    source : PetStudy, Volume or path
+        The PET the folder was analysed from (loaded as by :func:`analyze`).
+    units : {"suv"}, optional
+        For a NIfTI path already in SUV.
+
+    Returns
+    -------
+    AnalysisResult or None
+        Equal to ``analyze(source, config=<the recorded one>)`` (same lesions,
+        records, patient metrics and edit state), or None when there is no state,
+        it was written by another carpet version, or the PET is not the analysed
+        one (its grid, SUV sum or maximum differ): re-analyse then.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from carpet.synthetic import make_whole_body_study, LesionSpec
+    >>> s = make_whole_body_study(fov="thorax", spacing_mm=(4, 4, 4), n_lesions=0, with_ct=False,
+    ...     lesions=[LesionSpec((-60.0, 0.0, -350.0), 12.0, 10.0, "hilar")])
+    >>> r = analyze(s)
+    >>> d = write_analysis(r, Path(tempfile.mkdtemp()) / "a", mip=False)
+    >>> again = resume_analysis(d, s)
+    >>> again.patient["tmtv_ml"] == r.patient["tmtv_ml"]
+    True
+    """
+    import json
+
+    from carpet.config import from_mapping
+    from carpet.segment.edits import Segmentation
+    from carpet.segment.methods import GrowthParams, Seed
+
+    path = Path(state)
+    if path.is_dir():
+        path = path / STATE_NAME
+    if not path.is_file():
+        return None
+    t0 = time.perf_counter()
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(str(arrays["meta"]))
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("%s: unreadable analysis state (%s); re-analysing", path, exc)
+        return None
+    if meta.get("format") != _STATE_FORMAT or meta.get("carpet_version") != __version__:
+        return None
+    suv, _, study = _load(source, units=units, overrides=None)
+    if _suv_fingerprint(suv) != meta["suv"]:
+        return None
+    cfg_map = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
+    cfg = from_mapping(AnalysisConfig, cfg_map, source=f"{path} config")
+    params = GrowthParams(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
+    )
+    shape = tuple(meta["suv"]["shape"])
+    labels = np.zeros(shape, np.int32)
+    labels.reshape(-1)[arrays["labels_idx"].astype(np.int64)] = arrays["labels_val"]
+    excluded = np.zeros(shape, np.uint8)
+    excluded.reshape(-1)[arrays["excluded_idx"].astype(np.int64)] = arrays["excluded_val"]
+    seeds = {}
+    cores = arrays["seed_cores"]
+    pos = 0
+    for sd in meta["seeds"]:
+        box = _box_slices(sd["box"])
+        n = int(np.prod([b.stop - b.start for b in box]))
+        core = cores[pos : pos + n].reshape([b.stop - b.start for b in box]).copy()
+        pos += n
+        seeds[int(sd["id"])] = Seed(
+            int(sd["id"]), box, core, tuple(sd["max_index"]), float(sd["suv_max"]), sd["origin"]
+        )
+    m = meta["seg"]
+    auto = Segmentation(
+        labels,
+        excluded,
+        seeds,
+        m["method"],
+        {int(k): float(v) for k, v in m["thresholds"]},
+        {int(k): str(v) for k, v in m["lesion_methods"]},
+        {},
+        {},
+        int(m["max_id"]),
+        {int(k): _box_slices(b) for k, b in m["boxes"]},
+    )
+    data: dict[str, Any] = {}
+    for i, (name, kind) in enumerate(meta["columns"]):
+        if kind == "hull":
+            counts = arrays["hull_counts"]
+            pts = arrays["hull_points"]
+            ends = np.cumsum(counts)
+            data[name] = [pts[e - c : e] for c, e in zip(counts, ends, strict=True)]
+        elif kind == "str":
+            data[name] = [str(v) for v in arrays[f"col_{i}"]]
+        else:
+            data[name] = arrays[f"col_{i}"]
+    table = pd.DataFrame(data)
+    boxes = {int(k): _box_slices(b) for k, b in meta["result_boxes"]}
+    timings = dict(meta.get("timings_s") or {})
+    timings = {k: v for k, v in timings.items() if k not in ("measure_s", "total_s")}
+    timings["resume_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    return _finish_analysis(
+        meta["base"],
+        auto,
+        [],
+        [],
+        table,
+        boxes,
+        timings,
+        t,
+        t0,
+        table,
+        suv=suv,
+        cfg=cfg,
+        params=params,
+        auto=auto,
+        extra={"liver": None, "mbp": None, "source": _source_record(source, study, units)},
+    )

@@ -64,6 +64,7 @@ def test_cli_writes_the_contract(cli, dicom_dir, tmp_path, study):
     res = cli("analyze", dicom_dir, "--out", out)
     assert res.exit_code == 0, res.stderr
     assert sorted(p.name for p in out.iterdir()) == [
+        "analysis_state.npz",  # automatic edit state, for `carpet review` (no re-segmenting)
         "lesions.csv",
         "mask.nii.gz",
         "mip.png",

@@ -67,3 +67,34 @@ def test_open_without_pet_uses_source_json_and_pet_overrides(analysed_study, rev
     assert exc.value.code == "PET_NOT_FOUND" and "source.json" in str(exc.value)
     s2 = ReviewSession.open(review_dir, pet=moved, with_ct=False)
     assert s2.source == str(moved)
+
+
+def test_open_starts_from_the_saved_state_and_falls_back_to_re_analysis(
+    analysed_study, review_dir, monkeypatch
+):
+    from carpet import pipeline
+    from carpet.review.session import ReviewSession
+
+    def no_analyze(*a, **kw):
+        raise AssertionError("re-segmented although the folder has its state")
+
+    monkeypatch.setattr(pipeline, "analyze", no_analyze)
+    s = ReviewSession.open(review_dir, reader="tester", with_ct=False)
+    assert s.resumed_from_state
+    patient = json.loads((review_dir / "patient.json").read_text())
+    assert s.summary()["patient"]["tmtv_ml"] == patient["tmtv_ml"]
+    lid = s.lesions()[0]["lesion_id"]
+    s.apply([{"action": "remove", "lesion_id": lid}])
+    s.save()
+    # the reviewed folder keeps the automatic state in auto/ only; reopening resumes from it
+    assert not (review_dir / pipeline.STATE_NAME).exists()
+    assert (review_dir / "auto" / pipeline.STATE_NAME).is_file()
+    s2 = ReviewSession.open(review_dir, reader="tester", with_ct=False)
+    assert s2.resumed_from_state and s2.summary()["dirty"] is False
+    assert next(r for r in s2.lesions() if r["lesion_id"] == lid)["status"] == "removed"
+    # no state (older folders): the automatic result is recomputed
+    monkeypatch.undo()
+    (review_dir / "auto" / pipeline.STATE_NAME).unlink()
+    s3 = ReviewSession.open(review_dir, reader="tester", with_ct=False)
+    assert not s3.resumed_from_state
+    assert s3.summary()["patient"]["tmtv_ml"] == pytest.approx(s2.summary()["patient"]["tmtv_ml"])

@@ -342,3 +342,61 @@ def test_apply_reader_edits_needs_an_analyze_result(base):
     with pytest.raises(InputError) as info:
         apply_reader_edits(bare, [{"action": "remove", "lesion_id": 1}])
     assert info.value.code == "BAD_SOURCE" and "analyze" in str(info.value)
+
+
+def test_resume_analysis_rebuilds_the_automatic_result_exactly(base, tmp_path, monkeypatch):
+    """The saved state gives analyze()'s automatic result back without re-segmenting."""
+    import carpet.pipeline as pipeline
+    from carpet.pipeline import STATE_NAME, apply_reader_edits, resume_analysis, write_analysis
+
+    s, r = base
+    out = write_analysis(r, tmp_path / "a", source=False)
+    assert (out / STATE_NAME).is_file()
+    monkeypatch.setattr(pipeline, "analyze", None)  # never called by resume_analysis
+    back = resume_analysis(out, s)
+    _same_segmentation(back.auto_segmentation, r.auto_segmentation)
+    for lid, sd in r.auto_segmentation.seeds.items():
+        got = back.auto_segmentation.seeds[lid]
+        assert (got.box, got.max_index, got.suv_max, got.origin) == (
+            sd.box,
+            sd.max_index,
+            sd.suv_max,
+            sd.origin,
+        )
+        np.testing.assert_array_equal(got.core, sd.core)
+    cols = [c for c in r.lesions.columns if c != "hull_points_mm"]
+    assert list(back.lesions.columns) == list(r.lesions.columns)
+    assert back.lesions[cols].equals(r.lesions[cols])
+    for a, b in zip(back.lesions.hull_points_mm, r.lesions.hull_points_mm, strict=True):
+        np.testing.assert_array_equal(a, b)
+    pa, pb = dict(back.patient), dict(r.patient)
+    pa["provenance"] = {k: v for k, v in pa["provenance"].items() if k != "timings_s"}
+    pb["provenance"] = {k: v for k, v in pb["provenance"].items() if k != "timings_s"}
+    assert pa == pb
+    assert back.context["params"] == r.context["params"]
+    # edits on the resumed result are those of a fresh analyze with the edits
+    monkeypatch.undo()
+    want = _rerun(s, EDIT_SEQUENCE)
+    got = apply_reader_edits(back, EDIT_SEQUENCE)
+    _same_segmentation(got.segmentation, want.segmentation)
+    cols = [c for c in want.lesions.columns if c != "hull_points_mm"]
+    assert got.lesions[cols].equals(want.lesions[cols])
+    # an edited result has no automatic state to write
+    write_analysis(want, tmp_path / "e", source=False)
+    assert not (tmp_path / "e" / STATE_NAME).exists()
+
+
+def test_resume_analysis_refuses_another_pet_or_version(base, tmp_path, monkeypatch):
+    import carpet.pipeline as pipeline
+    from carpet.pipeline import STATE_NAME, resume_analysis, write_analysis
+
+    s, r = base
+    out = write_analysis(r, tmp_path / "a", source=False)
+    other = r.suv.with_array(r.suv.array * np.float32(1.01))
+    assert resume_analysis(out, other) is None  # not the analysed PET: re-analyse
+    assert resume_analysis(tmp_path / "none", s) is None
+    monkeypatch.setattr(pipeline, "__version__", "0.0.0-other")
+    assert resume_analysis(out, s) is None  # another carpet version: re-analyse
+    monkeypatch.undo()
+    (out / STATE_NAME).write_bytes(b"not an npz")
+    assert resume_analysis(out, s) is None

@@ -81,6 +81,8 @@ class _State:
     #: Crops ``(box, labels, excluded)`` this state overwrote in the working maps
     #: (``apply_edits(..., changes=)["undo"]``); None when dropped to bound memory.
     undo: list | None = field(default=None, repr=False)
+    #: Lesion ids whose voxels the action set (added, restored, re-segmented).
+    changed_ids: frozenset[int] = frozenset()
 
     @property
     def undo_nbytes(self) -> int:
@@ -138,7 +140,25 @@ class _State:
         )
         touched = tuple(remeasure) if kind in ("add", "restore") else ((lid,) if lid else ())
         undo = (changes or {}).get("undo")
-        return cls(seg, table, patient, touched, removed_here, effect, changed, undo)
+        changed_set = frozenset(remeasure) | frozenset((changes or {}).get("lesions", ()))
+        return cls(seg, table, patient, touched, removed_here, effect, changed, undo, changed_set)
+
+
+class _DisplayLabels:
+    """Lesions shown on the page, computed on demand for the boxes asked:
+    the present lesions, plus the automatic extent of the removed ones."""
+
+    def __init__(self, session: ReviewSession) -> None:
+        self._session = session
+        self.shape = session.suv.shape
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        cur = self._session.current.seg.labels
+        auto = self._session.auto_state.seg.labels
+        if cur is auto:
+            return np.asarray(auto[key], dtype=np.int32)
+        c = cur[key]
+        return np.where(c > 0, c, auto[key]).astype(np.int32, copy=False)
 
 
 def _box_of(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
@@ -228,15 +248,25 @@ class ReviewSession:
         self.method = str(auto.config.method)
         self.version = 0
         self.labels_version = 0
-        self._display_labels = self.auto_state.seg.labels  # copied on the first change
-        #: Working label/exclusion maps, edited in place (made at the first edit).
+        #: Working label/exclusion maps, edited in place: a private copy of the automatic
+        #: ones, made by a background thread while the reader looks at the page.
         self._work: tuple[np.ndarray, np.ndarray] | None = None
+        self._work_ready = threading.Event()
+        self._effects: list[dict] = []  # effect record of each action
+        self._changed_ids: list[frozenset] = []  # lesion ids whose voxels each action set
+        #: Lesions shown in the slice views and the MIP: present ones plus the automatic
+        #: extent of removed ones (computed box by box, never stored whole).
+        self._display_labels = _DisplayLabels(self)
         self.mip: CoronalMip = coronal_mip(
-            self.suv, self._display_labels, np.asarray(auto.excluded.array)
+            self.suv, self.auto_state.seg.labels, np.asarray(auto.excluded.array)
         )
         self._nifti_cache: dict[tuple[str, int], bytes] = {}
         self.timings_s: dict[str, float] = {}
+        threading.Thread(target=self._make_working, name="carpet-review-copy", daemon=True).start()
         self.source: str | None = None
+        #: True when :meth:`open` rebuilt the automatic result from the folder's saved
+        #: state (``carpet.pipeline.STATE_NAME``) instead of re-segmenting.
+        self.resumed_from_state = False
         #: Largest volume sent to the slice views (bigger ones are subsampled for display only).
         self.display_max_voxels = DISPLAY_MAX_VOXELS
 
@@ -252,7 +282,11 @@ class ReviewSession:
         show_phi: bool = False,
         with_ct: bool = True,
     ) -> ReviewSession:
-        """Load an analysis folder: re-read its PET, recompute the automatic result, resume saved edits.
+        """Load an analysis folder: re-read its PET, rebuild the automatic result, resume saved edits.
+
+        The automatic result comes from the folder's saved state
+        (``analysis_state.npz``, in ``DIR/auto/`` once reviewed) when it matches the
+        PET and this carpet version, else from re-running the analysis.
 
         Parameters
         ----------
@@ -280,6 +314,7 @@ class ReviewSession:
             not reproduce the folder's automatic lesions.
         """
         from carpet import pipeline
+        from carpet.config import to_dict
 
         folder = Path(folder)
         patient = _read_patient_json(folder)
@@ -289,7 +324,19 @@ class ReviewSession:
         study = _read_pet(source, units)
         _check_series(patient, study, source, folder)
         t1 = time.perf_counter()
-        auto = pipeline.analyze(study, config=config)
+        auto = None
+        state_dir = folder / AUTO_DIRNAME
+        if not state_dir.is_dir() and not (
+            (folder / EDITS_NAME).exists() or _has_edits(patient)
+        ):
+            state_dir = folder  # an automatic folder: its own state
+        if (state_dir / pipeline.STATE_NAME).is_file():
+            auto = pipeline.resume_analysis(state_dir, study, units=units)
+            if auto is not None and to_dict(auto.config) != to_dict(config):
+                auto = None  # the state is not the recorded analysis
+        resumed = auto is not None
+        if auto is None:  # no (usable) saved state: re-segment
+            auto = pipeline.analyze(study, config=config)
         t2 = time.perf_counter()
         _check_auto_matches(folder, auto)
         ct = None
@@ -303,6 +350,7 @@ class ReviewSession:
         session = cls(folder, auto, study=study, ct=ct, reader=reader, show_phi=show_phi)
         session.source = source
         session.resume_saved()
+        session.resumed_from_state = resumed
         session.timings_s.update(
             {"read_pet": t1 - t0, "analyze_auto": t2 - t1, "open": time.perf_counter() - t0}
         )
@@ -499,7 +547,7 @@ class ReviewSession:
                 hu = np.clip(np.rint(self.ct.array), -32768, 32767).astype(np.int16)
                 vol = self.ct.with_array(hu)
             elif name == "labels.nii":
-                lab = self._display_labels
+                lab = self._display_labels[(slice(None),) * 3]
                 dtype = np.int16 if lab.max(initial=0) < 32768 else np.int32
                 vol = Volume(lab.astype(dtype), self.suv.affine, unit=Unit.LABEL)
                 for k in [k for k in self._nifti_cache if k[0] == name]:
@@ -544,6 +592,8 @@ class ReviewSession:
             self.actions.append(action)
             self._states.append(st)
             self._removed_ids.append(st.removed_here)
+            self._effects.append(st.effect)
+            self._changed_ids.append(st.changed_ids)
             self._remember_rows(st)
             if action["action"] == "set_method":
                 self.method = str(action["method"])
@@ -576,11 +626,23 @@ class ReviewSession:
             if total > UNDO_MEMORY_BYTES and i < len(self._states) - 2:
                 self._states[i] = None
 
+    def _make_working(self) -> None:
+        """Copy the automatic maps once (numpy copies release the GIL: runs in the background)."""
+        try:
+            if self._work is None:
+                auto = self.auto_state.seg
+                work = (auto.labels.copy(), auto.excluded.copy())
+                if self._work is None:
+                    self._work = work
+        finally:
+            self._work_ready.set()
+
     def _working(self, seg: Any) -> Any:
         """``seg`` bound to the working maps (a private copy of the automatic ones, made once)."""
         import dataclasses
 
-        if self._work is None:
+        self._work_ready.wait()
+        if self._work is None:  # the background copy failed (memory): try once more here
             auto = self.auto_state.seg
             self._work = (auto.labels.copy(), auto.excluded.copy())
         if seg.labels is self._work[0] and seg.excluded is self._work[1]:
@@ -589,9 +651,9 @@ class ReviewSession:
 
     def _revert(self, undo: list) -> None:
         """Write back the crops an in-place ``apply_edits`` overwrote (newest first)."""
-        if self._work is None:
+        if not undo:
             return
-        labels, excluded = self._work
+        labels, excluded = self._working(self.auto_state.seg).labels, self._work[1]
         for box, lab, ex in reversed(undo):
             labels[box] = lab
             excluded[box] = ex
@@ -659,16 +721,7 @@ class ReviewSession:
                 self._refresh_display_labels(box)
 
     def _refresh_display_labels(self, box: tuple[slice, slice, slice] | None) -> None:
-        """Display labels = current lesions, plus the automatic extent of removed ones."""
-        sl = box or (slice(None),) * 3
-        cur = self.current.seg.labels[sl]
-        auto = self.auto_state.seg.labels[sl]
-        if box is None:
-            self._display_labels = np.where(cur > 0, cur, auto).astype(np.int32)
-        else:
-            if self._display_labels is self.auto_state.seg.labels:
-                self._display_labels = self._display_labels.astype(np.int32, copy=True)
-            self._display_labels[sl] = np.where(cur > 0, cur, auto)
+        """Update the MIP's lesion maps where the displayed lesions changed (``box``; None: all)."""
         self.mip.update_lesions(self.suv.array, self._display_labels, box)
         self.labels_version += 1
 
@@ -682,6 +735,8 @@ class ReviewSession:
             action = self.actions.pop()
             undone = self._states.pop()
             self._removed_ids.pop()
+            self._effects.pop()
+            self._changed_ids.pop()
             n = len(self.actions)
             if undone is not None and undone.undo is not None:
                 self._revert(undone.undo)
@@ -732,7 +787,18 @@ class ReviewSession:
 
         edits = self.edits_document() if self.actions else None
         if (self.auto.context or {}).get("finish") is not None:
-            return pipeline.apply_reader_edits(self.auto, edits)
+            if not self.actions:
+                return pipeline.apply_reader_edits(self.auto, None)
+            # the current state is apply_edits(automatic, all actions) (see _next_state):
+            # finish from it instead of replaying the actions on fresh copies of the maps
+            changed = frozenset().union(*self._changed_ids)
+            return pipeline.apply_reader_edits(
+                self.auto,
+                edits,
+                segmentation=self.current.seg,
+                effects=list(self._effects),
+                changed_ids=changed,
+            )
         source = self.study if self.study is not None else self.suv
         return pipeline.analyze(source, config=self.auto.config, edits=edits)
 
@@ -788,6 +854,8 @@ class ReviewSession:
                         os.replace(staging / "out" / name, tmp / name)
                     if EDITS_NAME not in written:  # every action undone: no edits
                         (tmp / EDITS_NAME).unlink(missing_ok=True)
+                    if pipeline.STATE_NAME not in written:  # the automatic one is in auto/
+                        (tmp / pipeline.STATE_NAME).unlink(missing_ok=True)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
             self._saved_n = len(self.actions)
