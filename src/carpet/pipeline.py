@@ -620,9 +620,7 @@ def _suv_provenance(study: Any) -> dict | None:
     if study is None or getattr(study, "suv_factors", None) is None:
         return None
     try:
-        return {
-            k: v for k, v in study.suv_factors.to_dict().items() if k != "source"
-        }  # no paths
+        return {k: v for k, v in study.suv_factors.to_dict().items() if k != "source"}  # no paths
     except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
         return None
 
@@ -675,9 +673,7 @@ def _finish_analysis(
         (metrics["suv_peak"] / liver_mean) if liver_mean and metrics["lesion_count"] else None
     )
     if liver is not None:
-        w_out.extend(
-            f"liver reference: {w}" for w in liver["warnings"] if w not in " ".join(w_out)
-        )
+        w_out.extend(f"liver reference: {w}" for w in liver["warnings"] if w not in " ".join(w_out))
     if base["physio"] or seg.removed:
         ex = seg.excluded
         counts = np.bincount(ex[ex != 0], minlength=256)
@@ -870,7 +866,8 @@ def apply_reader_edits(
     if actions and segmentation is not None:
         if effects is None or changed_ids is None or len(effects) != len(actions):
             raise InputError(
-                "apply_reader_edits: segmentation= needs effects= (one per action) and changed_ids=",
+                "apply_reader_edits: segmentation= needs effects= (one per action) "
+                "and changed_ids=",
                 code="BAD_SOURCE",
             )
         seg, done = segmentation, [dict(e) for e in effects]
@@ -1064,8 +1061,11 @@ def _suv_fingerprint(suv: Volume) -> dict:
 
 
 def _write_state(result: AnalysisResult, path: Path) -> bool:
-    """Write the automatic edit state (:data:`STATE_NAME`); False when there is none to write
-    (edited result, result not made by :func:`analyze`, or lesion records that are not plain data)."""
+    """Write the automatic edit state (:data:`STATE_NAME`).
+
+    Returns False when there is none to write: an edited result, a result not made
+    by :func:`analyze`, or lesion records that are not plain data.
+    """
     import json
 
     ctx = result.context or {}
@@ -1080,9 +1080,7 @@ def _write_state(result: AnalysisResult, path: Path) -> bool:
         if name == "hull_points_mm":
             pts = [np.asarray(v, np.float64).reshape(-1, 3) for v in col]
             arrays["hull_counts"] = np.array([len(v) for v in pts], np.int64)
-            arrays["hull_points"] = (
-                np.concatenate(pts) if pts else np.zeros((0, 3), np.float64)
-            )
+            arrays["hull_points"] = np.concatenate(pts) if pts else np.zeros((0, 3), np.float64)
             columns.append([name, "hull"])
         elif col.dtype.kind in "biuf":
             arrays[f"col_{len(columns)}"] = col.to_numpy()
@@ -1092,14 +1090,15 @@ def _write_state(result: AnalysisResult, path: Path) -> bool:
             columns.append([name, "str"])
         else:
             return False
+    # sparse maps: flat indices stored as gaps (small numbers, compress well) and values
     lab = seg.labels.reshape(-1)
     idx = np.flatnonzero(lab)
     idx_dtype = np.uint32 if lab.size < 2**32 else np.int64
-    arrays["labels_idx"] = idx.astype(idx_dtype)
+    arrays["labels_gaps"] = np.diff(idx, prepend=0).astype(idx_dtype)
     arrays["labels_val"] = lab[idx].astype(np.int32)
     ex = seg.excluded.reshape(-1)
     idx = np.flatnonzero(ex)
-    arrays["excluded_idx"] = idx.astype(idx_dtype)
+    arrays["excluded_gaps"] = np.diff(idx, prepend=0).astype(idx_dtype)
     arrays["excluded_val"] = ex[idx].astype(np.uint8)
     seeds = []
     cores = []
@@ -1144,7 +1143,7 @@ def _write_state(result: AnalysisResult, path: Path) -> bool:
 def resume_analysis(
     state: str | os.PathLike[str], source: Any, *, units: str | None = None
 ) -> AnalysisResult | None:
-    """The automatic result of an analysis folder, rebuilt from its saved state without re-segmenting.
+    """The automatic result of an analysis folder, rebuilt from its saved state (no re-segmenting).
 
     Parameters
     ----------
@@ -1206,9 +1205,11 @@ def resume_analysis(
     )
     shape = tuple(meta["suv"]["shape"])
     labels = np.zeros(shape, np.int32)
-    labels.reshape(-1)[arrays["labels_idx"].astype(np.int64)] = arrays["labels_val"]
+    labels.reshape(-1)[np.cumsum(arrays["labels_gaps"], dtype=np.int64)] = arrays["labels_val"]
     excluded = np.zeros(shape, np.uint8)
-    excluded.reshape(-1)[arrays["excluded_idx"].astype(np.int64)] = arrays["excluded_val"]
+    excluded.reshape(-1)[np.cumsum(arrays["excluded_gaps"], dtype=np.int64)] = arrays[
+        "excluded_val"
+    ]
     seeds = {}
     cores = arrays["seed_cores"]
     pos = 0

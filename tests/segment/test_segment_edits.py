@@ -242,7 +242,7 @@ def test_one_action_at_a_time_in_place_equals_one_call_and_undo_is_exact(base):
         )
         effects += eff
         undo_stack.append(changes["undo"])
-        for box, lab, _ in changes["undo"]:  # crops are box-local, never the whole scan
+        for _box, lab, _ in changes["undo"]:  # crops are box-local, never the whole scan
             assert lab.size < auto.labels.size
     _same_segmentation(work, one)
     assert effects == effects_one  # restore gives back exactly the removed voxels (stash)
@@ -287,7 +287,9 @@ def test_segmentation_box_of_uses_the_hint(base):
     for lid in seg.lesion_ids:
         m = seg.labels == lid
         idx = np.argwhere(m)
-        want = tuple(slice(int(lo), int(hi) + 1) for lo, hi in zip(idx.min(0), idx.max(0)))
+        want = tuple(
+            slice(int(lo), int(hi) + 1) for lo, hi in zip(idx.min(0), idx.max(0), strict=True)
+        )
         assert seg.box_of(lid) == want
     assert seg.box_of(999) is None
 

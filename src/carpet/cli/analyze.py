@@ -6,7 +6,8 @@ parameters, SUV provenance, warnings, versions), ``DIR/lesions.csv``
 (lesion_id, volume_ml, suv_max, suv_peak, suv_mean, tlg, centroid_x/y/z_mm in
 DICOM LPS, ...), ``DIR/mask.nii.gz`` (label map on the PET grid, values =
 lesion ids), ``DIR/mip.png``, ``DIR/edits.json`` when edits were applied and
-``DIR/source.json`` (where the PET was read from, for ``carpet review DIR``).
+``DIR/source.json`` (where the PET was read from, for ``carpet review DIR``) and
+``DIR/analysis_state.npz`` (the automatic edit state, so the review starts without re-segmenting).
 """
 
 from __future__ import annotations
