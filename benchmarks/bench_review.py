@@ -24,18 +24,18 @@ Measured 2026-12-01 on the shared 2-core development machine, 2 mm whole body
 state (times vary 2-3x with the other engineers' load; ratios are to ``carpet analyze``
 in the same run):
 
-=========================================  ===================  ===================
+=========================================  ===================  =======================
 step                                       before (H's code)    after
-=========================================  ===================  ===================
-carpet analyze (read+analyze+write)        7.9 s    1.00x       6.2 s    1.00x
-review start -> usable page                9.5 s    1.20x       2.8 s    0.45x
-  of which automatic result + edit state   5.0 s (re-analysis)  0.48 s (resumed)
-coronal MIP + ray maps (floor max)         1.7 s (0.08)         1.1 s (0.05)
-remove (POST /api/edits round trip)        0.33 s               0.007 s
-add by seed                                2.7 s                0.016 s
-undo                                       0.014 s              0.003 s
-save (recompute + atomic write)            8.6 s    1.09x       1.0 s    0.17x
-=========================================  ===================  ===================
+=========================================  ===================  =======================
+carpet analyze (read+analyze+write)        7.9 s    1.00x       5.9-6.2 s 1.00x
+review start -> usable page                9.5 s    1.20x       2.8 s  0.45-0.48x
+  of which automatic result + edit state   5.0 s (re-analysis)  0.5-0.7 s (resumed)
+coronal MIP + ray maps (floor max)         1.7 s (0.08)         1.0-1.1 s (0.05)
+remove (POST /api/edits round trip)        0.33 s               0.007-0.010 s
+add by seed                                2.7 s                0.016-0.017 s
+undo                                       0.014 s              0.003-0.010 s
+save (recompute + atomic write)            8.6 s    1.09x       0.91-1.02 s 0.15-0.17x
+=========================================  ===================  =======================
 
 Where the time went before: ``carpet.segment.edits.apply_edits`` copied the full label
 and exclusion arrays on every call and built whole-scan masks for growth; save re-ran
@@ -197,8 +197,8 @@ def main() -> None:
         ("review start -> usable page", t_page, "<= 3 s"),
         ("  of which ReviewSession.open", session.timings_s["open"], ""),
         (
-            "  of which automatic result + edit state"
-            + (" (resumed)" if session.resumed_from_state else " (re-analysis)"),
+            "  of which auto state"
+            + (" (resumed from file)" if session.resumed_from_state else " (re-analysis)"),
             session.timings_s["analyze_auto"],
             "",
         ),

@@ -2,8 +2,9 @@
 
 Python API
 ----------
-* :class:`~carpet.review.session.ReviewSession` — ``ReviewSession.open(DIR, pet=PATH, reader=NAME)``
-  loads a ``carpet analyze`` output folder; ``summary()``, ``lesions()``, ``apply(actions)``,
+* :class:`~carpet.review.session.ReviewSession` — ``ReviewSession.open(DIR, reader=NAME)``
+  loads a ``carpet analyze`` output folder (the PET recorded in ``DIR/source.json``, or
+  ``pet=PATH``; the automatic state from ``DIR/analysis_state.npz``); ``summary()``, ``lesions()``, ``apply(actions)``,
   ``undo()``, ``redo()``, ``save()``. Every action is a reader-edits action of
   ``carpet analyze --edits`` (:mod:`carpet.segment.edits`), totals come from
   :func:`carpet.measure.measure_lesions` / :func:`carpet.measure.patient_metrics`.

@@ -161,21 +161,6 @@ class _DisplayLabels:
         return np.where(c > 0, c, auto[key]).astype(np.int32, copy=False)
 
 
-def _box_of(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """Bounding box of the True voxels (None when there is none)."""
-    ks = np.flatnonzero(mask.any(axis=(1, 2)))
-    if ks.size == 0:
-        return None
-    sub = mask[ks[0] : ks[-1] + 1]
-    js = np.flatnonzero(sub.any(axis=(0, 2)))
-    is_ = np.flatnonzero(sub.any(axis=(0, 1)))
-    return (
-        slice(int(ks[0]), int(ks[-1]) + 1),
-        slice(int(js[0]), int(js[-1]) + 1),
-        slice(int(is_[0]), int(is_[-1]) + 1),
-    )
-
-
 def _union_box(boxes: list, shape: tuple[int, ...]) -> tuple[slice, slice, slice] | None:
     """Smallest box holding all ``boxes``; an empty box when there is none."""
     if not boxes:
