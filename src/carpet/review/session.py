@@ -311,9 +311,7 @@ class ReviewSession:
         t1 = time.perf_counter()
         auto = None
         state_dir = folder / AUTO_DIRNAME
-        if not state_dir.is_dir() and not (
-            (folder / EDITS_NAME).exists() or _has_edits(patient)
-        ):
+        if not state_dir.is_dir() and not ((folder / EDITS_NAME).exists() or _has_edits(patient)):
             state_dir = folder  # an automatic folder: its own state
         if (state_dir / pipeline.STATE_NAME).is_file():
             auto = pipeline.resume_analysis(state_dir, study, units=units)
