@@ -7,7 +7,12 @@
   analysed study in ``timepoint`` order; discovered timepoints are ISO dates, so this is
   chronological), then every scalar key of the study's
   ``patient.json`` (``tmtv_ml``, ``tlg``, ``suv_max``, ``suv_peak``, ``suv_mean``,
-  ``lesion_count``, ``dmax_mm``, ``sdmax_per_m``, ``dbulk_mm``, method, ...);
+  ``lesion_count``, ``dmax_mm``, ``sdmax_per_m``, ``dbulk_mm``, method, ...), then the
+  kinetics columns of :func:`carpet.response.kinetics_table` (``days_from_first``,
+  ``delta_<metric>_vs_first`` / ``_vs_previous`` for TMTV, TLG, SUVmax, SUVpeak, growth rate,
+  ...) comparing each study with the patient's first and previous one. They need dates:
+  discovered timepoints are StudyDates; when a patient's manifest timepoints are not ISO
+  dates, that patient's kinetics columns are empty (the order alone gives no interval);
 - ``lesions.csv`` / ``lesions.parquet``: one row per lesion with ``patient_id``, ``timepoint``,
   ``study_key`` and every ``lesions.csv`` column;
 - ``failures.csv``: the failed studies with their error code and message.
@@ -73,6 +78,44 @@ def _patient_rows(state: BatchState) -> Iterator[dict[str, Any]]:
             if k not in row and _scalar(v):
                 row[k] = v
         yield row
+
+
+def _with_kinetics(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Add the kinetics columns, one patient at a time (rows arrive grouped by patient)."""
+    import pandas as pd
+
+    from carpet.response.kinetics import KINETICS_COLUMNS, kinetics_table
+
+    kinetic_cols = ["days_from_first"] + [
+        f"delta_{c}_vs_{ref}" for c in KINETICS_COLUMNS for ref in ("first", "previous")
+    ]
+
+    def finish(group: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        frame = pd.DataFrame(group)
+        dates = pd.to_datetime(frame["timepoint"], format="%Y-%m-%d", errors="coerce")
+        if dates.notna().all() and {"tmtv_ml", "tlg", "suv_max", "suv_peak"} <= set(frame):
+            k = kinetics_table(frame, patient_col="patient_id", date_col="timepoint")
+            k = k.set_index("study_key").loc[frame["study_key"]]  # keep the export's order
+            for row, (_, kin) in zip(group, k.iterrows(), strict=True):
+                yield row | {c: _none_if_nan(kin[c]) for c in kinetic_cols}
+        else:
+            for row in group:
+                yield row | dict.fromkeys(kinetic_cols)
+
+    group: list[dict[str, Any]] = []
+    for row in rows:
+        if group and row["patient_id"] != group[0]["patient_id"]:
+            yield from finish(group)
+            group = []
+        group.append(row)
+    if group:
+        yield from finish(group)
+
+
+def _none_if_nan(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if hasattr(v, "item") else v
 
 
 def _lesion_rows(state: BatchState) -> Iterator[dict[str, Any]]:
@@ -175,8 +218,8 @@ def export_batch(
 
     with BatchState(db) as state, atomic_output_dir(folder) as tmp:
         n_studies = _write_table(
-            _patient_rows(state),
-            _patient_rows(state),
+            _with_kinetics(_patient_rows(state)),
+            _with_kinetics(_patient_rows(state)),
             tmp / "patients.csv",
             tmp / "patients.parquet",
         )
