@@ -18,7 +18,9 @@ Methods (each in a fresh ``spawn``ed process, so peak memory is its own)
 * ``pydicom``: ``dcmread`` every file of the series, ``pixel_array·slope+intercept``,
   sort by position along the normal, stack, multiply.
 
-Time is the best of ``--repeats`` runs (warm file cache); peak memory is the
+Time is the best of ``--repeats`` runs (warm file cache), as wall time and as the
+process's CPU time (``time.process_time``: all threads; on a shared machine the
+wall time mostly measures the other load, the CPU time much less so); peak memory is the
 increase of the process's peak RSS (VmHWM, reset through /proc/self/clear_refs)
 over its RSS before the first load, reported against the size of the float32
 volume (for the small ACRIN volume this is dominated by allocator noise).
@@ -118,13 +120,14 @@ def _child(method: str, folder: str, series_uid: str, factor: float, inbox, outb
     while inbox.get() == "run":
         base = _status_kb("VmRSS")
         _reset_peak()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         arr = fn(folder, series_uid, factor)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = (_status_kb("VmHWM") - base) / 1024.0
         outbox.put(
             {
                 "time_s": dt,
+                "cpu_s": cpu,
                 "peak_mib": peak if first else None,
                 "shape": tuple(arr.shape),
                 "checksum": float(arr.astype("float64").sum()),
@@ -153,12 +156,13 @@ def run_case(name: str, folder: Path, repeats: int) -> dict:
         )
         p.start()
         workers[method] = (p, inbox, outbox)
-    results: dict[str, dict] = {m: {"times": []} for m in METHODS}
+    results: dict[str, dict] = {m: {"times": [], "cpus": []} for m in METHODS}
     for _ in range(repeats):
         for method, (_, inbox, outbox) in workers.items():
             inbox.put("run")
             r = outbox.get()
             results[method]["times"].append(r["time_s"])
+            results[method]["cpus"].append(r["cpu_s"])
             if r["peak_mib"] is not None:
                 results[method]["peak_mib"] = r["peak_mib"]
             results[method]["shape"] = r["shape"]
@@ -168,23 +172,27 @@ def run_case(name: str, folder: Path, repeats: int) -> dict:
         p.join()
     for r in results.values():
         r["time_s"] = min(r["times"])
+        r["cpu_s"] = min(r["cpus"])
     shape = results["carpet"]["shape"]
     vol_mib = shape[0] * shape[1] * shape[2] * 4 / 2**20
     print(
         f"\n== {name}: {folder} — {s.n_instances} files, volume {shape}, float32 {vol_mib:.1f} MiB"
     )
     print(
-        f"{'method':10s} {'best s':>8s} {'median s':>9s} {'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum"
+        f"{'method':10s} {'best s':>8s} {'median s':>9s} {'×carpet':>8s} {'best cpu s':>10s} "
+        f"{'×carpet':>8s} {'peak MiB':>9s} {'peak/vol':>9s}  checksum"
     )
     for m, r in results.items():
         med = sorted(r["times"])[len(r["times"]) // 2]
         print(
             f"{m:10s} {r['time_s']:8.3f} {med:9.3f} {r['time_s'] / results['carpet']['time_s']:8.2f} "
+            f"{r['cpu_s']:10.3f} {r['cpu_s'] / results['carpet']['cpu_s']:8.2f} "
             f"{r['peak_mib']:9.1f} {r['peak_mib'] / vol_mib:9.2f}  {r['checksum']:.6g}"
         )
     c, k = results["carpet"], results["simpleitk"]
     print(
         f"ratio carpet/SimpleITK time = {c['time_s'] / k['time_s']:.2f} (goal ≤ 1.0); "
+        f"CPU time (all threads; insensitive to other load) = {c['cpu_s'] / k['cpu_s']:.2f}; "
         f"carpet/pydicom time = {c['time_s'] / results['pydicom']['time_s']:.2f}; "
         f"carpet peak memory = {c['peak_mib'] / vol_mib:.2f}× the float32 volume (goal ≤ 2)"
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -275,13 +276,28 @@ def _raw_pixels(h: InstanceHeader, n_pixels: int, dt: np.dtype | None) -> np.nda
         and h.pixel_length is not None
         and h.pixel_length >= n_pixels * dt.itemsize
     ):
-        with open(h.path, "rb") as fp:
+        nbytes = n_pixels * dt.itemsize
+        # one reusable buffer per thread: no fresh (page-faulting) allocation per slice;
+        # the caller consumes the returned view before this thread reads the next slice
+        buf = getattr(_tls, "buf", None)
+        if buf is None or len(buf) < nbytes:
+            buf = _tls.buf = bytearray(nbytes)
+        view = memoryview(buf)[:nbytes]
+        with open(h.path, "rb", buffering=0) as fp:
             fp.seek(h.pixel_offset)
-            buf = fp.read(n_pixels * dt.itemsize)
-        if len(buf) != n_pixels * dt.itemsize:
+            got = fp.readinto(view)
+            while got < nbytes:  # short reads are legal for raw files
+                more = fp.readinto(view[got:])
+                if not more:
+                    break
+                got += more
+        if got != nbytes:
             raise InputError(f"{h.path}: truncated pixel data", code="TRUNCATED_FILE")
-        return np.frombuffer(buf, dtype=dt)
+        return np.frombuffer(view, dtype=dt)
     return _decoded(h).ravel()
+
+
+_tls = threading.local()
 
 
 _JPEGLS_SYNTAXES = ("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")

@@ -20,7 +20,13 @@ from typing import Any
 from carpet.core.volume import Volume
 from carpet.errors import ConfigError, InputError
 from carpet.ingest.dicom import _volume_from_plan, read_series_volume, series_geometry
-from carpet.ingest.discover import SUV_CONVERTIBLE_UNITS, Discovery, SeriesInfo, discover
+from carpet.ingest.discover import (
+    SUV_CONVERTIBLE_UNITS,
+    Discovery,
+    SeriesInfo,
+    _gc_paused,
+    discover,
+)
 from carpet.ingest.nifti import is_nifti_path, read_nifti
 from carpet.units import Unit
 
@@ -181,6 +187,13 @@ def read_pet(
             vol = vol.with_array(vol.array.astype("float32"))
         return PetStudy(vol, None, None, None, PatientInfo(), None, (), str(path), None)
 
+    with _gc_paused():  # tens of thousands of header objects, no garbage cycles
+        return _read_pet_dicom(path, series_uid, overrides, lbm_formula)
+
+
+def _read_pet_dicom(
+    path: Path, series_uid: str | None, overrides: Any, lbm_formula: str
+) -> PetStudy:
     from carpet.ingest.pet_header import read_pet_acquisition
     from carpet.suv import apply_suv, compute_suv_factors
 

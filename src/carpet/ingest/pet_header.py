@@ -155,6 +155,54 @@ def parse_dt(value: Any) -> datetime | None:
 
 
 # ----------------------------------------------------------------------------- reading helpers
+#: VRs whose values are plain ASCII text: read from the raw bytes without pydicom's conversion.
+_ASCII_VRS = frozenset({"AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI"})
+_KEYWORD_TAGS: dict[str, tuple[int, str] | None] = {}
+
+
+def _tag_vr(keyword: str) -> tuple[int, str] | None:
+    """(tag, dictionary VR) of a public keyword, cached; None if unknown."""
+    try:
+        return _KEYWORD_TAGS[keyword]
+    except KeyError:
+        pass
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    out = (int(tag), dictionary_VR(tag)) if tag is not None else None
+    _KEYWORD_TAGS[keyword] = out
+    return out
+
+
+_ABSENT = object()
+
+
+def _raw_ascii(ds: Any, keyword: str) -> Any:
+    """The decoded text of a still-raw ASCII-VR element, None when absent, else ``_ABSENT``.
+
+    ``_ABSENT`` means "ask pydicom" (converted element, non-ASCII VR, not a pydicom
+    dataset). Reading thousands of headers through pydicom's value conversion and
+    validation costs more than the pixel I/O of the series; the callers only ever need
+    the text of these values (:func:`_text`, :meth:`_Reader.to_float`, the DA/TM/DT
+    parsers), which is exactly what the raw bytes hold.
+    """
+    elements = getattr(ds, "_dict", None)
+    if type(elements) is not dict:
+        return _ABSENT
+    tv = _tag_vr(keyword)
+    if tv is None or tv[1] not in _ASCII_VRS:
+        return _ABSENT
+    el = elements.get(tv[0])
+    if el is None:
+        return None
+    if type(el).__name__ != "RawDataElement" or el.VR not in (None, tv[1]):
+        return _ABSENT
+    v = el.value
+    if not isinstance(v, bytes):
+        return _ABSENT
+    return v.decode("latin-1")
+
+
 class _Reader:
     """Collects header problems while reading attributes tolerantly."""
 
@@ -162,6 +210,9 @@ class _Reader:
         self.problems: list[str] = []
 
     def raw(self, ds: Any, keyword: str) -> Any:
+        fast = _raw_ascii(ds, keyword)
+        if fast is not _ABSENT:
+            return fast
         try:
             el = ds[keyword] if keyword in ds else None
         except Exception as exc:  # noqa: BLE001 - malformed element must not escape
@@ -491,19 +542,51 @@ def _series_value(holder: Any, keyword: str) -> Any:
     return s.upper()
 
 
+_SIGNATURE_KEYWORDS = tuple(kw for kw, _ in _SERIES_LEVEL if not kw.startswith("Radio")) + (
+    "RadiopharmaceuticalInformationSequence",
+)
+
+
+def _raw_signature(ds: Any) -> tuple | None:
+    """The raw bytes of the series-level elements of ``ds``; None unless all are still raw."""
+    elements = getattr(ds, "_dict", None)
+    if type(elements) is not dict:
+        return None
+    sig = []
+    for kw in _SIGNATURE_KEYWORDS:
+        tv = _tag_vr(kw)
+        el = elements.get(tv[0]) if tv is not None else None
+        if el is None:
+            sig.append(None)
+            continue
+        if type(el).__name__ != "RawDataElement" or not isinstance(el.value, bytes):
+            return None
+        sig.append((el.VR, el.value, el.is_little_endian, el.is_implicit_VR))
+    return tuple(sig)
+
+
 def _inconsistencies(dss: list[Any]) -> tuple[str, ...]:
     if len(dss) < 2:
         return ()
     rows = []
+    # Instances whose series-level elements are byte-identical (still raw, same encoding)
+    # have identical normalised values: compute those once per distinct signature.
+    by_signature: dict[tuple, list] = {}
     for ds in dss:
-        try:
-            seq = ds.get("RadiopharmaceuticalInformationSequence")
-            rp = seq[0] if seq else None
-        except Exception:  # noqa: BLE001
-            rp = None
-        rows.append(
-            [_series_value(rp if kw.startswith("Radio") else ds, kw) for kw, _ in _SERIES_LEVEL]
-        )
+        sig = _raw_signature(ds)
+        row = by_signature.get(sig) if sig is not None else None
+        if row is None:
+            try:
+                seq = ds.get("RadiopharmaceuticalInformationSequence")
+                rp = seq[0] if seq else None
+            except Exception:  # noqa: BLE001
+                rp = None
+            row = [
+                _series_value(rp if kw.startswith("Radio") else ds, kw) for kw, _ in _SERIES_LEVEL
+            ]
+            if sig is not None:
+                by_signature[sig] = row
+        rows.append(row)
     out = []
     for n, (keyword, tag) in enumerate(_SERIES_LEVEL):
         values = {row[n] for row in rows}
