@@ -28,6 +28,7 @@ import numpy as np
 
 from carpet.core.volume import Volume
 from carpet.errors import ConfigError, InputError
+from carpet.suv.normalization import body_surface_areas_m2
 from carpet.units import Unit
 
 __all__ = [
@@ -103,18 +104,6 @@ def source_headers(volume: Volume) -> list[Any]:
     return out
 
 
-def _bsa(patient: dict) -> dict[str, float | None]:
-    from carpet.suv.normalization import body_surface_area_m2
-
-    w, h = patient.get("weight_kg"), patient.get("height_m")
-    if not w or not h:
-        return {"dubois": None, "mosteller": None}
-    return {
-        f: float(body_surface_area_m2(float(w), float(h), formula=f))
-        for f in ("dubois", "mosteller")
-    }
-
-
 def measure_mask(
     source: Any,
     mask: str | os.PathLike[str],
@@ -182,7 +171,7 @@ def measure_mask(
     )
     patient = dataclasses.asdict(study.patient) if dataclasses.is_dataclass(study.patient) else {}
     patient = {k: patient.get(k) for k in ("weight_kg", "height_m", "sex", "age_years")}
-    bsa = _bsa(patient)
+    bsa = body_surface_areas_m2(patient.get("weight_kg"), patient.get("height_m"))
     metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
     names = {s.label: s for s in imported.segments}
     if len(table):

@@ -25,6 +25,7 @@ from carpet._version import __version__
 from carpet.config import AnalysisConfig, to_dict
 from carpet.core.volume import Volume
 from carpet.errors import CarpetError, InputError, QualityWarning, SuvError
+from carpet.suv.normalization import body_surface_areas_m2
 from carpet.units import Unit
 
 logger = logging.getLogger(__name__)
@@ -188,18 +189,6 @@ class _WithWarnings:
         if self._study is None:
             raise AttributeError(name)
         return getattr(self._study, name)
-
-
-def _bsa(patient: dict) -> dict[str, float | None]:
-    w, h = patient.get("weight_kg"), patient.get("height_m")
-    if not w or not h:
-        return {"dubois": None, "mosteller": None}
-    from carpet.suv.normalization import body_surface_area_m2
-
-    return {
-        f: float(body_surface_area_m2(float(w), float(h), formula=f))
-        for f in ("dubois", "mosteller")
-    }
 
 
 def _reference(
@@ -663,7 +652,7 @@ def _finish_analysis(
         ]
         table["method"] = [seg.lesion_methods.get(int(i), seg.method) for i in table["lesion_id"]]
         table["origin"] = [seg.seeds[int(i)].origin for i in table["lesion_id"]]
-    bsa = _bsa(base["patient"])
+    bsa = body_surface_areas_m2(base["patient"].get("weight_kg"), base["patient"].get("height_m"))
     metrics = patient_metrics(table, bsa_m2=bsa, bsa_formula=cfg.bsa_formula)
     tm["measure_s"] = time.perf_counter() - t_measure
     liver_mean = float(liver["suv_mean"]) if liver is not None else None

@@ -31,6 +31,7 @@ __all__ = [
     "BSA_FORMULAS",
     "lean_body_mass_kg",
     "body_surface_area_m2",
+    "body_surface_areas_m2",
     "ideal_body_weight_kg",
     "lbm_formula_text",
     "bsa_formula_text",
@@ -226,3 +227,39 @@ def ideal_body_weight_kg(
     h_cm = 100.0 * float(height_m)
     ibw = _by_sex(sex, 48.0 + 1.06 * (h_cm - 152.0), 45.5 + 0.91 * (h_cm - 152.0))
     return min(ibw, float(weight_kg)) if clamp else ibw
+
+
+def body_surface_areas_m2(weight_kg: float | None, height_m: float | None) -> dict[str, float | None]:
+    """BSA by every formula of ``BSA_FORMULAS``, or ``None`` each when weight or height is unknown.
+
+    Parameters
+    ----------
+    weight_kg : float or None
+        Body weight, kg.
+    height_m : float or None
+        Height, m.
+
+    Returns
+    -------
+    dict
+        ``{"dubois": m², "mosteller": m²}`` (values ``None`` without weight or height).
+
+    Notes
+    -----
+    See :func:`body_surface_area_m2`. SDmax (Dmax / BSA) is reported with both formulas
+    because the one Cottereau used is not stated (methods.md §3).
+
+    References
+    ----------
+    Du Bois & Du Bois 1916; Mosteller 1987.
+
+    Examples
+    --------
+    >>> {k: round(v, 4) for k, v in body_surface_areas_m2(75, 1.85).items()}
+    {'dubois': 1.9814, 'mosteller': 1.9632}
+    >>> body_surface_areas_m2(None, 1.85)
+    {'dubois': None, 'mosteller': None}
+    """
+    if not weight_kg or not height_m:
+        return dict.fromkeys(BSA_FORMULAS)
+    return {f: float(body_surface_area_m2(float(weight_kg), float(height_m), formula=f)) for f in BSA_FORMULAS}
