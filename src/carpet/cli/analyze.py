@@ -151,18 +151,9 @@ def analyze_command(
             write_analysis(result, out, source=record)
     p = result.patient
     if as_json:
-        keys = [
-            "tmtv_ml",
-            "tlg",
-            "suv_max",
-            "suv_peak",
-            "suv_mean",
-            "lesion_count",
-            "dmax_mm",
-            "sdmax_per_m",
-            "dbulk_mm",
-            "liver_suv_mean",
-        ]
+        from carpet.measure.columns import BIOMARKER_KEYS
+
+        keys = [*BIOMARKER_KEYS, "liver_suv_mean"]
         typer.echo(json.dumps({k: p.get(k) for k in keys} | {"out": str(out)}))
         return
     sd = p.get("sdmax_per_m")

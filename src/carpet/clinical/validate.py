@@ -21,6 +21,7 @@ import pandas as pd
 
 from carpet.clinical.schema import CLINICAL_COLUMNS, DAYS_PER_MONTH, ColumnSpec
 from carpet.errors import InputError, TableValidationError
+from carpet.measure.columns import BIOMARKER_KEYS
 
 __all__ = [
     "BIOMARKER_COLUMNS",
@@ -32,20 +33,11 @@ __all__ = [
     "validate_clinical",
 ]
 
+
 logger = logging.getLogger(__name__)
 
-#: Numeric biomarker keys of ``patient.json`` (engineer D's contract) carpet analyses.
-BIOMARKER_COLUMNS = (
-    "tmtv_ml",
-    "tlg",
-    "suv_max",
-    "suv_peak",
-    "suv_mean",
-    "lesion_count",
-    "dmax_mm",
-    "sdmax_per_m",
-    "dbulk_mm",
-)
+#: Numeric biomarker keys of ``patient.json`` (the ``carpet analyze`` contract) a cohort analyses.
+BIOMARKER_COLUMNS = BIOMARKER_KEYS
 
 _SPECS = {c.name: c for c in CLINICAL_COLUMNS}
 _TRUE = {"1", "yes", "y", "true", "t"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Column", "LESION_COLUMNS", "PATIENT_KEYS", "lesion_csv_columns"]
+__all__ = ["BIOMARKER_KEYS", "Column", "LESION_COLUMNS", "PATIENT_KEYS", "lesion_csv_columns"]
 
 
 class Column(NamedTuple):
@@ -69,6 +69,20 @@ PATIENT_KEYS: dict[str, Column] = {
     "mbp_suv_mean": Column("float|null", "g/mL", "SUVmean of the mediastinal blood-pool reference"),
     "tlr": Column("float|null", "", "tumour-to-liver ratio: suv_peak / liver_suv_mean"),
 }
+
+#: The patient-level biomarkers of the ``carpet analyze`` contract (issue 4 §4), in contract
+#: order: the columns a cohort table takes from ``patient.json``.
+BIOMARKER_KEYS: tuple[str, ...] = (
+    "tmtv_ml",
+    "tlg",
+    "suv_max",
+    "suv_peak",
+    "suv_mean",
+    "lesion_count",
+    "dmax_mm",
+    "sdmax_per_m",
+    "dbulk_mm",
+)
 
 
 def lesion_csv_columns() -> list[str]:

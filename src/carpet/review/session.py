@@ -38,6 +38,7 @@ from carpet._io import atomic_output_dir
 from carpet.config import SEGMENTATION_METHODS
 from carpet.core.volume import Volume
 from carpet.errors import InputError, SegmentationError
+from carpet.measure.columns import BIOMARKER_KEYS
 from carpet.review.auditlog import AuditLog
 from carpet.review.mip import CoronalMip, coronal_mip
 from carpet.units import Unit
@@ -392,21 +393,7 @@ class ReviewSession:
         """Patient totals and page state (``GET /api/summary``, without the CSRF token)."""
         with self.lock:
             p = self.current.patient
-            keys = (
-                "tmtv_ml",
-                "tlg",
-                "suv_max",
-                "suv_peak",
-                "suv_mean",
-                "lesion_count",
-                "dmax_mm",
-                "dmax_voxel_mm",
-                "sdmax_per_m",
-                "dbulk_mm",
-                "liver_suv_mean",
-                "mbp_suv_mean",
-                "flags",
-            )
+            keys = (*BIOMARKER_KEYS, "dmax_voxel_mm", "liver_suv_mean", "mbp_suv_mean", "flags")
             patient = {k: _json_safe(p.get(k)) for k in keys if k in p}
             return {
                 "patient": patient,
