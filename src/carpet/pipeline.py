@@ -199,7 +199,7 @@ def _reference(
     organ_names: dict[int, str] | None,
     warn: list[str],
 ) -> tuple[Any, Any]:
-    """Liver and MBP reference regions (engineer G's module); failures become warnings."""
+    """Liver and MBP reference regions (carpet.measure.reference); failures become warnings."""
     try:
         from carpet.measure import reference as ref
     except ImportError:  # pragma: no cover - module absent in a partial install
@@ -377,7 +377,7 @@ def analyze(
                 raise InputError(f"organ map {organ_path}: no such file", code="NOT_FOUND")
             if is_nifti_path(organ_path):
                 organs = read_nifti(organ_path, unit=Unit.LABEL)
-            else:  # DICOM SEG on the PET grid (engineer E's reader)
+            else:  # DICOM SEG on the PET grid (carpet.ingest.seg)
                 from carpet.ingest.seg import read_seg
 
                 imported = read_seg(organ_path, suv)

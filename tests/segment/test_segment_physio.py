@@ -182,7 +182,7 @@ def test_solid_mass_in_the_heart_zone_is_not_myocardium():
 
 
 def test_organ_map_as_dicom_seg(tmp_path):
-    """Organ segments named in a DICOM SEG on the PET grid (engineer E's reader) drive exclusion."""
+    """Organ segments named in a DICOM SEG on the PET grid (carpet.ingest.seg) drive exclusion."""
     import pydicom
 
     from carpet.core.geometry import resample_to

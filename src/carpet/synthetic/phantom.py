@@ -1,4 +1,4 @@
-"""Analytic whole-body FDG PET/CT phantom (the demo study and every engineer's test phantom).
+"""Analytic whole-body FDG PET/CT phantom (the demo study and the test phantom of every stage).
 
 The anatomy is piecewise constant: ellipsoids, elliptic cylinders and spherical
 lesions defined in *patient* millimetres (LPS: +x patient left, +y posterior,
