@@ -626,6 +626,18 @@ def _largest_component(mask: np.ndarray, weight: np.ndarray | None = None) -> np
     return lab == (int(np.argmax(sizes)) + 1)
 
 
+def _measure_voi_with(suv: Volume, cfg: ReferenceConfig, **kw: Any) -> ReferenceRegion:
+    """:func:`measure_voi` with the body/QC thresholds taken from ``cfg``."""
+    return measure_voi(
+        suv,
+        body_suv_threshold=cfg.body_suv_threshold,
+        body_hu_threshold=cfg.body_hu_threshold,
+        liver_range_suv=cfg.liver_range_suv,
+        cv_max=cfg.cv_max,
+        **kw,
+    )
+
+
 def _finish(
     suv: Volume,
     centres: list[np.ndarray],
@@ -643,19 +655,9 @@ def _finish(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", QualityWarning)
-                region = measure_voi(
-                    suv,
-                    name=name,
-                    center_mm=c,
-                    diameter_mm=diameter_mm,
-                    length_mm=length_mm,
-                    method=method,
-                    lesions=lesions,
-                    ct=ct,
-                    body_suv_threshold=cfg.body_suv_threshold,
-                    body_hu_threshold=cfg.body_hu_threshold,
-                    liver_range_suv=cfg.liver_range_suv,
-                    cv_max=cfg.cv_max,
+                region = _measure_voi_with(
+                    suv, cfg, name=name, center_mm=c, diameter_mm=diameter_mm,
+                    length_mm=length_mm, method=method, lesions=lesions, ct=ct,
                 )
         except InputError:
             continue
@@ -741,18 +743,9 @@ def place_liver_voi(
     """
     common = dict(lesions=lesions, ct=ct, cfg=config, diameter_mm=diameter_mm, length_mm=None)
     if center_mm is not None:
-        return measure_voi(
-            suv,
-            name="liver",
-            center_mm=center_mm,
-            diameter_mm=diameter_mm,
-            method="override",
-            lesions=lesions,
-            ct=ct,
-            body_suv_threshold=config.body_suv_threshold,
-            body_hu_threshold=config.body_hu_threshold,
-            liver_range_suv=config.liver_range_suv,
-            cv_max=config.cv_max,
+        return _measure_voi_with(
+            suv, config, name="liver", center_mm=center_mm, diameter_mm=diameter_mm,
+            method="override", lesions=lesions, ct=ct,
         )
     s = _prepare(suv, lesions, ct, organs, config)
     r = diameter_mm / 2.0
@@ -913,19 +906,9 @@ def place_mbp_voi(
     """
     common = dict(lesions=lesions, ct=ct, cfg=config, diameter_mm=diameter_mm, length_mm=length_mm)
     if center_mm is not None:
-        return measure_voi(
-            suv,
-            name="mbp",
-            center_mm=center_mm,
-            diameter_mm=diameter_mm,
-            length_mm=length_mm,
-            method="override",
-            lesions=lesions,
-            ct=ct,
-            body_suv_threshold=config.body_suv_threshold,
-            body_hu_threshold=config.body_hu_threshold,
-            liver_range_suv=config.liver_range_suv,
-            cv_max=config.cv_max,
+        return _measure_voi_with(
+            suv, config, name="mbp", center_mm=center_mm, diameter_mm=diameter_mm,
+            length_mm=length_mm, method="override", lesions=lesions, ct=ct,
         )
     suv_s, lesions_s, ct_s, organs_s = suv, lesions, ct, organs
     if liver is not None:
